@@ -113,7 +113,12 @@ struct pvblk_req {
 	struct bio_vec inline_bvecs[PVBLK_INLINE_BVECS];
 	struct kiocb iocb;		/* file backend */
 	struct bio_vec *file_bvecs;	/* file backend, > PVBLK_INLINE_BVECS */
+	unsigned int core_flags;	/* PVBLK_RF_* */
 };
+
+/* struct pvblk_req.core_flags */
+#define PVBLK_RF_PINNED		BIT(0)	/* segs pinned by pvblk_req_pin_user() */
+#define PVBLK_RF_SEGS_ALLOC	BIT(1)	/* segs allocated by the core */
 
 /**
  * struct pvblk_transport_ops - what a transport gives the core.
@@ -231,6 +236,21 @@ void pvblk_backend_get_info(struct pvblk_backend *be,
  * pvblk_req_init() - clear @req and set its queue.  Call before filling it.
  */
 void pvblk_req_init(struct pvblk_req *req, struct pvblk_queue *q);
+
+/**
+ * pvblk_req_pin_user() - pin the user memory of @iter into @req's segments.
+ * @req: initialised request; its segments are appended to.
+ * @iter: ITER_UBUF/ITER_IOVEC over the current task's memory (for vhost:
+ *	the VMM's, since the vhost worker runs in its mm).
+ * @max_segs: refuse (-EINVAL) chains that need more segments than this.
+ *
+ * Uses iov_iter_extract_pages() (FOLL_PIN); allocates the segment array
+ * when more than PVBLK_INLINE_SEGS are needed.  The core unpins (dirtying
+ * pages a READ wrote into) and frees the array before ops->complete().
+ * On error everything this call pinned is released again.
+ */
+int pvblk_req_pin_user(struct pvblk_req *req, struct iov_iter *iter,
+		       unsigned int max_segs);
 
 /**
  * struct pvblk_batch - requests picked up from one ring kick.
