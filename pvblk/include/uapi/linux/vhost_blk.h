@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * /dev/vhost-blk: virtio-blk virtqueues served by the host kernel (pvblk).
+ *
+ * The device speaks the standard vhost ioctls of <linux/vhost.h>
+ * (VHOST_SET_OWNER, VHOST_GET/SET_FEATURES, VHOST_SET_MEM_TABLE,
+ * VHOST_SET_VRING_*, VHOST_SET_LOG_BASE/FD, VHOST_NEW_WORKER,
+ * VHOST_ATTACH_VRING_WORKER, VHOST_RESET_OWNER) plus the ioctls below.
+ *
+ * Virtqueue i is request queue i of the virtio-blk device; up to
+ * VHOST_BLK_MAX_QUEUES queues.  Features offered by VHOST_GET_FEATURES:
+ * VIRTIO_F_VERSION_1, VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX,
+ * VIRTIO_F_ACCESS_PLATFORM is NOT offered, VHOST_F_LOG_ALL, and the
+ * VIRTIO_BLK_F_* bits SIZE_MAX, SEG_MAX, BLK_SIZE, TOPOLOGY, MQ, FLUSH,
+ * RO (read-only backend only), DISCARD, WRITE_ZEROES, the last two only
+ * when the backend supports them.
+ */
+#ifndef _UAPI_LINUX_VHOST_BLK_H
+#define _UAPI_LINUX_VHOST_BLK_H
+
+#include <linux/types.h>
+#include <linux/vhost.h>
+#include <linux/virtio_blk.h>
+
+/* Request queues a device serves at most. */
+#define VHOST_BLK_MAX_QUEUES	16
+
+/* Serial returned for VIRTIO_BLK_T_GET_ID (VIRTIO_BLK_ID_BYTES). */
+#define VHOST_BLK_SERIAL_BYTES	20
+
+/*
+ * VHOST_BLK_SET_BACKEND - attach or detach the disk.
+ * @index: must be 0 (one backend serves every queue).
+ * @fd: an open block device or regular file; -1 detaches.  Opened for
+ *	writing unless the fd was opened O_RDONLY, in which case the device
+ *	is read-only (VIRTIO_BLK_F_RO, writes fail with VIRTIO_BLK_S_IOERR).
+ * Requests in flight on the old backend are drained first.  Returns 0,
+ * -EBADF, -EINVAL (index), -ENOTBLK/-EOPNOTSUPP (unusable fd), -EFAULT.
+ */
+#define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
+
+/**
+ * struct vhost_blk_serial - serial for GET_ID.
+ * @len: bytes used in @id, at most VHOST_BLK_SERIAL_BYTES.
+ * @reserved: must be zero.
+ * @id: the serial, not NUL-terminated when @len is 20.
+ */
+struct vhost_blk_serial {
+	__u32 len;
+	__u32 reserved;
+	__u8 id[VHOST_BLK_SERIAL_BYTES];
+};
+
+/* VHOST_BLK_SET_SERIAL - set the GET_ID serial (default: empty). */
+#define VHOST_BLK_SET_SERIAL	_IOW(VHOST_VIRTIO, 0x51, struct vhost_blk_serial)
+
+/*
+ * VHOST_BLK_GET_CONFIG - the virtio-blk config space the device serves for
+ * its current backend (little-endian, as a guest reads it): capacity,
+ * size_max, seg_max, blk_size, physical_block_exp, num_queues, the discard
+ * and write-zeroes limits.  -ENODEV without a backend.
+ */
+#define VHOST_BLK_GET_CONFIG	_IOR(VHOST_VIRTIO, 0x52, struct virtio_blk_config)
+
+#endif /* _UAPI_LINUX_VHOST_BLK_H */
