@@ -1,21 +1,55 @@
 # SPDX-License-Identifier: GPL-2.0
-# Out-of-tree build of pvblk.ko against Debian's headers (see rig/versions.sh).
-KVER ?= 6.12.117+deb12-amd64
-PVBLK_CACHE ?= $(HOME)/.cache/pvblk
+#
+# pvblk out-of-tree build and the project's entry points.
+#   make            build pvblk.ko against Debian's headers (rig/versions.sh)
+#   make tools      userspace: virtio-blk library, fio engine, vhost-user bridge
+#   make lint       checkpatch --strict, sparse (C=2), W=1 -Werror
+#   make check      every test (installs what is missing with apt-get)
+#   make bench      the comparative benchmark
+# The kernel build itself is Kbuild (also used in-tree as drivers/block/pvblk).
+
+KVER ?= $(shell bash -c '. $(CURDIR)/rig/versions.sh; pvblk_kver')
+KSRC ?= $(shell bash -c '. $(CURDIR)/rig/versions.sh; pvblk_ksrc_dir')
 KDIR ?= /lib/modules/$(KVER)/build
-KSRC ?= $(PVBLK_CACHE)/linux-source-6.12.117
 
 PVBLK_CONFIG := CONFIG_PVBLK=m CONFIG_PVBLK_VHOST=y CONFIG_PVBLK_XEN=y
 PVBLK_DEFS := -DCONFIG_PVBLK_MODULE=1 -DCONFIG_PVBLK_VHOST=1 -DCONFIG_PVBLK_XEN=1
+KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) $(PVBLK_CONFIG) \
+	PVBLK_VHOST_INC=$(KSRC)/drivers/vhost
 
 all: modules
 
-modules:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(PVBLK_CONFIG) \
-		PVBLK_VHOST_INC=$(KSRC)/drivers/vhost \
-		KCFLAGS="$(PVBLK_DEFS) $(KCFLAGS)" modules
+versions-check:
+	@test -d "$(KDIR)" || { echo "pvblk: no kernel headers at $(KDIR)." >&2; \
+	  echo "pvblk: run 'make setup' (or apt-get install linux-headers-$(KVER))." >&2; exit 1; }
+	@test -f "$(KSRC)/drivers/vhost/vhost.h" || { \
+	  echo "pvblk: no linux-source tree at $(KSRC) (drivers/vhost/vhost.h is needed)." >&2; \
+	  echo "pvblk: run 'make setup' (it unpacks linux-source-6.12 matching $(KVER))." >&2; exit 1; }
+	@v=$$(make -s -C "$(KSRC)" kernelversion); k=$(KVER); \
+	  test "$${k%%+*}" = "$$v" || { \
+	  echo "pvblk: linux-source is $$v but the headers are $(KVER): they must match." >&2; \
+	  echo "pvblk: apt-get install linux-source-6.12 linux-headers-$${v}+deb12-amd64, then make setup." >&2; exit 1; }
+
+modules: versions-check
+	$(MAKE) $(KBUILD_ARGS) KCFLAGS="$(PVBLK_DEFS) $(KCFLAGS)" modules
+
+tools:
+	@if [ -f tools/Makefile ]; then $(MAKE) -C tools; else echo "no tools yet"; fi
+
+setup:
+	bash rig/setup.sh
+
+lint: versions-check
+	bash rig/lint.sh
+
+check:
+	bash rig/check.sh
+
+bench:
+	bash rig/bench.sh
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	@if [ -f tools/Makefile ]; then $(MAKE) -C tools clean; fi
 
-.PHONY: all modules clean
+.PHONY: all modules tools setup lint check bench clean versions-check
