@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by the rig scripts (sourced, never run).  Paths, progress lines,
+# the pristine linux-source tree and a build copy of it with pvblk wired in.
+
+RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$RIG_DIR/.." && pwd)
+# shellcheck source=rig/versions.sh
+. "$RIG_DIR/versions.sh"
+export PVBLK_CACHE
+# versions.sh derives the kernel from Debian's linux-source package.
+if declare -F pvblk_kver >/dev/null; then
+	STOCK_KVER=$(pvblk_kver)
+	: "${KSRC:=$(pvblk_ksrc_dir)}"
+else
+	STOCK_KVER=${PVBLK_KVER:-${PVBLK_KVER_EXPECTED:-${PVBLK_KVER_VERIFIED}}}
+fi
+KSRC_VERSION=${STOCK_KVER%%+*}
+# Pristine unpacked linux-source (never built in: every build uses O=).
+KSRC=${KSRC:-$PVBLK_CACHE/linux-source-$KSRC_VERSION}
+# Copy of KSRC with drivers/block/pvblk wired in (UML KUnit, in-tree build,
+# debug kernel all build from it, each with its own O= directory).
+KSRC_COPY=${KSRC_COPY:-$PVBLK_CACHE/src/linux-$KSRC_VERSION-pvblk}
+DEBUG_BUILD=${DEBUG_BUILD:-$PVBLK_CACHE/build/debug-kernel}
+export CCACHE_DIR=${CCACHE_DIR:-$PVBLK_CACHE/ccache}
+JOBS=${JOBS:-$(nproc)}
+
+rig_t0=$(date +%s)
+
+step() {
+	printf '[%s +%ss] %s\n' "${0##*/}" "$(($(date +%s) - rig_t0))" "$*" >&2
+}
+
+die() {
+	printf '%s: error: %s\n' "${0##*/}" "$*" >&2
+	exit 1
+}
+
+# Unpack Debian's linux-source tarball into $KSRC when it is missing.
+ensure_ksrc() {
+	local tarball=/usr/src/linux-source-$PVBLK_KSERIES.tar.xz tmp
+
+	[ -f "$KSRC/Makefile" ] && return 0
+	[ -f "$tarball" ] || die "no $KSRC and no $tarball (apt-get install linux-source-$PVBLK_KSERIES)"
+	step "unpacking $tarball into $KSRC"
+	tmp=$KSRC.tmp.$$
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	tar -C "$tmp" -xf "$tarball"
+	mv "$tmp"/linux-source-* "$KSRC" && rmdir "$tmp"
+}
+
+# rsync the pvblk sources (Kbuild, Kconfig, pvblk/ without build products)
+# into DEST.  Keeps mtimes, so kbuild rebuilds only what changed.
+sync_pvblk_sources() {
+	local dest=$1
+
+	mkdir -p "$dest"
+	rsync -a --delete \
+		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+		--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
+		--exclude='modules.order' --exclude='Module.symvers' \
+		--exclude='*.dwo' --exclude='.*.d' --exclude='*.tmp' \
+		--include='/Kbuild' --include='/Kconfig' --include='/pvblk/***' \
+		--exclude='*' \
+		"$REPO/" "$dest/"
+}
+
+# Make $KSRC_COPY: a copy of the pristine tree, with drivers/block/pvblk
+# wired into drivers/block/{Kconfig,Makefile}; then re-sync pvblk sources.
+ensure_ksrc_copy() {
+	local tmp
+
+	ensure_ksrc
+	if [ ! -f "$KSRC_COPY/.pvblk-wired" ]; then
+		step "copying $KSRC to $KSRC_COPY (once)"
+		tmp=$KSRC_COPY.tmp.$$
+		rm -rf "$tmp" && mkdir -p "$(dirname "$KSRC_COPY")"
+		cp -a "$KSRC" "$tmp"
+		grep -q 'drivers/block/pvblk/Kconfig' "$tmp/drivers/block/Kconfig" ||
+			sed -i '/^endif # BLK_DEV/i source "drivers/block/pvblk/Kconfig"\n' \
+				"$tmp/drivers/block/Kconfig"
+		grep -q 'drivers/block/pvblk/Kconfig' "$tmp/drivers/block/Kconfig" ||
+			die "could not wire pvblk into drivers/block/Kconfig"
+		grep -q 'CONFIG_PVBLK' "$tmp/drivers/block/Makefile" ||
+			printf 'obj-$(CONFIG_PVBLK)\t\t+= pvblk/\n' >> "$tmp/drivers/block/Makefile"
+		touch "$tmp/.pvblk-wired"
+		rm -rf "$KSRC_COPY"
+		mv "$tmp" "$KSRC_COPY"
+	fi
+	sync_pvblk_sources "$KSRC_COPY/drivers/block/pvblk"
+}
+
+# The kernel release string of a configured build directory.
+build_kver() {
+	cat "$1/include/config/kernel.release"
+}

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the pvblk debug kernel (KASAN, UBSAN, lockdep, kmemleak, KUnit,
+# vhost and Xen backend as in Debian's kernel) from linux-source into
+# $PVBLK_CACHE/build/debug-kernel, config = olddefconfig of rig/debug.config.
+#
+# Usage: rig/debug-kernel.sh [--force] [--print-kver]
+#   --force       run make even when the stamp says the build is current
+#   --print-kver  print the kernel release of the build and exit
+# Prints the bzImage path on stdout.  Heavy: run under
+# `flock /tmp/pvblk-heavy.lock` when the machine is shared.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+force=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--force) force=1 ;;
+	--print-kver) build_kver "$DEBUG_BUILD"; exit 0 ;;
+	-h|--help) sed -n '3,12p' "$0"; exit 0 ;;
+	*) die "unknown argument $1" ;;
+	esac
+	shift
+done
+
+B=$DEBUG_BUILD
+FRAG=$RIG_DIR/debug.config
+MAKE=(make -C "$KSRC_COPY" O="$B" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+
+ensure_ksrc_copy
+mkdir -p "$B" "$CCACHE_DIR"
+
+# The stamp names everything the kernel image depends on.
+stamp_key=$( { sha256sum "$FRAG"; echo "$KSRC_VERSION"; gcc --version | head -1; } | sha256sum | cut -c1-16)
+if [ $force = 0 ] && [ -f "$B/arch/x86/boot/bzImage" ] &&
+   [ "$(cat "$B/.pvblk-stamp" 2>/dev/null)" = "$stamp_key" ]; then
+	step "debug kernel is current ($(build_kver "$B")), nothing to do"
+	echo "$B/arch/x86/boot/bzImage"
+	exit 0
+fi
+
+step "configuring: olddefconfig from $FRAG"
+cp "$FRAG" "$B/.config"
+"${MAKE[@]}" olddefconfig >/dev/null
+
+# Every y/m in the fragment must have survived olddefconfig.
+missing=0
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=[ym]) grep -qx "$line" "$B/.config" || { echo "missing after olddefconfig: $line" >&2; missing=1; } ;;
+	esac
+done < "$FRAG"
+[ $missing = 0 ] || die "config fragment not satisfiable (see above)"
+
+step "building bzImage + modules with $JOBS jobs (ccache in $CCACHE_DIR)"
+t=$(date +%s)
+"${MAKE[@]}" bzImage modules > "$B/build.log" 2>&1 ||
+	{ tail -40 "$B/build.log" >&2; die "build failed, log: $B/build.log"; }
+step "installing modules into $B/mod-install"
+rm -rf "$B/mod-install"
+"${MAKE[@]}" INSTALL_MOD_PATH="$B/mod-install" INSTALL_MOD_STRIP=1 modules_install >/dev/null
+secs=$(($(date +%s) - t))
+echo "$(date -u +%FT%TZ) build+install ${secs}s ccache: $(ccache -s 2>/dev/null | grep -i 'hits' | head -1 | tr -s ' ')" >> "$B/build-times.txt"
+echo "$stamp_key" > "$B/.pvblk-stamp"
+step "debug kernel $(build_kver "$B") built in ${secs}s"
+echo "$B/arch/x86/boot/bzImage"

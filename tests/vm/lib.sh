@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for tests/vm/*.test (bash, run as root inside the test VM, cwd
+# /pvblk).  Source it with:  . "$(dirname "$0")/lib.sh"
+#
+# Results:  ok DESC | fail DESC [WHY] | info MSG | skip DESC WHY
+#           check DESC CMD...        ok when CMD exits 0
+#           check_fail DESC CMD...   ok when CMD exits non-zero
+#           finish                   print the tally, exit 1 on any failure
+# Modules:  load_module NAME [PARAM=V...]   (modprobe, deps included)
+#           load_pvblk [PARAM=V...]  insmod /pvblk/pvblk.ko after its deps
+#           unload_pvblk             rmmod pvblk (retries while busy)
+#           load_pvblk_kunit [PARAM=V...]
+# Disks:    make_nullb [SIZE_MB [PARAM=V...]]  null_blk, memory_backed=1;
+#                                     prints /dev/nullb0
+#           make_brd [SIZE_MB [COUNT]]   brd; prints /dev/ram0
+#           make_ext4_file [DEV [MNT [SIZE_MB]]]  mkfs.ext4 DEV (default
+#                                     /dev/ram1), mount on MNT (/mnt), make
+#                                     a SIZE_MB file MNT/img; prints its path
+# Kernel:   kernel_reports            the report lines in dmesg (empty=clean)
+#           kmemleak_scan             scan, print and return 1 on leaks
+# Environment: KVER, PVBLK_TEST, PVBLK_KERNEL (stock|debug|PATH).
+
+PVBLK_DIR=${PVBLK_DIR:-/pvblk}
+PVBLK_KO=${PVBLK_KO:-$PVBLK_DIR/pvblk.ko}
+PVBLK_KUNIT_KO=${PVBLK_KUNIT_KO:-$PVBLK_DIR/pvblk_kunit.ko}
+PVBLK_EXTRA=$PVBLK_DIR/extra
+pvblk_n_ok=0
+pvblk_n_fail=0
+
+ok() {
+	echo "ok - $*"
+	pvblk_n_ok=$((pvblk_n_ok + 1))
+}
+
+fail() {
+	echo "not ok - $1"
+	[ $# -gt 1 ] && echo "# $2"
+	pvblk_n_fail=$((pvblk_n_fail + 1))
+	return 0
+}
+
+info() {
+	echo "# $*"
+}
+
+skip() {
+	echo "ok - $1 # SKIP ${2:-}"
+	pvblk_n_ok=$((pvblk_n_ok + 1))
+}
+
+# check DESC CMD...: run CMD, its output shown as "# " lines on failure.
+check() {
+	local desc=$1 out rc
+
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc = 0 ]; then
+		ok "$desc"
+	else
+		fail "$desc" "'$*' exited $rc"
+		[ -n "$out" ] && sed 's/^/#   /' <<<"$out"
+	fi
+	return $rc
+}
+
+# check_fail DESC CMD...: ok when CMD fails.
+check_fail() {
+	local desc=$1 out rc
+
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc != 0 ]; then
+		ok "$desc"
+		return 0
+	fi
+	fail "$desc" "'$*' succeeded, expected a failure"
+	[ -n "$out" ] && sed 's/^/#   /' <<<"$out"
+	return 1
+}
+
+finish() {
+	info "$PVBLK_TEST: $pvblk_n_ok ok, $pvblk_n_fail not ok"
+	[ "$pvblk_n_fail" = 0 ]
+	exit $?
+}
+
+load_module() {
+	local name=$1
+
+	shift
+	grep -q "^${name//-/_} " /proc/modules && return 0
+	modprobe "$name" "$@"
+}
+
+# Load what pvblk.ko depends on (vhost, ...), then pvblk.ko itself.
+load_pvblk() {
+	local dep
+
+	[ -f "$PVBLK_KO" ] || { echo "no $PVBLK_KO" >&2; return 1; }
+	for dep in $(modinfo -F depends "$PVBLK_KO" | tr ',' ' '); do
+		load_module "$dep" || return 1
+	done
+	insmod "$PVBLK_KO" "$@"
+}
+
+unload_pvblk() {
+	local i
+
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q '^pvblk ' /proc/modules || return 0
+		rmmod pvblk 2>/dev/null && return 0
+		sleep 0.5
+	done
+	rmmod pvblk
+}
+
+load_pvblk_kunit() {
+	local dep
+
+	[ -f "$PVBLK_KUNIT_KO" ] || { echo "no $PVBLK_KUNIT_KO" >&2; return 1; }
+	grep -q '^pvblk ' /proc/modules || load_pvblk || return 1
+	for dep in $(modinfo -F depends "$PVBLK_KUNIT_KO" | tr ',' ' '); do
+		[ "$dep" = pvblk ] || load_module "$dep" || return 1
+	done
+	insmod "$PVBLK_KUNIT_KO" "$@"
+}
+
+# make_nullb [SIZE_MB [PARAM=V...]]: one memory-backed null_blk device.
+make_nullb() {
+	local mb=${1:-1024}
+
+	[ $# -gt 0 ] && shift
+	load_module null_blk nr_devices=1 memory_backed=1 gb=$(((mb + 1023) / 1024)) \
+		bs=512 "$@" >&2 || return 1
+	[ -b /dev/nullb0 ] || { echo "no /dev/nullb0" >&2; return 1; }
+	echo /dev/nullb0
+}
+
+# make_brd [SIZE_MB [COUNT]]: COUNT (default 2) RAM disks of SIZE_MB.
+make_brd() {
+	local mb=${1:-256} n=${2:-2}
+
+	load_module brd rd_nr="$n" rd_size=$((mb * 1024)) >&2 || return 1
+	[ -b /dev/ram0 ] || { echo "no /dev/ram0" >&2; return 1; }
+	echo /dev/ram0
+}
+
+# make_ext4_file [DEV [MNT [SIZE_MB]]]: ext4 on DEV, a preallocated file.
+make_ext4_file() {
+	local dev=${1:-/dev/ram1} mnt=${2:-/mnt} mb=${3:-64}
+
+	if [ ! -b "$dev" ]; then
+		make_brd >/dev/null || return 1
+	fi
+	grep -q " $mnt " /proc/mounts || {
+		mkfs.ext4 -q -F "$dev" >&2 || return 1
+		mkdir -p "$mnt"
+		mount -t ext4 "$dev" "$mnt" >&2 || return 1
+	}
+	dd if=/dev/zero of="$mnt/img" bs=1M count="$mb" conv=fsync 2>/dev/null || return 1
+	echo "$mnt/img"
+}
+
+# The kernel report lines currently in dmesg (empty when clean).
+kernel_reports() {
+	dmesg | grep -E 'Oops|BUG:|WARNING:|KASAN:|UBSAN:|circular locking|INFO:|general protection|Call Trace|Kernel panic'
+}
+
+# Run a kmemleak scan (debug kernel); print leaks, return 1 when any.
+kmemleak_scan() {
+	local kml=/sys/kernel/debug/kmemleak out
+
+	[ -w $kml ] || { echo "no kmemleak" >&2; return 2; }
+	# kmemleak reports only objects older than 5 s.
+	sleep 6
+	echo scan > $kml
+	out=$(cat $kml)
+	[ -z "$out" ] && return 0
+	echo "$out"
+	return 1
+}
