@@ -315,6 +315,8 @@ static int vu_negotiate(struct pvv_dev *d, uint64_t want)
 	} else {
 		qn = 1;
 	}
+	if (d->nq > qn && d->o.clamp_queues)
+		d->nq = qn;
 	if (d->nq > qn) {
 		ERR("backend serves %u queues, %u wanted\n", qn, d->nq);
 		return -EINVAL;
@@ -471,6 +473,9 @@ static int vk_negotiate(struct pvv_dev *d, uint64_t want)
 			return r;
 		}
 	}
+	if (d->o.clamp_queues && d->cfg.num_queues &&
+	    d->nq > d->cfg.num_queues)
+		d->nq = d->cfg.num_queues;
 	r = kioctl(d, VHOST_GET_FEATURES, &f);
 	if (r)
 		return r;

@@ -30,6 +30,7 @@ struct pvv_opts {
 	int read_only;		/* kernel: open backing O_RDONLY */
 	int backing_fd;		/* kernel: use this fd instead (>= 0) */
 	unsigned int nqueues;	/* default 1 */
+	int clamp_queues;	/* use fewer queues if the device has fewer */
 	unsigned int qsize;	/* ring size, power of two; default 128 */
 	size_t mem_size;	/* guest memory bytes; default 64 MiB */
 	int no_indirect;	/* do not negotiate INDIRECT_DESC */
