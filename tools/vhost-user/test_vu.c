@@ -763,7 +763,12 @@ static void test_config(void)
 	cfg_msg(&m, VU_GET_CONFIG, offsetof(struct virtio_blk_config, blk_size), 4);
 	CHECK(run(d, &m, &reply, &has) == 0 && has && reply.p.config.size == 4);
 	CHECK(reply.p.config.offset == offsetof(struct virtio_blk_config, blk_size));
-	CHECK(le32toh(*(uint32_t *)reply.p.config.data) == 512);
+	{
+		uint32_t v;
+
+		memcpy(&v, reply.p.config.data, 4);
+		CHECK(le32toh(v) == 512);
+	}
 
 	/* Beyond the config space: empty reply. */
 	cfg_msg(&m, VU_GET_CONFIG, 90, 16);
@@ -782,7 +787,12 @@ static void test_config(void)
 	mk.attached = true;
 	cfg_msg(&m, VU_GET_CONFIG, 0, 8);
 	CHECK(run(d, &m, &reply, &has) == 0 && has);
-	CHECK(le64toh(*(uint64_t *)reply.p.config.data) == 4096);
+	{
+		uint64_t v;
+
+		memcpy(&v, reply.p.config.data, 8);
+		CHECK(le64toh(v) == 4096);
+	}
 
 	/* SET_CONFIG: wce accepted, anything else refused. */
 	CHECK(run(d, (cfg_msg(&m, VU_SET_CONFIG, offsetof(struct virtio_blk_config, wce), 1), &m),
