@@ -1,1 +1,207 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * Regular file backend.  READ/WRITE go out as direct-I/O kiocbs over a
+ * bvec iterator with an asynchronous ki_complete (like loop's lo_rw_aio);
+ * req->pending holds one reference for the submitter and one for the
+ * kiocb, so a completion racing with the submission is harmless.  Files
+ * that cannot do direct I/O, FLUSH (vfs_fsync), DISCARD and WRITE_ZEROES
+ * (fallocate) run synchronously from pvblk_wq in req->work.
+ */
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/ioprio.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
+#include "internal.h"
+
+struct bio_vec *pvblk_alloc_bvecs(unsigned int nr)
+{
+	KUNIT_STATIC_STUB_REDIRECT(pvblk_alloc_bvecs, nr);
+	return kmalloc_array(nr, sizeof(struct bio_vec), GFP_NOIO);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_alloc_bvecs);
+
+static blk_status_t pvblk_errno_status(long ret)
+{
+	if (ret == -EOPNOTSUPP)
+		return BLK_STS_NOTSUPP;
+	return errno_to_blk_status(ret);
+}
+
+/* Build the bvec iterator over @req's segments; false: no memory. */
+static bool pvblk_file_iter(struct pvblk_req *req, struct iov_iter *iter)
+{
+	struct bio_vec *bv = req->inline_bvecs;
+	unsigned int i;
+
+	if (req->nr_segs > PVBLK_INLINE_BVECS) {
+		bv = pvblk_alloc_bvecs(req->nr_segs);
+		if (!bv)
+			return false;
+		req->file_bvecs = bv;
+	}
+	for (i = 0; i < req->nr_segs; i++)
+		bvec_set_page(&bv[i], req->segs[i].page, req->segs[i].len,
+			      req->segs[i].offset);
+	iov_iter_bvec(iter, req->op == PVBLK_OP_WRITE ? ITER_SOURCE : ITER_DEST,
+		      bv, req->nr_segs, req->bytes);
+	return true;
+}
+
+static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
+{
+	struct pvblk_req *req = container_of(iocb, struct pvblk_req, iocb);
+	blk_status_t status = BLK_STS_OK;
+
+	if (req->op == PVBLK_OP_WRITE)
+		kiocb_end_write(iocb);
+	if (ret < 0)
+		status = pvblk_errno_status(ret);
+	else if ((u64)ret != req->bytes)
+		status = BLK_STS_IOERR;
+	pvblk_req_put(req, status);
+}
+
+static void pvblk_file_aio(struct pvblk_req *req, struct file *file)
+{
+	struct iov_iter iter;
+	ssize_t ret;
+
+	if (!pvblk_file_iter(req, &iter)) {
+		pvblk_req_complete(req, BLK_STS_RESOURCE);
+		return;
+	}
+	atomic_set(&req->pending, 2);
+	req->iocb.ki_filp = file;
+	req->iocb.ki_pos = (loff_t)req->sector << SECTOR_SHIFT;
+	req->iocb.ki_flags = IOCB_DIRECT;
+	if (req->op == PVBLK_OP_WRITE && (req->flags & PVBLK_REQ_FUA))
+		req->iocb.ki_flags |= IOCB_DSYNC;
+	req->iocb.ki_ioprio = IOPRIO_DEFAULT;
+	req->iocb.ki_complete = pvblk_file_aio_complete;
+
+	if (req->op == PVBLK_OP_WRITE) {
+		kiocb_start_write(&req->iocb);
+		ret = file->f_op->write_iter(&req->iocb, &iter);
+	} else {
+		ret = file->f_op->read_iter(&req->iocb, &iter);
+	}
+	if (ret != -EIOCBQUEUED)
+		pvblk_file_aio_complete(&req->iocb, ret);
+	pvblk_req_put(req, BLK_STS_OK);
+}
+
+static blk_status_t pvblk_file_sync_rw(struct pvblk_req *req,
+				       struct file *file)
+{
+	loff_t pos = (loff_t)req->sector << SECTOR_SHIFT;
+	struct iov_iter iter;
+	ssize_t ret;
+	int err;
+
+	if (req->op == PVBLK_OP_WRITE && (req->flags & PVBLK_REQ_PREFLUSH)) {
+		err = vfs_fsync(file, 0);
+		if (err)
+			return pvblk_errno_status(err);
+	}
+	if (!pvblk_file_iter(req, &iter))
+		return BLK_STS_RESOURCE;
+	if (req->op == PVBLK_OP_WRITE)
+		ret = vfs_iter_write(file, &iter, &pos,
+				     req->flags & PVBLK_REQ_FUA ? RWF_DSYNC : 0);
+	else
+		ret = vfs_iter_read(file, &iter, &pos, 0);
+	if (ret < 0)
+		return pvblk_errno_status(ret);
+	return (u64)ret == req->bytes ? BLK_STS_OK : BLK_STS_IOERR;
+}
+
+static void pvblk_file_work(struct work_struct *work)
+{
+	struct pvblk_req *req = container_of(work, struct pvblk_req, work);
+	struct file *file = req->iocb.ki_filp;
+	loff_t pos = (loff_t)req->sector << SECTOR_SHIFT;
+	loff_t len = (loff_t)req->nr_sectors << SECTOR_SHIFT;
+	blk_status_t status;
+	int mode, err = 0;
+
+	switch (req->op) {
+	case PVBLK_OP_READ:
+	case PVBLK_OP_WRITE:
+		status = pvblk_file_sync_rw(req, file);
+		pvblk_req_complete(req, status);
+		return;
+	case PVBLK_OP_FLUSH:
+		err = vfs_fsync(file, 0);
+		break;
+	case PVBLK_OP_DISCARD:
+		err = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE |
+				    FALLOC_FL_KEEP_SIZE, pos, len);
+		break;
+	case PVBLK_OP_WRITE_ZEROES:
+		mode = req->flags & PVBLK_REQ_UNMAP ? FALLOC_FL_PUNCH_HOLE :
+			FALLOC_FL_ZERO_RANGE;
+		err = vfs_fallocate(file, mode | FALLOC_FL_KEEP_SIZE, pos, len);
+		break;
+	default:
+		err = -EOPNOTSUPP;
+		break;
+	}
+	pvblk_req_complete(req, err ? pvblk_errno_status(err) : BLK_STS_OK);
+}
+
+void pvblk_file_submit_req(struct pvblk_req *req, struct pvblk_backend *be)
+{
+	bool async = be->direct &&
+		(req->op == PVBLK_OP_READ || req->op == PVBLK_OP_WRITE) &&
+		!(req->flags & PVBLK_REQ_PREFLUSH);
+
+	if (async) {
+		pvblk_file_aio(req, be->file);
+		return;
+	}
+	req->iocb.ki_filp = be->file;
+	INIT_WORK(&req->work, pvblk_file_work);
+	queue_work(pvblk_wq, &req->work);
+}
+
+int pvblk_file_backend_init(struct pvblk_backend *be, struct file *file,
+			    bool read_only)
+{
+	struct inode *inode = file_inode(file);
+	struct pvblk_backend_info *info = &be->info;
+	struct super_block *sb = inode->i_sb;
+
+	if (!S_ISREG(inode->i_mode))
+		return -EINVAL;
+	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter)
+		return -EBADF;
+	if (!read_only && (!(file->f_mode & FMODE_WRITE) ||
+			   !file->f_op->write_iter))
+		return -EBADF;
+
+	be->file = get_file(file);
+	be->direct = file->f_mode & FMODE_CAN_ODIRECT;
+	info->is_file = true;
+	info->read_only = read_only;
+	info->capacity = i_size_read(inode) >> SECTOR_SHIFT;
+	info->logical_block_size = SECTOR_SIZE;
+	/* Direct I/O must honour the logical block size under the file. */
+	if (be->direct && sb->s_bdev)
+		info->logical_block_size = bdev_logical_block_size(sb->s_bdev);
+	info->physical_block_size = max_t(u32, info->logical_block_size,
+					  sb->s_blocksize);
+	info->max_segments = BIO_MAX_VECS;
+	info->max_segment_size = PAGE_SIZE;
+	info->max_sectors = BIO_MAX_VECS << (PAGE_SHIFT - SECTOR_SHIFT);
+	info->flush = true;
+	info->fua = true;
+	if (file->f_op->fallocate && !read_only) {
+		info->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+		info->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
+		info->discard_granularity = sb->s_blocksize;
+	}
+	return 0;
+}

@@ -37,6 +37,7 @@
 
 struct pvblk_dev;
 struct pvblk_queue;
+struct pvblk_mcache;
 struct pvblk_backend;
 struct pvblk_epoch;
 
@@ -114,6 +115,7 @@ struct pvblk_req {
 	struct kiocb iocb;		/* file backend */
 	struct bio_vec *file_bvecs;	/* file backend, > PVBLK_INLINE_BVECS */
 	unsigned int core_flags;	/* PVBLK_RF_* */
+	struct work_struct work;	/* file backend: sync ops, fallbacks */
 };
 
 /* struct pvblk_req.core_flags */
@@ -188,6 +190,7 @@ struct pvblk_queue {
 	struct llist_head cq;
 	atomic_t inflight;
 	struct pvblk_stats __percpu *stats;
+	struct llist_node *cq_backlog;	/* drained over budget: worker only */
 };
 
 /**
@@ -267,7 +270,27 @@ void pvblk_batch_start(struct pvblk_batch *b, struct pvblk_queue *q);
 /*
  * Validate @req against the backend (range, alignment, read-only, support)
  * and submit it.  Never fails synchronously: an invalid request is completed
- * through the normal path with an error status.
+ * through the normal path with an error status.  Process context (may sleep
+ * briefly for an epoch allocation).  @req->q must be set (pvblk_req_init()).
+ *
+ * Checks, in order, and the status each failure completes with:
+ *   op >= PVBLK_OP_MAX, or a flag outside PVBLK_REQ_*     BLK_STS_NOTSUPP
+ *   no backend installed                                  BLK_STS_IOERR
+ *   READ/WRITE/GET_ID: nr_segs 0 or > 4096, segs NULL, a segment with
+ *     no page, len 0, offset + len > PAGE_SIZE, offset or len not a
+ *     multiple of 512                                     BLK_STS_IOERR
+ *   WRITE on a read-only backend                          BLK_STS_IOERR
+ *   READ/WRITE: sector + bytes/512 beyond capacity (overflow-safe), or
+ *     sector / length not multiples of the logical block  BLK_STS_IOERR
+ *   DISCARD without backend discard (or SECURE without secure erase),
+ *     WRITE_ZEROES without backend write-zeroes           BLK_STS_NOTSUPP
+ *   DISCARD/WRITE_ZEROES on read-only                     BLK_STS_IOERR
+ *   DISCARD/WRITE_ZEROES: nr_sectors 0, beyond capacity or unaligned
+ *                                                         BLK_STS_IOERR
+ * FLUSH ignores sector and segments.  Ranges longer than the device's
+ * discard/write-zeroes limit are split, not refused.  Flags that do not
+ * apply to an op (FUA on a READ) are ignored.  Allocation failure while
+ * submitting completes with BLK_STS_RESOURCE.
  */
 void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req);
 void pvblk_batch_finish(struct pvblk_batch *b);
@@ -284,6 +307,14 @@ void pvblk_req_complete(struct pvblk_req *req, blk_status_t status);
  * it calls ops->queue_work() again.
  */
 unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget);
+
+/*
+ * Show the counters of a mapping cache in the device's debugfs stats file.
+ * Up to 8 caches per device; -ENOSPC beyond, -EEXIST if attached already.
+ * Detach before pvblk_mcache_destroy(); destroy detaches what is left.
+ */
+int pvblk_dev_add_mcache(struct pvblk_dev *dev, struct pvblk_mcache *c);
+void pvblk_dev_del_mcache(struct pvblk_dev *dev, struct pvblk_mcache *c);
 
 /* Sum the per-cpu counters of @q (or of all queues of @dev). */
 void pvblk_queue_stats(struct pvblk_queue *q, struct pvblk_stats *out);
