@@ -1,12 +1,1005 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the real code lands. */
+/*
+ * vhost-blk: virtio-blk virtqueues served in the host kernel.
+ *
+ * /dev/vhost-blk speaks the standard vhost ioctls plus the few of
+ * <uapi/linux/vhost_blk.h>.  Each virtqueue is one pvblk queue.  The kick
+ * handler (on the virtqueue's worker) fetches chains, copies and validates
+ * each header, pins the data pages through the core and hands the whole kick
+ * to the core under one plug.  Completions come back on the core's lockless
+ * completion list; the core asks us to run our completion work on the same
+ * worker, which writes the status bytes, logs dirty pages when a VMM
+ * migrates, and publishes the batch in the used ring with one signal.
+ *
+ * Guest memory is hostile: every header and segment is copied once and the
+ * copy validated (check.c); broken descriptor tables stop that virtqueue only.
+ */
+#define pr_fmt(fmt) "pvblk vhost: " fmt
+
+#include <linux/compat.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/workqueue.h>
+
 #include <pvblk/modinit.h>
+#include <pvblk/pvblk.h>
+#include "../../include/uapi/linux/vhost_blk.h"
+#include "vhost.h"
+#include "vhost_blk.h"
+
+/*
+ * /dev/vhost-blk gets a fixed minor from the "reserved for local use" range
+ * of Documentation/admin-guide/devices.txt so that the devname alias below
+ * autoloads the module on first open (like vhost-net and vhost-vsock).  If
+ * the minor is taken on this machine we fall back to a dynamic one.
+ */
+#define VHOST_BLK_MINOR		243
+
+/* Requests one kick may take before yielding to the other virtqueues. */
+#define VHOST_BLK_WEIGHT	256
+#define VHOST_BLK_BYTE_WEIGHT	(8 << 20)
+/* Requests one completion run finishes before yielding. */
+#define VHOST_BLK_DONE_BUDGET	64
+/* Device-writable descriptors whose dirty log is kept inline. */
+#define VHOST_BLK_INLINE_LOGS	4
+
+#define VHOST_BLK_FEATURES_BASE					\
+	(BIT_ULL(VIRTIO_F_VERSION_1) |				\
+	 BIT_ULL(VIRTIO_F_ANY_LAYOUT) |				\
+	 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |			\
+	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |			\
+	 BIT_ULL(VHOST_F_LOG_ALL) |				\
+	 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) |			\
+	 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) |			\
+	 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) |			\
+	 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY) |			\
+	 BIT_ULL(VIRTIO_BLK_F_MQ) |				\
+	 BIT_ULL(VIRTIO_BLK_F_FLUSH))
+
+/* Everything a driver may ack; the backend decides what is offered. */
+#define VHOST_BLK_FEATURES_ALL					\
+	(VHOST_BLK_FEATURES_BASE |				\
+	 BIT_ULL(VIRTIO_BLK_F_RO) |				\
+	 BIT_ULL(VIRTIO_BLK_F_DISCARD) |			\
+	 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
+
+struct vhost_blk;
+
+/*
+ * One virtqueue.  @inflight, @throttled and @broken are protected by
+ * vq.mutex (the kick handler and the completion work both hold it), and
+ * so is vq.heads, where completed requests wait for the batch's
+ * vhost_add_used_n().
+ */
+struct vhost_blk_vq {
+	struct vhost_virtqueue vq;
+	struct vhost_blk *blk;
+	struct pvblk_queue *pq;
+	struct vhost_work done_work;	/* pvblk_queue_drain() on the worker */
+	struct work_struct orphan_work;	/* same, once the worker is gone */
+	unsigned int inflight;		/* requests handed to the core */
+	unsigned int nheads;		/* used elements not yet published */
+	bool throttled;			/* stopped at vq.num in flight */
+	bool broken;			/* descriptor error: stop until reset */
+};
+
+/*
+ * One open /dev/vhost-blk.  @info and @has_backend are protected by
+ * dev.mutex; the kick handlers read @info without it, which is safe because
+ * backend changes first detach every virtqueue (vq backend NULL under
+ * vq.mutex) and flush the workers.
+ */
+struct vhost_blk {
+	struct vhost_dev dev;
+	struct vhost_blk_vq vqs[VHOST_BLK_MAX_QUEUES];
+	struct vhost_virtqueue *vq_ptrs[VHOST_BLK_MAX_QUEUES];
+	struct pvblk_dev *pdev;
+	int id;
+	bool has_backend;
+	struct pvblk_backend_info info;
+};
+
+/*
+ * One request in flight: the core's request plus what we need to answer it
+ * after the chain's iovecs in vq->iov have long been reused.
+ */
+struct vhost_blk_req {
+	struct pvblk_req preq;
+	struct vhost_blk_vq *bvq;
+	u8 __user *status;		/* last device-writable byte */
+	u32 in_len;			/* device-writable bytes of the chain */
+	u16 head;
+	unsigned int log_num;
+	struct vhost_log *log;		/* dirty log of the writable part */
+	struct vhost_log inline_log[VHOST_BLK_INLINE_LOGS];
+};
+
+static struct kmem_cache *vhost_blk_req_cache;
+static DEFINE_IDA(vhost_blk_ida);
+
+static struct vhost_blk_vq *to_bvq(struct vhost_virtqueue *vq)
+{
+	return container_of(vq, struct vhost_blk_vq, vq);
+}
+
+/* ------------------------------------------------------------------ */
+/* Completion side                                                    */
+
+/* Publish what the completions collected, one signal per batch. */
+static void vhost_blk_flush_used(struct vhost_blk_vq *bvq)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+
+	if (!bvq->nheads)
+		return;
+	if (vhost_add_used_n(vq, vq->heads, bvq->nheads))
+		pr_err_ratelimited("vq %u: cannot write the used ring\n",
+				   bvq->pq->index);
+	bvq->nheads = 0;
+}
+
+/*
+ * Mark the pages of a chain's writable part dirty for a migrating VMM.  The
+ * whole part is logged: read data, GET_ID data and status alike.
+ */
+static void vhost_blk_log(struct vhost_virtqueue *vq, struct vhost_log *log,
+			  unsigned int log_num, u64 len)
+{
+	u64 logged = 0;
+	unsigned int i;
+
+	if (!vhost_has_feature(vq, VHOST_F_LOG_ALL) || !log_num)
+		return;
+	/* vhost_log_write() must not be asked for more than it has. */
+	for (i = 0; i < log_num; i++)
+		logged += log[i].len;
+	if (vhost_log_write(vq, log, log_num, min(len, logged), NULL, 0))
+		pr_err_ratelimited("cannot write the dirty log\n");
+}
+
+/*
+ * Guest memory may only be touched from the owner's mm: the worker, or the
+ * owner closing its last reference.  An orphan kworker or another process
+ * that inherited the fd just drops the answers.
+ */
+static bool vhost_blk_in_owner_mm(struct vhost_virtqueue *vq)
+{
+	return current->mm && current->mm == vq->dev->mm;
+}
+
+static void vhost_blk_free_req(struct vhost_blk_req *req)
+{
+	if (req->log != req->inline_log)
+		kfree(req->log);
+	kmem_cache_free(vhost_blk_req_cache, req);
+}
+
+/* ops->complete: vq.mutex held, in the worker (or the orphan work). */
+static void vhost_blk_complete(struct pvblk_req *preq)
+{
+	struct vhost_blk_req *req = container_of(preq, struct vhost_blk_req,
+						 preq);
+	struct vhost_blk_vq *bvq = req->bvq;
+	struct vhost_virtqueue *vq = &bvq->vq;
+	u8 status = vhost_blk_status(preq->status);
+	u32 len = 1;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (likely(vhost_blk_in_owner_mm(vq))) {
+		if (put_user(status, req->status)) {
+			pr_err_ratelimited("vq %u: cannot write a status byte\n",
+					   bvq->pq->index);
+		} else {
+			if (status == VIRTIO_BLK_S_OK &&
+			    preq->op == PVBLK_OP_READ)
+				len = req->in_len;
+			else if (status == VIRTIO_BLK_S_OK &&
+				 preq->op == PVBLK_OP_GET_ID)
+				len = PVBLK_ID_BYTES + 1;
+			vhost_blk_log(vq, req->log, req->log_num, req->in_len);
+		}
+		if (bvq->nheads >= vq->dev->iov_limit)
+			vhost_blk_flush_used(bvq);
+		vq->heads[bvq->nheads].id = cpu_to_vhost32(vq, req->head);
+		vq->heads[bvq->nheads].len = cpu_to_vhost32(vq, len);
+		bvq->nheads++;
+	}
+
+	if (!WARN_ON_ONCE(!bvq->inflight))
+		bvq->inflight--;
+	vhost_blk_free_req(req);
+}
+
+/* ops->notify: once per drained batch, vq.mutex held. */
+static void vhost_blk_notify(struct pvblk_queue *pq)
+{
+	struct vhost_blk_vq *bvq = pq->priv;
+	struct vhost_virtqueue *vq = &bvq->vq;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (likely(vhost_blk_in_owner_mm(vq))) {
+		vhost_blk_flush_used(bvq);
+		vhost_signal(vq->dev, vq);
+	}
+	bvq->nheads = 0;
+
+	/* The kick handler stopped at vq.num in flight: let it go on. */
+	if (bvq->throttled && bvq->inflight < vq->num) {
+		bvq->throttled = false;
+		vhost_poll_queue(&vq->poll);
+	}
+}
+
+/* ops->queue_work: any context. */
+static void vhost_blk_queue_work(struct pvblk_queue *pq)
+{
+	struct vhost_blk_vq *bvq = pq->priv;
+
+	/*
+	 * The worker is gone once its owner was killed: finish the requests
+	 * from a kworker so that teardown can drain them.
+	 */
+	if (!vhost_vq_work_queue(&bvq->vq, &bvq->done_work))
+		queue_work(system_wq, &bvq->orphan_work);
+}
+
+static void vhost_blk_done_work(struct vhost_work *work)
+{
+	struct vhost_blk_vq *bvq = container_of(work, struct vhost_blk_vq,
+						done_work);
+
+	mutex_lock(&bvq->vq.mutex);
+	pvblk_queue_drain(bvq->pq, VHOST_BLK_DONE_BUDGET);
+	mutex_unlock(&bvq->vq.mutex);
+}
+
+static void vhost_blk_orphan_work(struct work_struct *work)
+{
+	struct vhost_blk_vq *bvq = container_of(work, struct vhost_blk_vq,
+						orphan_work);
+
+	mutex_lock(&bvq->vq.mutex);
+	pvblk_queue_drain(bvq->pq, 0);
+	mutex_unlock(&bvq->vq.mutex);
+}
+
+static const struct pvblk_transport_ops vhost_blk_ops = {
+	.complete	= vhost_blk_complete,
+	.notify		= vhost_blk_notify,
+	.queue_work	= vhost_blk_queue_work,
+};
+
+/* ------------------------------------------------------------------ */
+/* Submission side                                                    */
+
+/* The last device-writable byte of a chain, or NULL if there is none. */
+static u8 __user *vhost_blk_status_ptr(const struct iovec *iov,
+				       unsigned int in)
+{
+	while (in--) {
+		if (iov[in].iov_len)
+			return (u8 __user *)iov[in].iov_base +
+			       iov[in].iov_len - 1;
+	}
+	return NULL;
+}
+
+/* Answer a chain at once, without the core. */
+static void vhost_blk_answer(struct vhost_blk_vq *bvq, u16 head,
+			     u8 __user *status_ptr, u8 status,
+			     const struct vhost_blk_chain *c,
+			     unsigned int log_num)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	u32 len = 0;
+
+	if (status_ptr && status != VHOST_BLK_S_NONE) {
+		if (put_user(status, status_ptr)) {
+			pr_err_ratelimited("vq %u: cannot write a status byte\n",
+					   bvq->pq->index);
+		} else {
+			len = 1;
+			vhost_blk_log(vq, vq->log, log_num, c->in_bytes);
+		}
+	}
+	if (vhost_add_used(vq, head, len))
+		pr_err_ratelimited("vq %u: cannot write the used ring\n",
+				   bvq->pq->index);
+}
+
+static void vhost_blk_limits(struct vhost_blk *blk, struct vhost_virtqueue *vq,
+			     struct vhost_blk_limits *lim)
+{
+	lim->features = vq->acked_features;
+	lim->capacity = blk->info.capacity;
+	lim->read_only = blk->info.read_only;
+	lim->max_discard_sectors = blk->info.max_discard_sectors;
+	lim->max_write_zeroes_sectors = blk->info.max_write_zeroes_sectors;
+}
+
+/* Copy the writable part's dirty log out of vq->log into @req. */
+static int vhost_blk_save_log(struct vhost_blk_req *req,
+			      const struct vhost_log *log,
+			      unsigned int log_num)
+{
+	req->log = req->inline_log;
+	if (log_num > VHOST_BLK_INLINE_LOGS) {
+		req->log = kmalloc_array(log_num, sizeof(*log), GFP_KERNEL);
+		if (!req->log)
+			return -ENOMEM;
+	}
+	memcpy(req->log, log, log_num * sizeof(*log));
+	req->log_num = log_num;
+	return 0;
+}
+
+/*
+ * Fill @req for @op from the chain in vq->iov; @out_it stands right after
+ * the header.  Return a virtio-blk status; on failure nothing is held.
+ */
+static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
+			 enum pvblk_op op, u32 type, u64 sector,
+			 struct iov_iter *out_it, unsigned int out,
+			 unsigned int in, const struct vhost_blk_chain *c,
+			 const struct vhost_blk_limits *lim)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	struct virtio_blk_discard_write_zeroes seg;
+	struct pvblk_req *preq = &req->preq;
+	struct iov_iter in_it;
+	unsigned int flags;
+	u8 status;
+	int ret;
+
+	preq->op = op;
+	preq->sector = sector;
+
+	switch (op) {
+	case PVBLK_OP_READ:
+	case PVBLK_OP_GET_ID:
+		iov_iter_init(&in_it, ITER_DEST, vq->iov + out, in,
+			      c->in_bytes);
+		iov_iter_truncate(&in_it, op == PVBLK_OP_GET_ID ?
+				  PVBLK_ID_BYTES : c->in_bytes - 1);
+		ret = pvblk_req_pin_user(preq, &in_it, VHOST_BLK_MAX_PAGES);
+		break;
+	case PVBLK_OP_WRITE:
+		ret = pvblk_req_pin_user(preq, out_it, VHOST_BLK_MAX_PAGES);
+		break;
+	case PVBLK_OP_DISCARD:
+	case PVBLK_OP_WRITE_ZEROES:
+		if (copy_from_iter(&seg, sizeof(seg), out_it) != sizeof(seg))
+			return VIRTIO_BLK_S_IOERR;
+		sector = le64_to_cpu(seg.sector);
+		status = vhost_blk_check_dwz(type, sector,
+					     le32_to_cpu(seg.num_sectors),
+					     le32_to_cpu(seg.flags), lim,
+					     &flags);
+		if (status != VIRTIO_BLK_S_OK)
+			return status;
+		preq->sector = sector;
+		preq->nr_sectors = le32_to_cpu(seg.num_sectors);
+		preq->flags = flags;
+		ret = 0;
+		break;
+	default:
+		ret = 0;
+		break;
+	}
+	if (ret) {
+		pr_debug_ratelimited("vq %u: cannot pin request data: %d\n",
+				     bvq->pq->index, ret);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * Turn one chain into a request in @batch, or answer it at once.  Return
+ * the chain's size for the byte weight.
+ */
+static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
+				     struct pvblk_batch *batch,
+				     const struct vhost_blk_limits *lim,
+				     u16 head, unsigned int out,
+				     unsigned int in, unsigned int log_num,
+				     bool *signal)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	struct virtio_blk_outhdr hdr;
+	struct vhost_blk_chain c;
+	struct vhost_blk_req *req;
+	struct iov_iter out_it;
+	u8 __user *status_ptr;
+	enum pvblk_op op;
+	u32 type = 0;
+	u64 sector = 0;
+	u8 status;
+
+	vhost_blk_measure(vq->iov, out, in, &c);
+	status_ptr = vhost_blk_status_ptr(vq->iov + out, in);
+
+	/* Copy the header once; only the copy is looked at. */
+	iov_iter_init(&out_it, ITER_SOURCE, vq->iov, out, c.out_bytes);
+	if (c.out_bytes >= sizeof(hdr)) {
+		if (copy_from_iter(&hdr, sizeof(hdr), &out_it) !=
+		    sizeof(hdr)) {
+			status = VIRTIO_BLK_S_IOERR;
+			goto answer;
+		}
+		type = vhost32_to_cpu(vq, hdr.type);
+		sector = vhost64_to_cpu(vq, hdr.sector);
+	}
+
+	status = vhost_blk_check(type, sector, &c, lim, &op);
+	if (status != VIRTIO_BLK_S_OK) {
+		pr_debug_ratelimited("vq %u: head %u type %u: status %u\n",
+				     bvq->pq->index, head, type, status);
+		goto answer;
+	}
+
+	req = kmem_cache_alloc(vhost_blk_req_cache, GFP_KERNEL);
+	if (!req) {
+		status = VIRTIO_BLK_S_IOERR;
+		goto answer;
+	}
+	pvblk_req_init(&req->preq, bvq->pq);
+	req->bvq = bvq;
+	req->head = head;
+	req->status = status_ptr;
+	req->in_len = c.in_bytes;
+	if (vhost_blk_save_log(req, vq->log, log_num)) {
+		kmem_cache_free(vhost_blk_req_cache, req);
+		status = VIRTIO_BLK_S_IOERR;
+		goto answer;
+	}
+
+	status = vhost_blk_fill(bvq, req, op, type, sector, &out_it, out, in,
+				&c, lim);
+	if (status != VIRTIO_BLK_S_OK) {
+		vhost_blk_free_req(req);
+		goto answer;
+	}
+
+	bvq->inflight++;
+	pvblk_batch_add(batch, &req->preq);
+	return c.out_bytes + c.in_bytes;
+
+answer:
+	if (status == VHOST_BLK_S_NONE)
+		pr_warn_ratelimited("vq %u: head %u has no status byte\n",
+				    bvq->pq->index, head);
+	vhost_blk_answer(bvq, head, status_ptr, status, &c, log_num);
+	*signal = true;
+	return c.out_bytes + c.in_bytes;
+}
+
+/* The kick loop of one virtqueue; vq.mutex held, backend attached. */
+static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	struct vhost_blk *blk = bvq->blk;
+	struct vhost_blk_limits lim;
+	struct pvblk_batch batch;
+	unsigned int out, in, log_num;
+	bool signal = false;
+	int head, pkts = 0;
+	size_t bytes = 0;
+
+	if (bvq->broken)
+		return;
+
+	vhost_blk_limits(blk, vq, &lim);
+	vhost_disable_notify(&blk->dev, vq);
+	pvblk_batch_start(&batch, bvq->pq);
+
+	for (;;) {
+		/* Bounded in flight: a guest reusing heads cannot flood us. */
+		if (bvq->inflight >= vq->num) {
+			bvq->throttled = true;
+			break;
+		}
+
+		/* Always collect the log: LOG_ALL may be acked mid-flight. */
+		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+					 &out, &in, vq->log, &log_num);
+		if (unlikely(head < 0)) {
+			bvq->broken = true;
+			vq_err(vq, "vhost-blk: bad descriptor chain: %d\n",
+			       head);
+			pr_warn_ratelimited("vq %u: bad descriptor chain (%d), queue stopped\n",
+					    bvq->pq->index, head);
+			break;
+		}
+		if (head == vq->num) {
+			if (unlikely(vhost_enable_notify(&blk->dev, vq))) {
+				vhost_disable_notify(&blk->dev, vq);
+				continue;
+			}
+			break;
+		}
+
+		bytes += vhost_blk_handle_chain(bvq, &batch, &lim, head, out,
+						in, log_num, &signal);
+		if (vhost_exceeds_weight(vq, ++pkts, 
+					 min_t(size_t, bytes, INT_MAX)))
+			break;
+	}
+
+	pvblk_batch_finish(&batch);
+	if (signal)
+		vhost_signal(&blk->dev, vq);
+}
+
+static void vhost_blk_handle_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+
+	mutex_lock(&vq->mutex);
+	if (vhost_vq_get_backend(vq))
+		vhost_blk_handle_vq(to_bvq(vq));
+	mutex_unlock(&vq->mutex);
+}
+
+/* ------------------------------------------------------------------ */
+/* Backend changes and teardown                                       */
+
+/* Stop the kick handlers of every virtqueue; dev.mutex held. */
+static void vhost_blk_stop_vqs(struct vhost_blk *blk)
+{
+	int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vhost_vq_set_backend(vq, NULL);
+		mutex_unlock(&vq->mutex);
+	}
+}
+
+/*
+ * Serve @bvq if a backend is attached and userspace finished setting the
+ * ring up (addresses valid, kick fd installed).  Rings may be set up before
+ * or after VHOST_BLK_SET_BACKEND; once a ring is served its size and base
+ * are fixed (vhost answers -EBUSY) until the backend is detached or the
+ * owner reset.  dev.mutex held.
+ */
+static int vhost_blk_start_vq(struct vhost_blk_vq *bvq)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	int ret = 0;
+
+	mutex_lock(&vq->mutex);
+	if (!bvq->blk->has_backend || vhost_vq_get_backend(vq) || !vq->kick ||
+	    !vhost_vq_is_setup(vq))
+		goto out;
+	vhost_vq_set_backend(vq, bvq);
+	ret = vhost_vq_init_access(vq);
+	if (ret) {
+		vhost_vq_set_backend(vq, NULL);
+		goto out;
+	}
+	bvq->broken = false;
+	bvq->throttled = false;
+	mutex_unlock(&vq->mutex);
+	/* Pick up what the guest queued while we were off. */
+	vhost_poll_queue(&vq->poll);
+	return 0;
+out:
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+static int vhost_blk_start_vqs(struct vhost_blk *blk)
+{
+	int i, ret;
+
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		ret = vhost_blk_start_vq(&blk->vqs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Finish every request in flight; dev.mutex held, virtqueues stopped.  The
+ * completions run on the workers; whatever a dead worker left behind is
+ * finished here, in the caller's context.
+ */
+static void vhost_blk_drain(struct vhost_blk *blk)
+{
+	int i;
+
+	vhost_dev_flush(&blk->dev);
+	pvblk_dev_drain(blk->pdev);
+	vhost_dev_flush(&blk->dev);
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_blk_vq *bvq = &blk->vqs[i];
+
+		flush_work(&bvq->orphan_work);
+		mutex_lock(&bvq->vq.mutex);
+		pvblk_queue_drain(bvq->pq, 0);
+		WARN_ON_ONCE(bvq->inflight);
+		mutex_unlock(&bvq->vq.mutex);
+	}
+}
+
+/* Detach the backend (NULL) or replace it; dev.mutex held. */
+static int vhost_blk_switch_backend(struct vhost_blk *blk,
+				    struct pvblk_backend *be)
+{
+	struct pvblk_backend_info info = {};
+	int ret;
+
+	vhost_blk_stop_vqs(blk);
+	vhost_blk_drain(blk);
+
+	if (be)
+		pvblk_backend_get_info(be, &info);
+	ret = pvblk_dev_set_backend(blk->pdev, be);
+	if (ret) {
+		blk->has_backend = false;
+		return ret;
+	}
+	blk->info = info;
+	blk->has_backend = !!be;
+	if (!be)
+		return 0;
+
+	ret = vhost_blk_start_vqs(blk);
+	if (ret) {
+		vhost_blk_stop_vqs(blk);
+		vhost_dev_flush(&blk->dev);
+		pvblk_dev_set_backend(blk->pdev, NULL);
+		blk->has_backend = false;
+	}
+	return ret;
+}
+
+static long vhost_blk_set_backend(struct vhost_blk *blk,
+				  struct vhost_vring_file __user *argp)
+{
+	struct pvblk_backend *be = NULL;
+	struct vhost_vring_file b;
+	struct file *file;
+	long ret;
+
+	if (copy_from_user(&b, argp, sizeof(b)))
+		return -EFAULT;
+	if (b.index != 0)
+		return -EINVAL;
+
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (ret)
+		goto out;
+
+	if (b.fd != -1) {
+		file = fget(b.fd);
+		if (!file) {
+			ret = -EBADF;
+			goto out;
+		}
+		be = pvblk_backend_open_file(file,
+					     !(file->f_mode & FMODE_WRITE));
+		fput(file);
+		if (IS_ERR(be)) {
+			ret = PTR_ERR(be);
+			goto out;
+		}
+	}
+	ret = vhost_blk_switch_backend(blk, be);
+out:
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
+static long vhost_blk_reset_owner(struct vhost_blk *blk)
+{
+	struct vhost_iotlb *umem;
+	long ret;
+
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (ret)
+		goto out;
+	umem = vhost_dev_reset_owner_prepare();
+	if (!umem) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	vhost_blk_switch_backend(blk, NULL);
+	vhost_dev_stop(&blk->dev);
+	vhost_dev_reset_owner(&blk->dev, umem);
+out:
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* ioctls                                                             */
+
+static u64 vhost_blk_offered(struct vhost_blk *blk)
+{
+	u64 f = VHOST_BLK_FEATURES_BASE;
+
+	if (!blk->has_backend)
+		return f;
+	if (blk->info.read_only)
+		f |= BIT_ULL(VIRTIO_BLK_F_RO);
+	if (blk->info.max_discard_sectors && !blk->info.read_only)
+		f |= BIT_ULL(VIRTIO_BLK_F_DISCARD);
+	if (blk->info.max_write_zeroes_sectors && !blk->info.read_only)
+		f |= BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
+	return f;
+}
+
+static long vhost_blk_set_features(struct vhost_blk *blk, u64 features)
+{
+	int i;
+
+	if (features & ~VHOST_BLK_FEATURES_ALL)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&blk->dev.mutex);
+	if ((features & BIT_ULL(VHOST_F_LOG_ALL)) &&
+	    !vhost_log_access_ok(&blk->dev)) {
+		mutex_unlock(&blk->dev.mutex);
+		return -EFAULT;
+	}
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vq->acked_features = features;
+		mutex_unlock(&vq->mutex);
+	}
+	mutex_unlock(&blk->dev.mutex);
+	return 0;
+}
+
+static long vhost_blk_set_serial(struct vhost_blk *blk,
+				 struct vhost_blk_serial __user *argp)
+{
+	struct vhost_blk_serial s;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (s.len > VHOST_BLK_SERIAL_BYTES || s.reserved)
+		return -EINVAL;
+	mutex_lock(&blk->dev.mutex);
+	pvblk_dev_set_serial(blk->pdev, (const char *)s.id, s.len);
+	mutex_unlock(&blk->dev.mutex);
+	return 0;
+}
+
+static long vhost_blk_get_config(struct vhost_blk *blk,
+				 struct virtio_blk_config __user *argp)
+{
+	const struct pvblk_backend_info *info = &blk->info;
+	struct virtio_blk_config cfg = {};
+	u32 lbs, pbs;
+
+	mutex_lock(&blk->dev.mutex);
+	if (!blk->has_backend) {
+		mutex_unlock(&blk->dev.mutex);
+		return -ENODEV;
+	}
+	lbs = info->logical_block_size ?: 512;
+	pbs = max(info->physical_block_size, lbs);
+
+	cfg.capacity = __cpu_to_virtio64(true, info->capacity);
+	cfg.size_max = __cpu_to_virtio32(true, VHOST_BLK_SIZE_MAX);
+	cfg.seg_max = __cpu_to_virtio32(true, VHOST_BLK_SEG_MAX);
+	cfg.blk_size = __cpu_to_virtio32(true, lbs);
+	cfg.physical_block_exp = ilog2(pbs / lbs);
+	cfg.alignment_offset = 0;
+	cfg.min_io_size = __cpu_to_virtio16(true, 1);
+	cfg.opt_io_size = __cpu_to_virtio32(true, 0);
+	cfg.num_queues = __cpu_to_virtio16(true, VHOST_BLK_MAX_QUEUES);
+	if (!info->read_only && info->max_discard_sectors) {
+		cfg.max_discard_sectors =
+			__cpu_to_virtio32(true, info->max_discard_sectors);
+		cfg.max_discard_seg =
+			__cpu_to_virtio32(true, VHOST_BLK_DWZ_SEGS);
+		cfg.discard_sector_alignment =
+			__cpu_to_virtio32(true, max(info->discard_granularity,
+						    lbs) >> SECTOR_SHIFT);
+	}
+	if (!info->read_only && info->max_write_zeroes_sectors) {
+		cfg.max_write_zeroes_sectors =
+			__cpu_to_virtio32(true,
+					  info->max_write_zeroes_sectors);
+		cfg.max_write_zeroes_seg =
+			__cpu_to_virtio32(true, VHOST_BLK_DWZ_SEGS);
+		cfg.write_zeroes_may_unmap = 1;
+	}
+	mutex_unlock(&blk->dev.mutex);
+
+	if (copy_to_user(argp, &cfg, sizeof(cfg)))
+		return -EFAULT;
+	return 0;
+}
+
+static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
+			    unsigned long arg)
+{
+	struct vhost_blk *blk = f->private_data;
+	void __user *argp = (void __user *)arg;
+	u64 __user *featurep = argp;
+	u64 features;
+	long ret;
+
+	switch (ioctl) {
+	case VHOST_BLK_SET_BACKEND:
+		return vhost_blk_set_backend(blk, argp);
+	case VHOST_BLK_SET_SERIAL:
+		return vhost_blk_set_serial(blk, argp);
+	case VHOST_BLK_GET_CONFIG:
+		return vhost_blk_get_config(blk, argp);
+	case VHOST_GET_FEATURES:
+		mutex_lock(&blk->dev.mutex);
+		features = vhost_blk_offered(blk);
+		mutex_unlock(&blk->dev.mutex);
+		if (copy_to_user(featurep, &features, sizeof(features)))
+			return -EFAULT;
+		return 0;
+	case VHOST_SET_FEATURES:
+		if (copy_from_user(&features, featurep, sizeof(features)))
+			return -EFAULT;
+		return vhost_blk_set_features(blk, features);
+	case VHOST_RESET_OWNER:
+		return vhost_blk_reset_owner(blk);
+	case VHOST_NEW_WORKER:
+	case VHOST_FREE_WORKER:
+	case VHOST_ATTACH_VRING_WORKER:
+	case VHOST_GET_VRING_WORKER:
+		mutex_lock(&blk->dev.mutex);
+		ret = vhost_worker_ioctl(&blk->dev, ioctl, argp);
+		mutex_unlock(&blk->dev.mutex);
+		return ret;
+	default:
+		mutex_lock(&blk->dev.mutex);
+		ret = vhost_dev_ioctl(&blk->dev, ioctl, argp);
+		if (ret == -ENOIOCTLCMD) {
+			ret = vhost_vring_ioctl(&blk->dev, ioctl, argp);
+			/* A ring may just have become ready to serve. */
+			if (!ret)
+				vhost_blk_start_vqs(blk);
+		} else {
+			vhost_dev_flush(&blk->dev);
+		}
+		mutex_unlock(&blk->dev.mutex);
+		return ret;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* open / release                                                     */
+
+static int vhost_blk_open(struct inode *inode, struct file *f)
+{
+	char name[32];
+	struct vhost_blk *blk;
+	int i, ret;
+
+	blk = kvzalloc(sizeof(*blk), GFP_KERNEL);
+	if (!blk)
+		return -ENOMEM;
+
+	blk->id = ida_alloc(&vhost_blk_ida, GFP_KERNEL);
+	if (blk->id < 0) {
+		ret = blk->id;
+		goto err_free;
+	}
+	snprintf(name, sizeof(name), "vhost-blk%d", blk->id);
+	blk->pdev = pvblk_dev_create(name, &vhost_blk_ops, blk,
+				     VHOST_BLK_MAX_QUEUES);
+	if (IS_ERR(blk->pdev)) {
+		ret = PTR_ERR(blk->pdev);
+		goto err_ida;
+	}
+
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_blk_vq *bvq = &blk->vqs[i];
+
+		bvq->blk = blk;
+		bvq->pq = pvblk_dev_queue(blk->pdev, i);
+		bvq->pq->priv = bvq;
+		bvq->vq.handle_kick = vhost_blk_handle_kick;
+		vhost_work_init(&bvq->done_work, vhost_blk_done_work);
+		INIT_WORK(&bvq->orphan_work, vhost_blk_orphan_work);
+		blk->vq_ptrs[i] = &bvq->vq;
+	}
+	vhost_dev_init(&blk->dev, blk->vq_ptrs, VHOST_BLK_MAX_QUEUES,
+		       UIO_MAXIOV, VHOST_BLK_WEIGHT, VHOST_BLK_BYTE_WEIGHT,
+		       true, NULL);
+
+	f->private_data = blk;
+	return 0;
+
+err_ida:
+	ida_free(&vhost_blk_ida, blk->id);
+err_free:
+	kvfree(blk);
+	return ret;
+}
+
+static int vhost_blk_release(struct inode *inode, struct file *f)
+{
+	struct vhost_blk *blk = f->private_data;
+
+	mutex_lock(&blk->dev.mutex);
+	vhost_blk_switch_backend(blk, NULL);
+	mutex_unlock(&blk->dev.mutex);
+
+	vhost_dev_stop(&blk->dev);
+	vhost_dev_cleanup(&blk->dev);
+	pvblk_dev_destroy(blk->pdev);
+	ida_free(&vhost_blk_ida, blk->id);
+	kvfree(blk);
+	return 0;
+}
+
+static const struct file_operations vhost_blk_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vhost_blk_open,
+	.release	= vhost_blk_release,
+	.unlocked_ioctl	= vhost_blk_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vhost_blk_misc = {
+	.minor	= VHOST_BLK_MINOR,
+	.name	= "vhost-blk",
+	.fops	= &vhost_blk_fops,
+};
 
 int pvblk_vhost_init(void)
 {
+	int ret;
+
+	vhost_blk_req_cache = KMEM_CACHE(vhost_blk_req, 0);
+	if (!vhost_blk_req_cache)
+		return -ENOMEM;
+
+	ret = misc_register(&vhost_blk_misc);
+	if (ret == -EBUSY) {
+		pr_warn("minor %d taken, using a dynamic minor (no autoload)\n",
+			VHOST_BLK_MINOR);
+		vhost_blk_misc.minor = MISC_DYNAMIC_MINOR;
+		ret = misc_register(&vhost_blk_misc);
+	}
+	if (ret) {
+		kmem_cache_destroy(vhost_blk_req_cache);
+		return ret;
+	}
 	return 0;
 }
 
 void pvblk_vhost_exit(void)
 {
+	misc_deregister(&vhost_blk_misc);
+	kmem_cache_destroy(vhost_blk_req_cache);
 }
+
+MODULE_ALIAS_MISCDEV(VHOST_BLK_MINOR);
+MODULE_ALIAS("devname:vhost-blk");

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-blk: validation of guest requests.
+ *
+ * Pure functions over values the data path copied out of guest memory
+ * once: they never touch the rings, so KUnit can feed them every hostile
+ * layout directly.  A chain is judged on its layout (device-readable part:
+ * header then write data or discard segments; device-writable part: read
+ * data then the status byte, as its last byte), on the copied header and on
+ * the backend's limits.  The answer is the virtio-blk status to write.
+ */
+#include <linux/kernel.h>
+#include <linux/minmax.h>
+#include <linux/string.h>
+#include <linux/virtio_blk.h>
+#include <kunit/visibility.h>
+
+#include "vhost_blk.h"
+
+/**
+ * vhost_blk_measure() - sum up the iovec layout of one chain.
+ * @iov: @out device-readable iovecs followed by @in device-writable ones.
+ * @out: number of device-readable iovecs.
+ * @in: number of device-writable iovecs.
+ * @c: filled in.
+ */
+void vhost_blk_measure(const struct iovec *iov, unsigned int out,
+		       unsigned int in, struct vhost_blk_chain *c)
+{
+	size_t skip = sizeof(struct virtio_blk_outhdr);
+	size_t remain, len;
+	unsigned int i;
+
+	memset(c, 0, sizeof(*c));
+
+	for (i = 0; i < out; i++) {
+		len = iov[i].iov_len;
+		c->out_bytes += len;
+		if (len <= skip) {
+			skip -= len;
+			continue;
+		}
+		len -= skip;
+		skip = 0;
+		c->out_segs++;
+		c->out_max = max(c->out_max, len);
+	}
+
+	for (i = 0; i < in; i++)
+		c->in_bytes += iov[out + i].iov_len;
+	if (!c->in_bytes)
+		return;
+
+	/* Everything but the last byte, which is the status. */
+	remain = c->in_bytes - 1;
+	for (i = 0; i < in && remain; i++) {
+		len = min(iov[out + i].iov_len, remain);
+		remain -= len;
+		if (!len)
+			continue;
+		c->in_segs++;
+		c->in_max = max(c->in_max, len);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_blk_measure);
+
+static bool vhost_blk_has(const struct vhost_blk_limits *lim, unsigned int bit)
+{
+	return lim->features & BIT_ULL(bit);
+}
+
+/* Data of a READ or WRITE: whole sectors, within SEG_MAX and SIZE_MAX. */
+static bool vhost_blk_data_ok(size_t bytes, unsigned int segs, size_t longest,
+			      const struct vhost_blk_limits *lim)
+{
+	if (!bytes || (bytes & ((1U << VHOST_BLK_SECTOR_SHIFT) - 1)))
+		return false;
+	if (vhost_blk_has(lim, VIRTIO_BLK_F_SEG_MAX) &&
+	    segs > VHOST_BLK_SEG_MAX)
+		return false;
+	if (vhost_blk_has(lim, VIRTIO_BLK_F_SIZE_MAX) &&
+	    longest > VHOST_BLK_SIZE_MAX)
+		return false;
+	return true;
+}
+
+/* [sector, sector + nr) lies inside the disk, without wrapping. */
+static bool vhost_blk_range_ok(u64 sector, u64 nr,
+			       const struct vhost_blk_limits *lim)
+{
+	return sector <= lim->capacity && nr <= lim->capacity - sector;
+}
+
+/**
+ * vhost_blk_check() - validate one request.
+ * @type: VIRTIO_BLK_T_* from the copied header (CPU order).
+ * @sector: sector from the copied header (CPU order).
+ * @c: layout of the chain (vhost_blk_measure()).
+ * @lim: features and backend limits.
+ * @op: set to the core operation when the answer is VIRTIO_BLK_S_OK.
+ *
+ * @type and @sector are ignored when the chain is too short for a header.
+ *
+ * Return: VIRTIO_BLK_S_OK to go on, VIRTIO_BLK_S_IOERR or
+ * VIRTIO_BLK_S_UNSUPP to answer at once, or VHOST_BLK_S_NONE when the
+ * chain has no device-writable byte to answer in.
+ */
+u8 vhost_blk_check(u32 type, u64 sector, const struct vhost_blk_chain *c,
+		   const struct vhost_blk_limits *lim, enum pvblk_op *op)
+{
+	const size_t hdr = sizeof(struct virtio_blk_outhdr);
+	const size_t dwz = sizeof(struct virtio_blk_discard_write_zeroes);
+	size_t data;
+
+	if (!c->in_bytes)
+		return VHOST_BLK_S_NONE;
+	if (c->out_bytes < hdr)
+		return VIRTIO_BLK_S_IOERR;
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		data = c->in_bytes - 1;
+		if (c->out_bytes != hdr ||
+		    !vhost_blk_data_ok(data, c->in_segs, c->in_max, lim) ||
+		    !vhost_blk_range_ok(sector, data >> VHOST_BLK_SECTOR_SHIFT,
+					lim))
+			return VIRTIO_BLK_S_IOERR;
+		*op = PVBLK_OP_READ;
+		return VIRTIO_BLK_S_OK;
+
+	case VIRTIO_BLK_T_OUT:
+		data = c->out_bytes - hdr;
+		if (c->in_bytes != 1 || lim->read_only ||
+		    !vhost_blk_data_ok(data, c->out_segs, c->out_max, lim) ||
+		    !vhost_blk_range_ok(sector, data >> VHOST_BLK_SECTOR_SHIFT,
+					lim))
+			return VIRTIO_BLK_S_IOERR;
+		*op = PVBLK_OP_WRITE;
+		return VIRTIO_BLK_S_OK;
+
+	case VIRTIO_BLK_T_FLUSH:
+		if (c->out_bytes != hdr || c->in_bytes != 1)
+			return VIRTIO_BLK_S_IOERR;
+		*op = PVBLK_OP_FLUSH;
+		return VIRTIO_BLK_S_OK;
+
+	case VIRTIO_BLK_T_GET_ID:
+		if (c->out_bytes != hdr ||
+		    c->in_bytes - 1 < VIRTIO_BLK_ID_BYTES)
+			return VIRTIO_BLK_S_IOERR;
+		*op = PVBLK_OP_GET_ID;
+		return VIRTIO_BLK_S_OK;
+
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (!vhost_blk_has(lim, type == VIRTIO_BLK_T_DISCARD ?
+				   VIRTIO_BLK_F_DISCARD :
+				   VIRTIO_BLK_F_WRITE_ZEROES))
+			return VIRTIO_BLK_S_UNSUPP;
+		data = c->out_bytes - hdr;
+		if (c->in_bytes != 1 || lim->read_only || !data ||
+		    data % dwz || data / dwz > VHOST_BLK_DWZ_SEGS)
+			return VIRTIO_BLK_S_IOERR;
+		*op = type == VIRTIO_BLK_T_DISCARD ? PVBLK_OP_DISCARD :
+						     PVBLK_OP_WRITE_ZEROES;
+		return VIRTIO_BLK_S_OK;
+
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_blk_check);
+
+/**
+ * vhost_blk_check_dwz() - validate a copied discard/write-zeroes segment.
+ * @type: VIRTIO_BLK_T_DISCARD or VIRTIO_BLK_T_WRITE_ZEROES.
+ * @sector: first sector (CPU order).
+ * @nr_sectors: length in sectors (CPU order).
+ * @flags: segment flags (CPU order).
+ * @lim: backend limits.
+ * @req_flags: set to the PVBLK_REQ_* flags on VIRTIO_BLK_S_OK.
+ *
+ * Return: a VIRTIO_BLK_S_* status.
+ */
+u8 vhost_blk_check_dwz(u32 type, u64 sector, u32 nr_sectors, u32 flags,
+		       const struct vhost_blk_limits *lim,
+		       unsigned int *req_flags)
+{
+	u32 max;
+
+	/* Reserved flag bits, or unmap on a discard: not ours to guess. */
+	if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (type == VIRTIO_BLK_T_DISCARD &&
+	    (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+		return VIRTIO_BLK_S_UNSUPP;
+
+	max = type == VIRTIO_BLK_T_DISCARD ? lim->max_discard_sectors :
+					     lim->max_write_zeroes_sectors;
+	if (!nr_sectors || nr_sectors > max ||
+	    !vhost_blk_range_ok(sector, nr_sectors, lim))
+		return VIRTIO_BLK_S_IOERR;
+
+	*req_flags = (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ?
+		     PVBLK_REQ_UNMAP : 0;
+	return VIRTIO_BLK_S_OK;
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_blk_check_dwz);
+
+/**
+ * vhost_blk_status() - the one map from block status to virtio-blk status.
+ * @status: result of the request.
+ *
+ * Return: VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP or VIRTIO_BLK_S_IOERR.
+ */
+u8 vhost_blk_status(blk_status_t status)
+{
+	if (status == BLK_STS_OK)
+		return VIRTIO_BLK_S_OK;
+	if (status == BLK_STS_NOTSUPP)
+		return VIRTIO_BLK_S_UNSUPP;
+	return VIRTIO_BLK_S_IOERR;
+}
+EXPORT_SYMBOL_IF_KUNIT(vhost_blk_status);
