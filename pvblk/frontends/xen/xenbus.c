@@ -1,12 +1,651 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the real code lands. */
+/*
+ * pvblk Xen blkif backend: the xenbus "vbd" driver.
+ *
+ * State machine (backend side):
+ *   probe            -> write limits, watch physical-device, InitWait
+ *   physical-device  -> open the device (read-only for mode "r")
+ *   frontend Initialised/Connected
+ *                    -> read protocol, queues, ring refs; map the rings;
+ *                       once the device is known too: create the pvblk_dev
+ *                       (one queue per ring), start the rings, write the
+ *                       disk properties and switch to Connected
+ *   frontend Closing -> Closing
+ *   frontend Closed  -> stop and unmap everything, Closed; a rebooted
+ *                       frontend going back to Initialising gets InitWait
+ *                       and negotiates again from scratch.
+ * All of this runs in the xenwatch thread; blkif->lock also serialises it
+ * against remove().
+ */
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/kdev_t.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
+#include <xen/grant_table.h>
 #include <pvblk/modinit.h>
+#include "xen_blk.h"
+
+static unsigned int max_queues = 4;
+module_param_named(xen_max_queues, max_queues, uint, 0644);
+MODULE_PARM_DESC(xen_max_queues, "Xen: most rings per vbd (multi-queue-max-queues)");
+
+static unsigned int max_ring_order = 2;
+module_param_named(xen_max_ring_order, max_ring_order, uint, 0644);
+MODULE_PARM_DESC(xen_max_ring_order, "Xen: log2 of the most pages per ring (max-ring-page-order)");
+
+static unsigned int max_indirect_segs = 128;
+module_param_named(xen_max_indirect_segs, max_indirect_segs, uint, 0644);
+MODULE_PARM_DESC(xen_max_indirect_segs, "Xen: feature-max-indirect-segments (0: no indirect descriptors)");
+
+static bool feature_persistent = true;
+module_param_named(xen_persistent, feature_persistent, bool, 0644);
+MODULE_PARM_DESC(xen_persistent, "Xen: offer persistent grants");
+
+unsigned int pvblk_xen_max_pgrants = 1056;
+module_param_named(xen_max_pgrants, pvblk_xen_max_pgrants, uint, 0644);
+MODULE_PARM_DESC(xen_max_pgrants, "Xen: most persistent grants per ring");
+
+unsigned int pvblk_xen_pgrant_idle_ms = 10000;
+module_param_named(xen_pgrant_idle_ms, pvblk_xen_pgrant_idle_ms, uint, 0644);
+MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this long");
+
+/**
+ * struct pvblk_xen_blkif - one vbd.
+ * @xdev: the xenbus device.
+ * @lock: serialises the state machine and remove(); protects all below.
+ * @watch: on backend/.../physical-device.
+ * @watching: @watch is registered.
+ * @devt: the physical device, 0 until the hotplug script wrote it.
+ * @read_only: mode has no "w".
+ * @cdrom: the frontend's device-type is "cdrom".
+ * @be: opened backend not yet handed to @pdev (owned here).
+ * @info: what the backend reported at open.
+ * @have_info: @info is valid.
+ * @pdev: core device, one queue per ring; exists while connected.
+ * @proto: negotiated ABI.
+ * @persistent: persistent grants negotiated for this connection.
+ * @nr_rings: rings (queues) negotiated.
+ * @nr_ring_pages: pages per ring.
+ * @multi_ref: the frontend uses ring-refN nodes.
+ * @rings: @nr_rings rings, mapped when the frontend initialised.
+ * @rings_mapped: @rings are mapped and have their pools.
+ * @name: debugfs name of @pdev.
+ */
+struct pvblk_xen_blkif {
+	struct xenbus_device *xdev;
+	struct mutex lock;		/* the state machine, see above */
+	struct xenbus_watch watch;
+	bool watching;
+	dev_t devt;
+	bool read_only;
+	bool cdrom;
+	struct pvblk_backend *be;
+	struct pvblk_backend_info info;
+	bool have_info;
+	struct pvblk_dev *pdev;
+	enum pvblk_xen_proto proto;
+	bool persistent;
+	unsigned int nr_rings;
+	unsigned int nr_ring_pages;
+	bool multi_ref;
+	struct pvblk_xen_ring *rings;
+	bool rings_mapped;
+	char name[32];
+};
+
+static struct pvblk_xen_limits make_limits(struct pvblk_xen_blkif *blkif)
+{
+	const struct pvblk_backend_info *i = &blkif->info;
+	struct pvblk_xen_limits lim = {
+		.capacity = i->capacity,
+		.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
+					   PVBLK_XEN_MAX_INDIRECT_SEGS),
+		.read_only = i->read_only || blkif->read_only,
+		.flush = true,
+		.barrier = true,
+		.discard = i->max_discard_sectors != 0,
+		.secure_discard = i->secure_discard,
+	};
+
+	return lim;
+}
+
+/* ---- disconnect ---- */
+
+static void stop_rings(struct pvblk_xen_blkif *blkif)
+{
+	unsigned int i;
+
+	for (i = 0; i < blkif->nr_rings; i++)
+		pvblk_xen_ring_stop(&blkif->rings[i]);
+	if (blkif->pdev) {
+		pvblk_dev_destroy(blkif->pdev);
+		blkif->pdev = NULL;
+	}
+}
+
+static void disconnect(struct pvblk_xen_blkif *blkif)
+{
+	unsigned int i;
+
+	stop_rings(blkif);
+	if (blkif->rings) {
+		for (i = 0; i < blkif->nr_rings; i++)
+			pvblk_xen_ring_free(&blkif->rings[i]);
+		kfree(blkif->rings);
+		blkif->rings = NULL;
+	}
+	blkif->nr_rings = 0;
+	blkif->rings_mapped = false;
+}
+
+/* ---- connect ---- */
+
+static int open_backend(struct pvblk_xen_blkif *blkif)
+{
+	struct pvblk_backend *be;
+
+	if (blkif->be)
+		return 0;
+	be = pvblk_backend_open_dev(blkif->devt, blkif->read_only);
+	if (IS_ERR(be))
+		return PTR_ERR(be);
+	blkif->be = be;
+	pvblk_backend_get_info(be, &blkif->info);
+	blkif->have_info = true;
+	return 0;
+}
+
+static void write_discard(struct xenbus_transaction xbt,
+			  struct pvblk_xen_blkif *blkif)
+{
+	struct xenbus_device *dev = blkif->xdev;
+	const struct pvblk_backend_info *i = &blkif->info;
+	int err;
+
+	if (!i->max_discard_sectors ||
+	    !xenbus_read_unsigned(dev->nodename, "discard-enable", 1))
+		return;
+	err = xenbus_printf(xbt, dev->nodename, "discard-granularity", "%u",
+			    i->discard_granularity ?: i->logical_block_size);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "discard-alignment",
+				    "%u", i->discard_alignment);
+	if (!err && i->secure_discard)
+		err = xenbus_printf(xbt, dev->nodename, "discard-secure",
+				    "%d", 1);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "feature-discard",
+				    "%d", 1);
+	if (err)
+		dev_warn(&dev->dev, "writing discard properties: %d\n", err);
+}
+
+/* Write what the frontend needs to know about the disk. */
+static int write_disk(struct pvblk_xen_blkif *blkif)
+{
+	struct xenbus_device *dev = blkif->xdev;
+	const struct pvblk_backend_info *i = &blkif->info;
+	struct xenbus_transaction xbt;
+	bool ro = i->read_only || blkif->read_only;
+	int err;
+
+again:
+	err = xenbus_transaction_start(&xbt);
+	if (err)
+		return err;
+	err = xenbus_printf(xbt, dev->nodename, "feature-flush-cache", "%d", 1);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "feature-barrier",
+				    "%d", 1);
+	if (!err)
+		write_discard(xbt, blkif);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "feature-persistent",
+				    "%u", feature_persistent ? 1 : 0);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "sectors", "%llu",
+				    (unsigned long long)i->capacity);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "info", "%u",
+				    (blkif->cdrom ? VDISK_CDROM : 0) |
+				    (ro ? VDISK_READONLY : 0));
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "sector-size", "%u",
+				    i->logical_block_size);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename,
+				    "physical-sector-size", "%u",
+				    i->physical_block_size);
+	if (err) {
+		xenbus_transaction_end(xbt, 1);
+		return err;
+	}
+	err = xenbus_transaction_end(xbt, 0);
+	if (err == -EAGAIN)
+		goto again;
+	return err;
+}
+
+/*
+ * Called whenever one of the two halves (device, rings) arrives: once both
+ * are there, start serving and switch to Connected.
+ */
+static void maybe_connect(struct pvblk_xen_blkif *blkif)
+{
+	struct xenbus_device *dev = blkif->xdev;
+	struct pvblk_dev *pdev;
+	unsigned int i;
+	char qname[48];
+	int err;
+
+	if (!blkif->devt || !blkif->rings_mapped || blkif->pdev ||
+	    dev->state == XenbusStateConnected)
+		return;
+
+	err = open_backend(blkif);
+	if (err) {
+		xenbus_dev_fatal(dev, err, "opening device %u:%u",
+				 MAJOR(blkif->devt), MINOR(blkif->devt));
+		return;
+	}
+	pdev = pvblk_dev_create(blkif->name, &pvblk_xen_transport_ops, blkif,
+				blkif->nr_rings);
+	if (IS_ERR(pdev)) {
+		xenbus_dev_fatal(dev, PTR_ERR(pdev), "creating pvblk device");
+		return;
+	}
+	err = pvblk_dev_set_backend(pdev, blkif->be);
+	if (err) {
+		pvblk_dev_destroy(pdev);
+		xenbus_dev_fatal(dev, err, "attaching the device");
+		return;
+	}
+	blkif->be = NULL;	/* owned by pdev now */
+	blkif->pdev = pdev;
+
+	for (i = 0; i < blkif->nr_rings; i++) {
+		struct pvblk_xen_ring *ring = &blkif->rings[i];
+
+		ring->lim = make_limits(blkif);
+		snprintf(qname, sizeof(qname), "%s-q%u", blkif->name, i);
+		err = pvblk_xen_ring_start(ring, pvblk_dev_queue(pdev, i),
+					   blkif->persistent, qname);
+		if (err) {
+			xenbus_dev_fatal(dev, err, "starting ring %u", i);
+			goto fail;
+		}
+	}
+
+	err = write_disk(blkif);
+	if (err) {
+		xenbus_dev_fatal(dev, err, "writing disk properties");
+		goto fail;
+	}
+	err = xenbus_switch_state(dev, XenbusStateConnected);
+	if (err) {
+		xenbus_dev_fatal(dev, err, "switching to Connected");
+		goto fail;
+	}
+	dev_info(&dev->dev, "dom%u: %u queue(s), %u ring page(s), %s%s%s\n",
+		 dev->otherend_id, blkif->nr_rings, blkif->nr_ring_pages,
+		 blkif->proto == PVBLK_XEN_PROTO_X86_32 ? "x86_32-abi" :
+		 blkif->proto == PVBLK_XEN_PROTO_X86_64 ? "x86_64-abi" :
+		 "native", blkif->persistent ? ", persistent grants" : "",
+		 blkif->read_only ? ", read-only" : "");
+	return;
+
+fail:
+	stop_rings(blkif);
+}
+
+static int read_ring(struct pvblk_xen_blkif *blkif,
+		     struct pvblk_xen_ring *ring, const char *dir)
+{
+	struct xenbus_device *dev = blkif->xdev;
+	grant_ref_t grefs[XENBUS_MAX_RING_GRANTS];
+	unsigned int evtchn, i, gref;
+	char node[16];
+	int err;
+
+	err = xenbus_scanf(XBT_NIL, dir, "event-channel", "%u", &evtchn);
+	if (err != 1) {
+		xenbus_dev_fatal(dev, -EINVAL, "reading %s/event-channel", dir);
+		return -EINVAL;
+	}
+	for (i = 0; i < blkif->nr_ring_pages; i++) {
+		if (blkif->multi_ref)
+			snprintf(node, sizeof(node), "ring-ref%u", i);
+		else
+			strscpy(node, "ring-ref", sizeof(node));
+		err = xenbus_scanf(XBT_NIL, dir, node, "%u", &gref);
+		if (err != 1) {
+			xenbus_dev_fatal(dev, -EINVAL, "reading %s/%s", dir,
+					 node);
+			return -EINVAL;
+		}
+		grefs[i] = gref;
+	}
+
+	ring->proto = blkif->proto;
+	err = pvblk_xen_ring_map(ring, grefs, blkif->nr_ring_pages, evtchn);
+	if (err) {
+		xenbus_dev_fatal(dev, err, "mapping ring of %s", dir);
+		return err;
+	}
+	ring->max_segs = max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
+			       min_t(unsigned int, max_indirect_segs,
+				     PVBLK_XEN_MAX_INDIRECT_SEGS));
+	err = pvblk_xen_ring_alloc_pool(ring);
+	if (err)
+		xenbus_dev_fatal(dev, err, "allocating requests of %s", dir);
+	return err;
+}
+
+/* Negotiate with the frontend and map its rings. */
+static int connect_rings(struct pvblk_xen_blkif *blkif)
+{
+	struct xenbus_device *dev = blkif->xdev;
+	char protocol[64] = "";
+	unsigned int nr, order, i;
+	char *dir;
+	int err;
+
+	err = xenbus_scanf(XBT_NIL, dev->otherend, "protocol", "%63s",
+			   protocol);
+	if (err <= 0 || !strcmp(protocol, XEN_IO_PROTO_ABI_NATIVE)) {
+		blkif->proto = PVBLK_XEN_PROTO_NATIVE;
+	} else if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_32)) {
+		blkif->proto = PVBLK_XEN_PROTO_X86_32;
+	} else if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_64)) {
+		blkif->proto = PVBLK_XEN_PROTO_X86_64;
+	} else {
+		xenbus_dev_fatal(dev, -EINVAL, "unknown protocol %s", protocol);
+		return -EINVAL;
+	}
+
+	/* Re-negotiated on every connect. */
+	blkif->persistent = feature_persistent &&
+		xenbus_read_unsigned(dev->otherend, "feature-persistent", 0);
+
+	nr = xenbus_read_unsigned(dev->otherend, "multi-queue-num-queues", 1);
+	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES) ||
+	    nr > num_online_cpus() * 2 + 1) {
+		xenbus_dev_fatal(dev, -EINVAL, "frontend asked for %u queues",
+				 nr);
+		return -EINVAL;
+	}
+
+	err = xenbus_scanf(XBT_NIL, dev->otherend, "ring-page-order", "%u",
+			   &order);
+	if (err != 1) {
+		blkif->nr_ring_pages = 1;
+		blkif->multi_ref = false;
+	} else if (order <= min_t(unsigned int, max_ring_order,
+				  XENBUS_MAX_RING_GRANT_ORDER)) {
+		blkif->nr_ring_pages = 1U << order;
+		blkif->multi_ref = true;
+	} else {
+		xenbus_dev_fatal(dev, -EINVAL, "ring-page-order %u too big",
+				 order);
+		return -EINVAL;
+	}
+
+	blkif->rings = kcalloc(nr, sizeof(*blkif->rings), GFP_KERNEL);
+	if (!blkif->rings)
+		return -ENOMEM;
+	blkif->nr_rings = nr;
+	for (i = 0; i < nr; i++)
+		pvblk_xen_ring_init(&blkif->rings[i], blkif, dev, i);
+
+	if (nr == 1)
+		return read_ring(blkif, &blkif->rings[0], dev->otherend);
+
+	for (i = 0; i < nr; i++) {
+		dir = kasprintf(GFP_KERNEL, "%s/queue-%u", dev->otherend, i);
+		if (!dir)
+			return -ENOMEM;
+		err = read_ring(blkif, &blkif->rings[i], dir);
+		kfree(dir);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- xenbus callbacks ---- */
+
+static void physdev_changed(struct xenbus_watch *watch, const char *path,
+			    const char *token)
+{
+	struct pvblk_xen_blkif *blkif = container_of(watch,
+						     struct pvblk_xen_blkif,
+						     watch);
+	struct xenbus_device *dev = blkif->xdev;
+	unsigned int major, minor;
+	char *mode, *type;
+	dev_t devt;
+	int err;
+
+	err = xenbus_scanf(XBT_NIL, dev->nodename, "physical-device", "%x:%x",
+			   &major, &minor);
+	if (XENBUS_EXIST_ERR(err))
+		return;	/* fires once at registration: wait for hotplug */
+	if (err != 2) {
+		xenbus_dev_fatal(dev, err, "reading physical-device");
+		return;
+	}
+	devt = MKDEV(major, minor);
+
+	mutex_lock(&blkif->lock);
+	if (blkif->devt) {
+		if (blkif->devt != devt)
+			dev_warn(&dev->dev, "changing physical device %u:%u to %u:%u is not supported\n",
+				 MAJOR(blkif->devt), MINOR(blkif->devt),
+				 major, minor);
+		goto out;
+	}
+
+	mode = xenbus_read(XBT_NIL, dev->nodename, "mode", NULL);
+	if (IS_ERR(mode)) {
+		xenbus_dev_fatal(dev, PTR_ERR(mode), "reading mode");
+		goto out;
+	}
+	blkif->read_only = !strchr(mode, 'w');
+	kfree(mode);
+
+	type = xenbus_read(XBT_NIL, dev->otherend, "device-type", NULL);
+	if (!IS_ERR(type)) {
+		blkif->cdrom = !strcmp(type, "cdrom");
+		kfree(type);
+	}
+
+	blkif->devt = devt;
+	err = open_backend(blkif);
+	if (err) {
+		blkif->devt = 0;
+		xenbus_dev_fatal(dev, err, "opening device %x:%x", major,
+				 minor);
+		goto out;
+	}
+	maybe_connect(blkif);
+out:
+	mutex_unlock(&blkif->lock);
+}
+
+static void frontend_changed(struct xenbus_device *dev,
+			     enum xenbus_state state)
+{
+	struct pvblk_xen_blkif *blkif = dev_get_drvdata(&dev->dev);
+	int err;
+
+	mutex_lock(&blkif->lock);
+	switch (state) {
+	case XenbusStateInitialising:
+		if (dev->state == XenbusStateClosed) {
+			dev_info(&dev->dev, "frontend reconnecting\n");
+			xenbus_switch_state(dev, XenbusStateInitWait);
+		}
+		break;
+
+	case XenbusStateInitialised:
+	case XenbusStateConnected:
+		/* Two watches in a row may skip Initialised. */
+		if (dev->state == XenbusStateConnected)
+			break;
+		disconnect(blkif);
+		err = connect_rings(blkif);
+		if (err) {
+			disconnect(blkif);
+			break;
+		}
+		blkif->rings_mapped = true;
+		maybe_connect(blkif);
+		break;
+
+	case XenbusStateClosing:
+		xenbus_switch_state(dev, XenbusStateClosing);
+		break;
+
+	case XenbusStateClosed:
+		disconnect(blkif);
+		xenbus_switch_state(dev, XenbusStateClosed);
+		if (xenbus_dev_is_online(dev))
+			break;
+		fallthrough;
+	case XenbusStateUnknown:
+		mutex_unlock(&blkif->lock);
+		device_unregister(&dev->dev);
+		return;
+
+	default:
+		xenbus_dev_fatal(dev, -EINVAL, "frontend in state %d", state);
+		break;
+	}
+	mutex_unlock(&blkif->lock);
+}
+
+static void pvblk_xen_remove(struct xenbus_device *dev)
+{
+	struct pvblk_xen_blkif *blkif = dev_get_drvdata(&dev->dev);
+
+	if (!blkif)
+		return;
+	if (blkif->watching) {
+		unregister_xenbus_watch(&blkif->watch);
+		kfree(blkif->watch.node);
+		blkif->watch.node = NULL;
+	}
+	mutex_lock(&blkif->lock);
+	disconnect(blkif);
+	if (blkif->be)
+		pvblk_backend_close(blkif->be);
+	blkif->be = NULL;
+	mutex_unlock(&blkif->lock);
+	dev_set_drvdata(&dev->dev, NULL);
+	kfree(blkif);
+}
+
+static int pvblk_xen_probe(struct xenbus_device *dev,
+			   const struct xenbus_device_id *id)
+{
+	struct pvblk_xen_blkif *blkif;
+	int err;
+
+	blkif = kzalloc(sizeof(*blkif), GFP_KERNEL);
+	if (!blkif) {
+		xenbus_dev_fatal(dev, -ENOMEM, "allocating backend");
+		return -ENOMEM;
+	}
+	blkif->xdev = dev;
+	mutex_init(&blkif->lock);
+	snprintf(blkif->name, sizeof(blkif->name), "xen-%u-%s",
+		 dev->otherend_id, strrchr(dev->nodename, '/') + 1);
+	dev_set_drvdata(&dev->dev, blkif);
+
+	if (max_indirect_segs) {
+		err = xenbus_printf(XBT_NIL, dev->nodename,
+				    "feature-max-indirect-segments", "%u",
+				    min_t(unsigned int, max_indirect_segs,
+					  PVBLK_XEN_MAX_INDIRECT_SEGS));
+		if (err)
+			dev_warn(&dev->dev, "writing feature-max-indirect-segments: %d\n",
+				 err);
+	}
+	err = xenbus_printf(XBT_NIL, dev->nodename, "multi-queue-max-queues",
+			    "%u", min_t(unsigned int, max_queues,
+					PVBLK_XEN_MAX_QUEUES));
+	if (err)
+		dev_warn(&dev->dev, "writing multi-queue-max-queues: %d\n", err);
+	err = xenbus_printf(XBT_NIL, dev->nodename, "max-ring-page-order",
+			    "%u", min_t(unsigned int, max_ring_order,
+					XENBUS_MAX_RING_GRANT_ORDER));
+	if (err)
+		dev_warn(&dev->dev, "writing max-ring-page-order: %d\n", err);
+
+	err = xenbus_watch_pathfmt(dev, &blkif->watch, NULL, physdev_changed,
+				   "%s/%s", dev->nodename, "physical-device");
+	if (err)
+		goto fail;
+	blkif->watching = true;
+
+	err = xenbus_switch_state(dev, XenbusStateInitWait);
+	if (err)
+		goto fail;
+	return 0;
+
+fail:
+	pvblk_xen_remove(dev);
+	return err;
+}
+
+static const struct xenbus_device_id pvblk_xen_ids[] = {
+	{ "vbd" },
+	{ "" }
+};
+
+static struct xenbus_driver pvblk_xen_driver = {
+	.name = "pvblk",
+	.ids = pvblk_xen_ids,
+	.probe = pvblk_xen_probe,
+	.remove = pvblk_xen_remove,
+	.otherend_changed = frontend_changed,
+	.allow_rebind = true,
+};
+
+static bool registered;
 
 int pvblk_xen_init(void)
 {
+	int err;
+
+	if (!xen_domain() || !xen_initial_domain())
+		return 0;
+
+	pvblk_xen_wq = alloc_workqueue("pvblk_xen",
+				       WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_SYSFS,
+				       0);
+	if (!pvblk_xen_wq)
+		return -ENOMEM;
+	err = xenbus_register_backend(&pvblk_xen_driver);
+	if (err) {
+		destroy_workqueue(pvblk_xen_wq);
+		pvblk_xen_wq = NULL;
+		return err;
+	}
+	registered = true;
 	return 0;
 }
 
 void pvblk_xen_exit(void)
 {
+	if (!registered)
+		return;
+	xenbus_unregister_driver(&pvblk_xen_driver);
+	destroy_workqueue(pvblk_xen_wq);
+	pvblk_xen_wq = NULL;
+	registered = false;
 }

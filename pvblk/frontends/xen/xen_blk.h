@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pvblk Xen blkif backend: internal definitions shared by the xenbus glue
+ * (xenbus.c), the ring runtime (ring.c), the pure request parsing
+ * (parse.c) and the KUnit suite pvblk_xen_ring.
+ *
+ * Objects:
+ *  - struct pvblk_xen_blkif: one "vbd" backend device (xenbus device,
+ *    physical device, negotiated features, the pvblk_dev with one queue
+ *    per ring).
+ *  - struct pvblk_xen_ring: one blkif ring (shared ring mapping, event
+ *    channel, worker, request pool, grant page cache, mapping cache).
+ *  - struct pvblk_xen_req: one request of the pool, embeds struct pvblk_req.
+ *
+ * Everything a ring touches on its hot path (pool, responses, back ring
+ * indexes) is used only by the ring's work item, which never runs
+ * concurrently with itself: no lock is needed there.  The mapping cache has
+ * its own locking (the periodic purge runs from another work item).
+ */
+#ifndef _PVBLK_XEN_BLK_H
+#define _PVBLK_XEN_BLK_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+#include <xen/xenbus.h>
+#include <xen/page.h>
+#include <xen/interface/io/ring.h>
+#include <xen/interface/io/blkif.h>
+#include <xen/interface/io/protocols.h>
+#include <kunit/visibility.h>
+#include <pvblk/pvblk.h>
+
+/* ---- the two non-native request layouts (the ABI, from blkif.h) ---- */
+
+struct pvblk_xen_x86_32_rw {
+	u8 nr_segments;
+	u16 handle;
+	u64 id;
+	u64 sector_number;
+	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+} __packed;
+
+struct pvblk_xen_x86_32_discard {
+	u8 flag;
+	u16 _pad1;
+	u64 id;
+	u64 sector_number;
+	u64 nr_sectors;
+} __packed;
+
+struct pvblk_xen_x86_32_other {
+	u8 _pad1;
+	u16 _pad2;
+	u64 id;
+} __packed;
+
+struct pvblk_xen_x86_32_indirect {
+	u8 indirect_op;
+	u16 nr_segments;
+	u64 id;
+	u64 sector_number;
+	u16 handle;
+	u16 _pad1;
+	u32 indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	u64 _pad2;
+} __packed;
+
+struct pvblk_xen_x86_32_request {
+	u8 operation;
+	union {
+		struct pvblk_xen_x86_32_rw rw;
+		struct pvblk_xen_x86_32_discard discard;
+		struct pvblk_xen_x86_32_other other;
+		struct pvblk_xen_x86_32_indirect indirect;
+	} u;
+} __packed;
+
+/* i386 layout of struct blkif_response: 12 bytes, 4-byte aligned id. */
+struct pvblk_xen_x86_32_response {
+	u64 id;
+	u8 operation;
+	u8 _pad;
+	s16 status;
+} __packed;
+
+struct pvblk_xen_x86_64_rw {
+	u8 nr_segments;
+	u16 handle;
+	u32 _pad1;
+	u64 id;
+	u64 sector_number;
+	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+} __packed;
+
+struct pvblk_xen_x86_64_discard {
+	u8 flag;
+	u16 _pad1;
+	u32 _pad2;
+	u64 id;
+	u64 sector_number;
+	u64 nr_sectors;
+} __packed;
+
+struct pvblk_xen_x86_64_other {
+	u8 _pad1;
+	u16 _pad2;
+	u32 _pad3;
+	u64 id;
+} __packed;
+
+struct pvblk_xen_x86_64_indirect {
+	u8 indirect_op;
+	u16 nr_segments;
+	u32 _pad1;
+	u64 id;
+	u64 sector_number;
+	u16 handle;
+	u16 _pad2;
+	u32 indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	u32 _pad3;
+} __packed;
+
+struct pvblk_xen_x86_64_request {
+	u8 operation;
+	union {
+		struct pvblk_xen_x86_64_rw rw;
+		struct pvblk_xen_x86_64_discard discard;
+		struct pvblk_xen_x86_64_other other;
+		struct pvblk_xen_x86_64_indirect indirect;
+	} u;
+} __packed;
+
+/* x86_64 layout of struct blkif_response: 16 bytes. */
+struct pvblk_xen_x86_64_response {
+	u64 id;
+	u8 operation;
+	u8 _pad1;
+	s16 status;
+	u32 _pad2;
+};
+
+DEFINE_RING_TYPES(pvblk_xen_x86_32, struct pvblk_xen_x86_32_request,
+		  struct pvblk_xen_x86_32_response);
+DEFINE_RING_TYPES(pvblk_xen_x86_64, struct pvblk_xen_x86_64_request,
+		  struct pvblk_xen_x86_64_response);
+
+enum pvblk_xen_proto {
+	PVBLK_XEN_PROTO_NATIVE,
+	PVBLK_XEN_PROTO_X86_32,
+	PVBLK_XEN_PROTO_X86_64,
+};
+
+union pvblk_xen_back_rings {
+	struct blkif_back_ring native;
+	struct pvblk_xen_x86_32_back_ring x86_32;
+	struct pvblk_xen_x86_64_back_ring x86_64;
+};
+
+/* Largest request slot of the three ABIs (the private copy's size). */
+union pvblk_xen_raw_req {
+	struct blkif_request native;
+	struct pvblk_xen_x86_32_request x86_32;
+	struct pvblk_xen_x86_64_request x86_64;
+};
+
+/* Segment descriptors in one indirect page. */
+#define PVBLK_XEN_SEGS_PER_IPAGE \
+	(XEN_PAGE_SIZE / sizeof(struct blkif_request_segment))
+#define PVBLK_XEN_SECTS_PER_PAGE	(XEN_PAGE_SIZE >> 9)
+/* Hard upper bound of feature-max-indirect-segments we accept as a param. */
+#define PVBLK_XEN_MAX_INDIRECT_SEGS	512
+#define PVBLK_XEN_MAX_QUEUES		16
+
+/**
+ * struct pvblk_xen_breq - the validated private copy of one ring request.
+ * @id: guest cookie, echoed in the response.
+ * @sector: start sector (512 bytes).
+ * @nr_sectors: discard length.
+ * @operation: operation on the wire (echoed in the response).
+ * @op: effective operation (the indirect_op of BLKIF_OP_INDIRECT).
+ * @discard_flag: BLKIF_DISCARD_SECURE or 0.
+ * @indirect: the request is BLKIF_OP_INDIRECT.
+ * @nr_segs: number of data segments announced.
+ * @nr_ipages: indirect pages the request carries (indirect only).
+ * @indirect_grefs: grants of the indirect pages.
+ * @seg: the direct segments (not indirect).
+ */
+struct pvblk_xen_breq {
+	u64 id;
+	u64 sector;
+	u64 nr_sectors;
+	u8 operation;
+	u8 op;
+	u8 discard_flag;
+	bool indirect;
+	u16 nr_segs;
+	u16 nr_ipages;
+	u32 indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+
+/**
+ * struct pvblk_xen_limits - what the backend offers; requests are checked
+ * against it before any grant is touched.
+ */
+struct pvblk_xen_limits {
+	u64 capacity;			/* 512-byte sectors */
+	unsigned int max_indirect_segs;	/* 0: no indirect descriptors */
+	bool read_only;
+	bool flush;			/* feature-flush-cache */
+	bool barrier;			/* feature-barrier */
+	bool discard;			/* feature-discard */
+	bool secure_discard;		/* discard-secure */
+};
+
+/**
+ * struct pvblk_xen_plan - what a checked request will become.
+ */
+struct pvblk_xen_plan {
+	enum pvblk_op op;
+	unsigned int flags;		/* PVBLK_REQ_* */
+	bool map_ro;			/* data only read by the host */
+	bool has_data;
+};
+
+struct pvblk_xen_ring;
+
+/**
+ * struct pvblk_xen_gnt_ops - grant mapping, replaced by fakes in KUnit.
+ * @map: map @n entries (->key is the grant reference); set ->page and
+ *	->handle, or ->err, for each entry.  Return 0 or an error when the
+ *	batch as a whole failed (entries with ->err == 0 are still mapped and
+ *	must be unmapped by the caller).
+ * @unmap: unmap @n mapped entries and give their pages back.
+ */
+struct pvblk_xen_gnt_ops {
+	int (*map)(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
+		   unsigned int n, bool ro);
+	void (*unmap)(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
+		      unsigned int n);
+};
+
+/**
+ * struct pvblk_xen_req - one request of a ring's pool.
+ * @preq: the core's request (must stay first for nothing; container_of).
+ * @ring: owner.
+ * @free_node: on ring->free_reqs while unused.
+ * @id: guest cookie.
+ * @operation: wire operation for the response.
+ * @nr_ents: data grants held in @ents.
+ * @cached: @ents come from the mapping cache (else transient in @tents).
+ * @ents: held mappings, [ring->max_segs].
+ * @tents: storage of transient mappings, [ring->max_segs].
+ * @segs: the core's segment array, [ring->max_segs].
+ * @isegs: private copy of the indirect segment descriptors.
+ * @keys: grant references being looked up.
+ * @ients: indirect page mappings (held only while parsing).
+ * @itents: storage of transient indirect page mappings.
+ */
+struct pvblk_xen_req {
+	struct pvblk_req preq;
+	struct pvblk_xen_ring *ring;
+	struct list_head free_node;
+	u64 id;
+	u8 operation;
+	unsigned int nr_ents;
+	bool cached;
+	struct pvblk_mentry **ents;
+	struct pvblk_mentry *tents;
+	struct pvblk_seg *segs;
+	struct blkif_request_segment *isegs;
+	u64 *keys;
+	struct pvblk_mentry *ients[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	struct pvblk_mentry itents[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+};
+
+struct pvblk_xen_blkif;
+
+/**
+ * struct pvblk_xen_ring - one blkif ring.
+ *
+ * @rings, @pool, @free_reqs, @inflight, @rsp_pending, @found are owned by
+ * @work.  @irq_pending is set by the interrupt handler.  Connect and
+ * disconnect run under blkif->lock with the irq unbound and @work idle.
+ */
+struct pvblk_xen_ring {
+	struct pvblk_xen_blkif *blkif;
+	struct xenbus_device *xdev;
+	unsigned int index;
+	enum pvblk_xen_proto proto;
+	union pvblk_xen_back_rings rings;
+	void *sring;
+	unsigned int nr_ents;
+	unsigned int evtchn;
+	int irq;
+	bool active;			/* fetch requests */
+	bool broken;			/* hostile producer: stop serving */
+	struct pvblk_queue *q;
+	struct work_struct work;
+	struct delayed_work purge_work;
+	atomic_t irq_pending;
+	bool found;			/* requests seen since the last EOI */
+	bool rsp_pending;		/* responses not yet pushed */
+	struct pvblk_xen_limits lim;
+	unsigned int max_segs;		/* per request, direct or indirect */
+
+	struct pvblk_xen_req *pool;
+	unsigned int pool_size;
+	struct list_head free_reqs;
+	unsigned int inflight;		/* taken from the pool */
+	wait_queue_head_t idle_wq;
+	void *pool_mem[5];		/* per-request array blocks */
+
+	struct pvblk_mcache *mcache;	/* persistent grants, or NULL */
+	struct gnttab_page_cache page_cache;
+	const struct pvblk_xen_gnt_ops *gops;
+	domid_t domid;
+
+	u64 st_errors;			/* answered with an error status */
+	u64 st_oo_req;			/* pool empty: fetch deferred */
+};
+
+/* ---- parse.c: pure functions ---- */
+
+void pvblk_xen_decode_req(enum pvblk_xen_proto proto,
+			  const union pvblk_xen_raw_req *raw,
+			  struct pvblk_xen_breq *out);
+int pvblk_xen_check_req(const struct pvblk_xen_breq *r,
+			const struct pvblk_xen_limits *lim,
+			struct pvblk_xen_plan *plan);
+int pvblk_xen_check_segs(const struct blkif_request_segment *segs,
+			 unsigned int n, u64 sector,
+			 const struct pvblk_xen_limits *lim);
+void pvblk_xen_copy_indirect(void * const *ipages,
+			     unsigned int nr_segs,
+			     struct blkif_request_segment *out);
+void pvblk_xen_build_segs(const struct blkif_request_segment *segs,
+			  struct pvblk_mentry * const *ents,
+			  unsigned int n, struct pvblk_seg *out);
+int pvblk_xen_rsp_status(blk_status_t status);
+bool pvblk_xen_prod_overflow(RING_IDX req_prod,
+			     RING_IDX rsp_prod_pvt,
+			     unsigned int ring_size);
+void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
+			 void *slot, u64 id, u8 operation,
+			 int status);
+
+int pvblk_xen_map_grants(struct pvblk_xen_ring *ring, const u64 *keys,
+			 unsigned int n, bool ro, struct pvblk_mentry **ents,
+			 struct pvblk_mentry *tents);
+void pvblk_xen_unmap_grants(struct pvblk_xen_ring *ring,
+			    struct pvblk_mentry **ents, unsigned int n,
+			    bool cached);
+int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
+		      const struct pvblk_xen_breq *r);
+void pvblk_xen_release(struct pvblk_xen_req *xr);
+
+/* ---- ring.c ---- */
+
+extern const struct pvblk_xen_gnt_ops pvblk_xen_gnttab_ops;
+extern const struct pvblk_mcache_ops pvblk_xen_mcache_ops;
+extern const struct pvblk_transport_ops pvblk_xen_transport_ops;
+extern struct workqueue_struct *pvblk_xen_wq;
+extern unsigned int pvblk_xen_max_pgrants;
+extern unsigned int pvblk_xen_pgrant_idle_ms;
+
+int pvblk_xen_ring_map(struct pvblk_xen_ring *ring, grant_ref_t *grefs,
+		       unsigned int nr_grefs, unsigned int evtchn);
+int pvblk_xen_ring_alloc_pool(struct pvblk_xen_ring *ring);
+int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
+			 bool persistent, const char *name);
+void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring);
+void pvblk_xen_ring_free(struct pvblk_xen_ring *ring);
+void pvblk_xen_ring_init(struct pvblk_xen_ring *ring,
+			 struct pvblk_xen_blkif *blkif,
+			 struct xenbus_device *xdev, unsigned int index);
+
+#endif /* _PVBLK_XEN_BLK_H */
