@@ -205,6 +205,13 @@ void pvblk_req_dispatch(struct pvblk_req *req, struct pvblk_backend *be)
 	blk_status_t st = pvblk_req_check(req, be);
 
 	if (st) {
+		if (st != BLK_STS_NOTSUPP || req->op >= PVBLK_OP_MAX)
+			pr_warn_ratelimited("pvblk %s: refused op %u flags %#x sector %llu nr_sectors %llu nr_segs %u: %d\n",
+					    req->q->dev->name, req->op,
+					    req->flags,
+					    (unsigned long long)req->sector,
+					    req->nr_sectors, req->nr_segs,
+					    blk_status_to_errno(st));
 		pvblk_req_complete(req, st);
 		return;
 	}
@@ -244,7 +251,7 @@ void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req)
 	req->epoch = NULL;
 
 	if (req->op >= PVBLK_OP_MAX || (req->flags & ~PVBLK_REQ_ALL)) {
-		pvblk_req_complete(req, BLK_STS_NOTSUPP);
+		pvblk_req_dispatch(req, NULL);	/* refuses it: NOTSUPP */
 		return;
 	}
 	PVBLK_STAT_ADD(q, reqs[req->op], 1);
@@ -255,7 +262,7 @@ void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req)
 		PVBLK_STAT_ADD(q, barriers, 1);
 		be = pvblk_epoch_barrier(dev, req, &run);
 		if (!run)
-			return;	/* parked: pvblk_epoch_ready_work() runs it */
+			return;	/* parked: pvblk_epoch_run_ready() runs it */
 	} else {
 		be = pvblk_epoch_enter(dev, req);
 	}

@@ -99,8 +99,9 @@ unsigned int pvblk_bio_plan_next(const struct pvblk_seg *segs,
 			chunk = min(chunk, lim->max_bvec_bytes - bv[n - 1].bv_len);
 			bv[n - 1].bv_len += chunk;
 		} else {
-			if (n == cap ||
-			    (n >= lim->max_bvecs && !(bytes % lim->lbs)))
+			/* Over the soft cap: stop, backing up if needed. */
+			if (n == cap || (n >= lim->max_bvecs &&
+					 (!(bytes % lim->lbs) || cut_bytes)))
 				break;
 			chunk = min(chunk, lim->max_bvec_bytes);
 			bvec_set_page(&bv[n++], s->page, chunk, off);

@@ -198,6 +198,7 @@ unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget)
 	struct pvblk_req *req;
 	unsigned int done = 0, errors = 0;
 
+	pvblk_epoch_run_ready(q->dev);
 	if (!list)
 		list = llist_reverse_order(llist_del_all(&q->cq));
 	while (list && (!budget || done < budget)) {

@@ -5,11 +5,13 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/workqueue.h>
+#include <kunit/visibility.h>
 #include <pvblk/modinit.h>
 #include "internal.h"
 
 /* Sync and fallback work of the file backend, released barriers. */
 struct workqueue_struct *pvblk_wq;
+EXPORT_SYMBOL_IF_KUNIT(pvblk_wq);
 
 struct pvblk_dev *pvblk_dev_create(const char *name,
 				   const struct pvblk_transport_ops *ops,

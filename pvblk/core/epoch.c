@@ -30,7 +30,6 @@ int pvblk_epochs_init(struct pvblk_dev *dev)
 	INIT_LIST_HEAD(&dev->epochs);
 	init_waitqueue_head(&dev->drain_wq);
 	init_llist_head(&dev->ready);
-	INIT_WORK(&dev->ready_work, pvblk_epoch_ready_work);
 	dev->epoch_pool = mempool_create_kmalloc_pool(PVBLK_EPOCH_RESERVE,
 						      sizeof(*e));
 	if (!dev->epoch_pool)
@@ -54,7 +53,7 @@ void pvblk_epochs_exit(struct pvblk_dev *dev)
 {
 	struct pvblk_epoch *e, *tmp;
 
-	flush_work(&dev->ready_work);
+	WARN_ON_ONCE(!llist_empty(&dev->ready));
 	list_for_each_entry_safe(e, tmp, &dev->epochs, node) {
 		WARN_ON_ONCE(e != dev->cur);
 		list_del(&e->node);
@@ -65,15 +64,16 @@ void pvblk_epochs_exit(struct pvblk_dev *dev)
 
 /*
  * Retire every drained epoch from the head of the list.  Barriers whose
- * epoch retired go to dev->ready, except @inline_req which the caller runs
- * itself (*run set).  Everything the waiters need is done under the lock,
- * so pvblk_dev_drain() may free the device as soon as it can take it.
+ * epoch retired go to dev->ready and their queue's worker is kicked
+ * (pvblk_queue_drain() submits them), except @inline_req which the caller
+ * runs itself (*run set).  Everything is done under the lock, so
+ * pvblk_dev_drain() may free the device as soon as it can take it.
  */
 static void pvblk_epoch_retire_locked(struct pvblk_dev *dev,
 				      struct pvblk_req *inline_req, bool *run)
 {
 	struct pvblk_epoch *e;
-	bool ready = false, retired = false;
+	bool retired = false;
 
 	lockdep_assert_held(&dev->epoch_lock);
 	while (!list_empty(&dev->epochs)) {
@@ -87,12 +87,10 @@ static void pvblk_epoch_retire_locked(struct pvblk_dev *dev,
 			*run = true;
 		} else if (e->barrier) {
 			llist_add(&e->barrier->cq_node, &dev->ready);
-			ready = true;
+			dev->ops->queue_work(e->barrier->q);
 		}
 		mempool_free(e, dev->epoch_pool);
 	}
-	if (ready)
-		queue_work(pvblk_wq, &dev->ready_work);
 	if (retired)
 		wake_up_all(&dev->drain_wq);
 }
@@ -171,17 +169,22 @@ struct pvblk_backend *pvblk_epoch_barrier(struct pvblk_dev *dev,
 	return be;
 }
 
-/* Submit the barriers released by retired epochs, in process context. */
-void pvblk_epoch_ready_work(struct work_struct *work)
+/*
+ * Submit the barriers released by retired epochs, in process context:
+ * called by pvblk_queue_drain() (the transport's worker) and by
+ * pvblk_dev_drain() while it waits, whichever comes first.
+ */
+void pvblk_epoch_run_ready(struct pvblk_dev *dev)
 {
-	struct pvblk_dev *dev = container_of(work, struct pvblk_dev,
-					     ready_work);
-	struct llist_node *list = llist_reverse_order(llist_del_all(&dev->ready));
 	struct pvblk_req *req, *tmp;
 	struct pvblk_backend *be;
+	struct llist_node *list;
 	struct blk_plug plug;
 	unsigned long flags;
 
+	if (llist_empty(&dev->ready))
+		return;
+	list = llist_reverse_order(llist_del_all(&dev->ready));
 	blk_start_plug(&plug);
 	llist_for_each_entry_safe(req, tmp, list, cq_node) {
 		/*
@@ -202,14 +205,23 @@ void pvblk_epoch_ready_work(struct work_struct *work)
  *
  * Returns when every such request has passed pvblk_req_complete() (it may
  * still sit on its queue's completion list for the transport's worker).
- * Sleeps.
+ * Barriers released meanwhile are submitted from here if the transport's
+ * worker has not done it yet.  Sleeps.
  */
 void pvblk_dev_drain(struct pvblk_dev *dev)
 {
 	u64 seq;
 
 	seq = pvblk_epoch_close(dev, NULL, NULL, NULL);
-	wait_event(dev->drain_wq, READ_ONCE(dev->retired_seq) >= seq);
+	for (;;) {
+		wait_event(dev->drain_wq,
+			   READ_ONCE(dev->retired_seq) >= seq ||
+			   !llist_empty(&dev->ready));
+		if (READ_ONCE(dev->retired_seq) >= seq)
+			break;
+		/* Released barriers we wait for: do not rely on the worker. */
+		pvblk_epoch_run_ready(dev);
+	}
 	/* The retiring side wakes us under the lock: let it finish. */
 	spin_lock_irq(&dev->epoch_lock);
 	spin_unlock_irq(&dev->epoch_lock);

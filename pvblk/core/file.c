@@ -74,6 +74,7 @@ static void pvblk_file_aio(struct pvblk_req *req, struct file *file)
 		return;
 	}
 	atomic_set(&req->pending, 2);
+	memset(&req->iocb, 0, sizeof(req->iocb));
 	req->iocb.ki_filp = file;
 	req->iocb.ki_pos = (loff_t)req->sector << SECTOR_SHIFT;
 	req->iocb.ki_flags = IOCB_DIRECT;
@@ -183,7 +184,7 @@ int pvblk_file_backend_init(struct pvblk_backend *be, struct file *file,
 		return -EBADF;
 
 	be->file = get_file(file);
-	be->direct = file->f_mode & FMODE_CAN_ODIRECT;
+	be->direct = !!(file->f_mode & FMODE_CAN_ODIRECT);
 	info->is_file = true;
 	info->read_only = read_only;
 	info->capacity = i_size_read(inode) >> SECTOR_SHIFT;

@@ -98,6 +98,7 @@ struct pvblk_epoch {
  * @lock (mutex): serialises backend changes (@be writers), @serial
  *	writers and @mcaches.
  * @epoch_lock (spinlock, irq-safe: taken from bio end_io): @epochs, @cur,
+ *	(@ready is an llist: producers hold @epoch_lock, consumers do not)
  *	@epoch_seq, @retired_seq, @be (writes; readers take it too, so a
  *	request that entered an epoch sees the backend that epoch pins).
  * @serial_lock: @serial, read when GET_ID runs.
@@ -124,7 +125,6 @@ struct pvblk_dev {
 	mempool_t *epoch_pool;
 	wait_queue_head_t drain_wq;
 	struct llist_head ready;	/* released barriers to submit */
-	struct work_struct ready_work;
 	atomic64_t parked;		/* barriers that had to wait */
 
 	struct pvblk_mcache *mcaches[PVBLK_MAX_MCACHES];
@@ -142,7 +142,7 @@ struct pvblk_backend *pvblk_epoch_enter(struct pvblk_dev *dev,
 struct pvblk_backend *pvblk_epoch_barrier(struct pvblk_dev *dev,
 					  struct pvblk_req *req, bool *run);
 void pvblk_epoch_put(struct pvblk_dev *dev, struct pvblk_epoch *e);
-void pvblk_epoch_ready_work(struct work_struct *work);
+void pvblk_epoch_run_ready(struct pvblk_dev *dev);
 unsigned int pvblk_epoch_count(struct pvblk_dev *dev, u64 *inflight);
 
 /* cq.c */

@@ -304,7 +304,10 @@ void pvblk_req_complete(struct pvblk_req *req, blk_status_t status);
  * Transport worker: complete every request on @q->cq through ops->complete()
  * and call ops->notify() once if any were completed.  At most @budget
  * requests (0: no limit); returns the number completed.  If requests remain
- * it calls ops->queue_work() again.
+ * it calls ops->queue_work() again.  Process context.  It also submits the
+ * barriers of the device whose older epochs have drained (ops->queue_work()
+ * is called when one is released), so the worker must keep running until
+ * the device is drained (pvblk_dev_drain() submits them too if it waits).
  */
 unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget);
 
