@@ -49,6 +49,7 @@ fio_ok() { # fio_ok DESC SOCK ARGS...
 	fi
 }
 
+cd "$T" || exit 1	# fio writes verify state files into the cwd
 truncate -s 256M "$T/disk.img"
 start_qsd file 4 --blockdev "driver=file,node-name=f0,filename=$T/disk.img,cache.direct=off" \
 	--blockdev driver=raw,node-name=top,file=f0 || exit 1
