@@ -30,10 +30,14 @@ MAKE=(make -C "$KSRC_COPY" O="$B" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 
 ensure_ksrc_copy
 mkdir -p "$B" "$CCACHE_DIR"
+# rig/in-tree.sh switches pvblk on in this build's config for a while.
+exec 9>"$B/.pvblk-config.lock"
+flock 9
 
 # The stamp names everything the kernel image depends on.
 stamp_key=$( { sha256sum "$FRAG"; echo "$KSRC_VERSION"; gcc --version | head -1; } | sha256sum | cut -c1-16)
 if [ $force = 0 ] && [ -f "$B/arch/x86/boot/bzImage" ] &&
+   ! grep -q '^CONFIG_PVBLK=' "$B/.config" &&
    [ "$(cat "$B/.pvblk-stamp" 2>/dev/null)" = "$stamp_key" ]; then
 	step "debug kernel is current ($(build_kver "$B")), nothing to do"
 	echo "$B/arch/x86/boot/bzImage"

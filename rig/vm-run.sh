@@ -216,7 +216,7 @@ for t in "${tests[@]}"; do
 		problems+=("timeout after ${tmo}s")
 	elif [ -z "$verdict" ]; then
 		problems+=("no verdict (qemu exit $rc): the VM crashed or the test hung")
-	elif [ "$verdict" != 0 ]; then
+	elif [ "$verdict" != 0 ] && [ "$fail" = 0 ]; then
 		problems+=("test script exited $verdict")
 	fi
 	[ "$pass" = 0 ] && [ "$fail" = 0 ] && problems+=("no ok/not ok lines")

@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build pvblk in tree: Kbuild, Kconfig and pvblk/ are synced into a copy of
+# linux-source as drivers/block/pvblk, wired into drivers/block/{Kconfig,
+# Makefile}, and built with CONFIG_PVBLK=m, PVBLK_VHOST=y, PVBLK_XEN=y,
+# PVBLK_KUNIT_TEST=m in the configured debug kernel build directory
+# (rig/debug-kernel.sh, built first when missing).  The pvblk options are
+# switched on for this build only and switched off again afterwards, so
+# the debug kernel and its modules are unchanged.
+#
+# Usage: rig/in-tree.sh [make args, e.g. W=1 C=1]
+# Ends with "N passed, N failed" (1 check: the in-tree build, modpost
+# included); exits non-zero on failure.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+case ${1:-} in
+-h|--help) sed -n '3,14p' "$0"; exit 0 ;;
+esac
+
+"$RIG_DIR/debug-kernel.sh" >/dev/null
+ensure_ksrc_copy
+B=$DEBUG_BUILD
+MAKE=(make -C "$KSRC_COPY" O="$B" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+log=$PVBLK_CACHE/logs/in-tree-$(date +%Y%m%d-%H%M%S).log
+mkdir -p "$PVBLK_CACHE/logs"
+
+exec 9>"$B/.pvblk-config.lock"
+flock 9
+restore() {
+	"$KSRC_COPY/scripts/config" --file "$B/.config" -d PVBLK -d PVBLK_VHOST \
+		-d PVBLK_XEN -d PVBLK_KUNIT_TEST
+	"${MAKE[@]}" olddefconfig >/dev/null 2>&1 || true
+}
+trap restore EXIT
+
+step "enabling PVBLK=m (+VHOST, XEN, KUNIT_TEST=m) in $B/.config"
+"$KSRC_COPY/scripts/config" --file "$B/.config" -m PVBLK -e PVBLK_VHOST \
+	-e PVBLK_XEN -m PVBLK_KUNIT_TEST
+"${MAKE[@]}" olddefconfig >/dev/null
+for opt in CONFIG_PVBLK=m CONFIG_PVBLK_VHOST=y CONFIG_PVBLK_XEN=y CONFIG_PVBLK_KUNIT_TEST=m; do
+	grep -qx "$opt" "$B/.config" || die "$opt did not survive olddefconfig"
+done
+
+step "make drivers/block/pvblk/ + the two .ko (log $log)"
+rc=0
+"${MAKE[@]}" "$@" drivers/block/pvblk/ drivers/block/pvblk/pvblk.ko \
+	drivers/block/pvblk/pvblk_kunit.ko > "$log" 2>&1 || rc=$?
+grep -E 'warning:|error:|WARNING:|ERROR:' "$log" || true
+if [ $rc = 0 ]; then
+	for ko in pvblk.ko pvblk_kunit.ko; do
+		[ -f "$B/drivers/block/pvblk/$ko" ] || { echo "no $ko built"; rc=1; }
+	done
+fi
+if [ $rc = 0 ]; then
+	echo "ok - in-tree build of drivers/block/pvblk ($B/drivers/block/pvblk/*.ko)"
+	echo "1 passed, 0 failed"
+else
+	tail -30 "$log"
+	echo "not ok - in-tree build of drivers/block/pvblk (log $log)"
+	echo "0 passed, 1 failed"
+fi
+exit $rc
