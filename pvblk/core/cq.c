@@ -58,6 +58,7 @@ void pvblk_req_put(struct pvblk_req *req, blk_status_t status)
 	if (atomic_dec_and_test(&req->pending))
 		pvblk_req_complete(req, BLK_STS_OK);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_req_put);
 
 /* -- user page pinning -------------------------------------------------- */
 

@@ -78,8 +78,11 @@ static void pvblk_file_aio(struct pvblk_req *req, struct file *file)
 	req->iocb.ki_filp = file;
 	req->iocb.ki_pos = (loff_t)req->sector << SECTOR_SHIFT;
 	req->iocb.ki_flags = IOCB_DIRECT;
-	if (req->op == PVBLK_OP_WRITE && (req->flags & PVBLK_REQ_FUA))
-		req->iocb.ki_flags |= IOCB_DSYNC;
+	if (req->op == PVBLK_OP_WRITE) {
+		req->iocb.ki_flags |= IOCB_WRITE;
+		if (req->flags & PVBLK_REQ_FUA)
+			req->iocb.ki_flags |= IOCB_DSYNC;
+	}
 	req->iocb.ki_ioprio = IOPRIO_DEFAULT;
 	req->iocb.ki_complete = pvblk_file_aio_complete;
 

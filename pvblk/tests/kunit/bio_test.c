@@ -1,1 +1,342 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite pvblk_bio: the bio planner (pure) over page layouts and
+ * device limits, and the block device submission path with captured bios:
+ * inline vs allocated bios, pending counting, flags, allocation failure,
+ * discard / write-zeroes splitting, GET_ID.
+ */
+#include <kunit/test.h>
+#include <linux/highmem.h>
+#include "core_test.h"
+
+struct bio_plan_case {
+	const char *name;
+	unsigned int nr_segs;
+	unsigned int stride;	/* pages between segments; 0: one page */
+	unsigned int seg_len;
+	u32 lbs, max_segments, max_segment_size, max_sectors;
+	bool merge;
+	unsigned int bios, bvecs, first_bytes;
+};
+
+static const struct bio_plan_case bio_plan_cases[] = {
+	{ "4x4K contiguous, merged", 4, 1, 4096, 512, 128, 65536, 256, true,
+	  1, 1, 16384 },
+	{ "4x4K scattered", 4, 2, 4096, 512, 128, 65536, 256, true,
+	  1, 4, 16384 },
+	{ "16x4K scattered, max_segments 4", 16, 2, 4096, 512, 4, 65536, 256,
+	  true, 4, 16, 16384 },
+	{ "16x4K contiguous, max_sectors 32", 16, 1, 4096, 512, 128, 65536, 32,
+	  true, 4, 4, 16384 },
+	{ "16x4K contiguous, max_segment_size 8K", 16, 1, 4096, 512, 128, 8192,
+	  256, true, 1, 8, 65536 },
+	{ "8x512 scattered, lbs 4K, max_segments 3", 8, 2, 512, 4096, 3, 65536,
+	  256, true, 1, 8, 4096 },
+	{ "16x512 scattered, lbs 4K, max_segments 12", 16, 2, 512, 4096, 12,
+	  65536, 256, true, 2, 16, 4096 },
+	{ "300x4K unmerged, BIO_MAX_VECS", 300, 1, 4096, 512, 1024, 65536, 4096,
+	  false, 2, 300, 1048576 },
+	{ "64x4K contiguous, max_sectors 255, lbs 4K", 64, 1, 4096, 4096, 128,
+	  65536, 255, true, 3, 5, 126976 },
+	{ "2x2K in one page, unmerged", 2, 0, 2048, 512, 128, 65536, 256, false,
+	  1, 1, 4096 },
+};
+
+static void bio_plan_desc(const struct bio_plan_case *t, char *desc)
+{
+	strscpy(desc, t->name, KUNIT_PARAM_DESC_SIZE);
+}
+KUNIT_ARRAY_PARAM(bio_plan, bio_plan_cases, bio_plan_desc);
+
+static void pvblk_bio_plan_layouts(struct kunit *test)
+{
+	const struct bio_plan_case *t = test->param_value;
+	struct pvblk_backend_info info = {
+		.logical_block_size = t->lbs,
+		.max_segments = t->max_segments,
+		.max_segment_size = t->max_segment_size,
+		.max_sectors = t->max_sectors,
+	};
+	struct pvblk_seg_pos pos = { 0, 0 };
+	struct pvblk_bio_limits lim;
+	struct pvblk_seg *segs;
+	struct bio_vec *bv;
+	struct page *pages = pt_alloc_pages(test, 9);
+	unsigned int i, n, bytes, bios = 0, bvecs = 0;
+	u64 total = 0;
+
+	segs = kunit_kcalloc(test, t->nr_segs, sizeof(*segs), GFP_KERNEL);
+	bv = kunit_kcalloc(test, BIO_MAX_VECS, sizeof(*bv), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, segs);
+	KUNIT_ASSERT_NOT_NULL(test, bv);
+	for (i = 0; i < t->nr_segs; i++) {
+		segs[i].page = pages + i * t->stride;
+		segs[i].offset = t->stride ? 0 : i * t->seg_len;
+		segs[i].len = t->seg_len;
+	}
+	pvblk_bio_limits_init(&lim, &info);
+	lim.merge_pages = t->merge;
+
+	while (pos.seg < t->nr_segs) {
+		bytes = pvblk_bio_plan_next(segs, t->nr_segs, &lim, &pos, bv,
+					    BIO_MAX_VECS, &n);
+		KUNIT_ASSERT_GT(test, bytes, 0);
+		if (!bios) {
+			KUNIT_EXPECT_EQ(test, bytes, t->first_bytes);
+			KUNIT_EXPECT_PTR_EQ(test, bv[0].bv_page, segs[0].page);
+			KUNIT_EXPECT_EQ(test, bv[0].bv_offset, segs[0].offset);
+		}
+		KUNIT_EXPECT_EQ(test, bytes % t->lbs, 0);
+		KUNIT_EXPECT_LE(test, bytes, lim.max_bytes);
+		for (i = 0; i < n; i++)
+			KUNIT_EXPECT_LE(test, bv[i].bv_len, lim.max_bvec_bytes);
+		bios++;
+		bvecs += n;
+		total += bytes;
+		KUNIT_ASSERT_LE(test, bios, t->nr_segs);
+	}
+	KUNIT_EXPECT_EQ(test, bios, t->bios);
+	KUNIT_EXPECT_EQ(test, bvecs, t->bvecs);
+	KUNIT_EXPECT_EQ(test, total, (u64)t->nr_segs * t->seg_len);
+}
+
+/* max_sectors not a multiple of the block size is rounded down. */
+static void pvblk_bio_limits_rounding(struct kunit *test)
+{
+	struct pvblk_backend_info info = {
+		.logical_block_size = 4096,
+		.max_segments = 1000,
+		.max_sectors = 255,
+	};
+	struct pvblk_bio_limits lim;
+
+	pvblk_bio_limits_init(&lim, &info);
+	KUNIT_EXPECT_EQ(test, lim.max_bytes, 31 * 4096);
+	KUNIT_EXPECT_EQ(test, lim.max_bvecs, BIO_MAX_VECS);
+	KUNIT_EXPECT_EQ(test, lim.max_bvec_bytes, UINT_MAX);
+	KUNIT_EXPECT_EQ(test, lim.lbs, 4096);
+}
+
+static struct pt_ctx *bio_setup(struct kunit *test, u32 max_segments)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+
+	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev,
+			pt_fake_backend(test, 1 << 20, 512, max_segments,
+					65536, 2048)), 0);
+	return c;
+}
+
+/* Small requests use the embedded bio and allocate nothing. */
+static void pvblk_bio_inline(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 128);
+	struct page *pg = pt_alloc_pages(test, 3);
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_WRITE, 64);
+
+	pt_add_pages(c, r, pg, 3, 2, PAGE_SIZE);
+	pt_submit(c, r);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 1);
+	KUNIT_EXPECT_PTR_EQ(test, c->bios[0], &r->req.inline_bio);
+	KUNIT_EXPECT_EQ(test, c->bio_allocs, 0);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_vcnt, 3);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_size, 3 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_sector, 64);
+	KUNIT_EXPECT_EQ(test, bio_op(c->bios[0]), REQ_OP_WRITE);
+	pt_end_bio(c, 0, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_TRUE(test, r->done);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, c->notifies, 1);
+}
+
+/* Large requests: allocated bios, the request ends with the last one. */
+static void pvblk_bio_allocated_pending(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 16);
+	struct page *pg = pt_alloc_pages(test, 7);
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_READ, 1000);
+
+	pt_add_pages(c, r, pg, 40, 2, PAGE_SIZE);
+	pt_submit(c, r);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
+	KUNIT_EXPECT_EQ(test, c->bio_allocs, 3);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_vcnt, 16);
+	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_vcnt, 8);
+	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_sector, 1000 + 16 * 8);
+	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_iter.bi_sector, 1000 + 32 * 8);
+	KUNIT_EXPECT_EQ(test, bio_op(c->bios[1]), REQ_OP_READ);
+
+	pt_end_bio(c, 2, BLK_STS_OK);
+	pt_end_bio(c, 0, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 0);
+	KUNIT_EXPECT_FALSE(test, r->done);
+	pt_end_bio(c, 1, BLK_STS_MEDIUM);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_MEDIUM);
+}
+
+/* FUA / PREFLUSH become REQ_FUA / REQ_PREFLUSH on writes only. */
+static void pvblk_bio_flags(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 128);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *w = pt_new_req(c, PVBLK_OP_WRITE, 0);
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_READ, 0);
+
+	w->req.flags = PVBLK_REQ_FUA | PVBLK_REQ_PREFLUSH;
+	pt_add_pages(c, w, pg, 1, 1, PAGE_SIZE);
+	pt_submit(c, w);
+	r->req.flags = PVBLK_REQ_FUA;
+	pt_add_pages(c, r, pg, 1, 1, PAGE_SIZE);
+	pt_submit(c, r);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);
+	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_FUA);
+	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_PREFLUSH);
+	KUNIT_EXPECT_FALSE(test, c->bios[1]->bi_opf & REQ_FUA);
+	KUNIT_EXPECT_FALSE(test, c->bios[1]->bi_opf & REQ_PREFLUSH);
+}
+
+/* bio_alloc failing half way: what went out completes, nothing leaks. */
+static void pvblk_bio_alloc_failure(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 16);
+	struct page *pg = pt_alloc_pages(test, 7);
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_WRITE, 0);
+
+	c->fail_alloc_at = 2;
+	pt_add_pages(c, r, pg, 40, 2, PAGE_SIZE);
+	pt_submit(c, r);
+	KUNIT_EXPECT_EQ(test, c->bio_allocs, 2);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 1);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 0);	/* waits for bio 0 */
+	pt_end_bio(c, 0, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_RESOURCE);
+	KUNIT_EXPECT_EQ(test, atomic_read(&r->req.pending), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pvblk_dev_queue(c->dev, 0)->inflight), 0);
+
+	/* First allocation failing: no bio at all, completes at once. */
+	c->fail_alloc_at = c->bio_allocs + 1;
+	r = pt_new_req(c, PVBLK_OP_WRITE, 0);
+	pt_add_pages(c, r, pg, 40, 2, PAGE_SIZE);
+	pt_submit(c, r);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_RESOURCE);
+}
+
+/* Discards longer than the limit are split into several bios. */
+static void pvblk_bio_discard_split(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 128);
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_DISCARD, 100);
+	unsigned int i;
+
+	r->req.nr_sectors = 1000;	/* limit 256 */
+	pt_submit(c, r);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 4);
+	for (i = 0; i < 4; i++) {
+		KUNIT_EXPECT_EQ(test, bio_op(c->bios[i]), REQ_OP_DISCARD);
+		KUNIT_EXPECT_EQ(test, c->bios[i]->bi_iter.bi_sector,
+				100 + i * 256);
+		KUNIT_EXPECT_EQ(test, c->bios[i]->bi_iter.bi_size,
+				(i < 3 ? 256 : 232) << SECTOR_SHIFT);
+	}
+	pt_end_all_bios(c);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+}
+
+/* WRITE_ZEROES: NOUNMAP unless the request allows unmapping. */
+static void pvblk_bio_write_zeroes(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 128);
+	struct pt_req *a = pt_new_req(c, PVBLK_OP_WRITE_ZEROES, 0);
+	struct pt_req *b = pt_new_req(c, PVBLK_OP_WRITE_ZEROES, 512);
+
+	a->req.nr_sectors = 200;	/* limit 128 */
+	pt_submit(c, a);
+	b->req.nr_sectors = 8;
+	b->req.flags = PVBLK_REQ_UNMAP;
+	pt_submit(c, b);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
+	KUNIT_EXPECT_EQ(test, bio_op(c->bios[0]), REQ_OP_WRITE_ZEROES);
+	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_NOUNMAP);
+	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_size, 72 << SECTOR_SHIFT);
+	KUNIT_EXPECT_FALSE(test, c->bios[2]->bi_opf & REQ_NOUNMAP);
+}
+
+/* GET_ID copies the serial, zero padded, at most 20 bytes. */
+static void pvblk_bio_get_id(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 128);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_GET_ID, 0);
+	u8 *p;
+
+	memset(page_address(pg), 0xee, PAGE_SIZE);
+	pvblk_dev_set_serial(c->dev, "abc", 3);
+	pt_add_pages(c, r, pg, 1, 1, 512);
+	pt_submit(c, r);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 0);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+	p = page_address(pg);
+	KUNIT_EXPECT_MEMEQ(test, p, "abc\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+			   PVBLK_ID_BYTES);
+	KUNIT_EXPECT_EQ(test, p[PVBLK_ID_BYTES], 0xee);
+
+	pvblk_dev_set_serial(c->dev, "0123456789abcdefghijKLMN", 24);
+	r = pt_new_req(c, PVBLK_OP_GET_ID, 0);
+	pt_add_pages(c, r, pg, 1, 1, 512);
+	pt_submit(c, r);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_MEMEQ(test, p, "0123456789abcdefghij", PVBLK_ID_BYTES);
+	KUNIT_EXPECT_EQ(test, p[PVBLK_ID_BYTES], 0xee);
+}
+
+/* FLUSH: one PREFLUSH bio with a write cache, none without. */
+static void pvblk_bio_flush(struct kunit *test)
+{
+	struct pt_ctx *c = bio_setup(test, 128);
+	struct pvblk_backend *be;
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+
+	pt_submit(c, r);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 1);
+	KUNIT_EXPECT_EQ(test, bio_op(c->bios[0]), REQ_OP_WRITE);
+	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_PREFLUSH);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_size, 0);
+	pt_end_bio(c, 0, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+
+	be = pt_fake_backend(test, 1 << 20, 512, 128, 65536, 256);
+	be->info.flush = false;
+	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	r = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+	pt_submit(c, r);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+}
+
+static struct kunit_case pvblk_bio_cases[] = {
+	KUNIT_CASE_PARAM(pvblk_bio_plan_layouts, bio_plan_gen_params),
+	KUNIT_CASE(pvblk_bio_limits_rounding),
+	KUNIT_CASE(pvblk_bio_inline),
+	KUNIT_CASE(pvblk_bio_allocated_pending),
+	KUNIT_CASE(pvblk_bio_flags),
+	KUNIT_CASE(pvblk_bio_alloc_failure),
+	KUNIT_CASE(pvblk_bio_discard_split),
+	KUNIT_CASE(pvblk_bio_write_zeroes),
+	KUNIT_CASE(pvblk_bio_get_id),
+	KUNIT_CASE(pvblk_bio_flush),
+	{}
+};
+
+static struct kunit_suite pvblk_bio_suite = {
+	.name = "pvblk_bio",
+	.test_cases = pvblk_bio_cases,
+};
+kunit_test_suite(pvblk_bio_suite);

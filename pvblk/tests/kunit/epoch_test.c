@@ -1,1 +1,276 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite pvblk_epoch: flush epochs of core/epoch.c.  Bios are captured
+ * by the submit stub, so each test decides the completion order; a barrier
+ * is "running" exactly when its bio has been submitted.
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/kthread.h>
+#include "core_test.h"
+
+static struct pt_ctx *ep_setup(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+
+	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev,
+			pt_fake_backend(test, 1 << 20, 512, 128, 65536, 256)), 0);
+	return c;
+}
+
+static struct pt_req *ep_write(struct pt_ctx *c, struct page *page,
+			       sector_t sector)
+{
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_WRITE, sector);
+
+	pt_add_pages(c, r, page, 1, 1, PAGE_SIZE);
+	pt_submit(c, r);
+	return r;
+}
+
+static struct pt_req *ep_flush(struct pt_ctx *c)
+{
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+
+	pt_submit(c, r);
+	return r;
+}
+
+/* A flush waits for every older request, in any completion order. */
+static void pvblk_epoch_barrier_waits_older(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *w1, *w2, *f;
+
+	w1 = ep_write(c, pg, 0);
+	w2 = ep_write(c, pg, 8);
+	f = ep_flush(c);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 2);	/* flush parked */
+
+	pt_end_bio(c, 1, BLK_STS_OK);		/* w2 first */
+	pt_drain(c);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 2);
+	KUNIT_EXPECT_TRUE(test, w2->done);
+
+	pt_end_bio(c, 0, BLK_STS_OK);		/* w1: epoch drained */
+	pt_drain(c);				/* submits the flush */
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
+	KUNIT_EXPECT_TRUE(test, c->bios[2]->bi_opf & REQ_PREFLUSH);
+	KUNIT_EXPECT_FALSE(test, f->done);
+	pt_end_bio(c, 2, BLK_STS_OK);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, f->done);
+	KUNIT_EXPECT_EQ(test, f->status, BLK_STS_OK);
+	KUNIT_EXPECT_TRUE(test, w1->done);
+}
+
+/* Requests after a barrier run at once and do not hold the barrier. */
+static void pvblk_epoch_barrier_ignores_newer(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *w3;
+
+	ep_write(c, pg, 0);
+	ep_flush(c);
+	w3 = ep_write(c, pg, 16);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);	/* w1, w3; flush parked */
+
+	pt_end_bio(c, 1, BLK_STS_OK);		/* w3 done */
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, w3->done);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 2);
+
+	pt_end_bio(c, 0, BLK_STS_OK);		/* w1 done: flush runs */
+	pt_drain(c);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 3);
+
+	/* w4 after the flush started: still not blocked by it. */
+	ep_write(c, pg, 24);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 4);
+}
+
+/* A barrier with nothing older in flight is not parked. */
+static void pvblk_epoch_barrier_idle_runs_now(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct pt_req *f;
+
+	f = ep_flush(c);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&c->dev->parked), 0);
+	pt_end_bio(c, 0, BLK_STS_OK);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, f->done);
+	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
+}
+
+/* W1 B1 W2 B2: B1 waits for W1; B2 waits for W1, B1 and W2. */
+static void pvblk_epoch_nested_barriers(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *b1, *b2;
+	u64 counted;
+
+	ep_write(c, pg, 0);
+	b1 = ep_flush(c);
+	ep_write(c, pg, 8);
+	b2 = ep_flush(c);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);	/* W1, W2 */
+	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, &counted), 3);
+	KUNIT_EXPECT_EQ(test, counted, 4);
+
+	pt_end_bio(c, 1, BLK_STS_OK);		/* W2: nothing released */
+	pt_drain(c);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 2);
+
+	pt_end_bio(c, 0, BLK_STS_OK);		/* W1: B1 released */
+	pt_drain(c);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
+	KUNIT_EXPECT_FALSE(test, b2->done);
+
+	pt_end_bio(c, 2, BLK_STS_OK);		/* B1 done: B2 released */
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, b1->done);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 4);
+	pt_end_bio(c, 3, BLK_STS_OK);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, b2->done);
+	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, &counted), 1);
+	KUNIT_EXPECT_EQ(test, counted, 0);
+}
+
+/* PVBLK_REQ_BARRIER on a write parks the write itself. */
+static void pvblk_epoch_barrier_flag_on_write(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *w;
+
+	ep_write(c, pg, 0);
+	w = pt_new_req(c, PVBLK_OP_WRITE, 8);
+	w->req.flags = PVBLK_REQ_BARRIER | PVBLK_REQ_FUA;
+	pt_add_pages(c, w, pg, 1, 1, PAGE_SIZE);
+	pt_submit(c, w);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
+	pt_end_bio(c, 0, BLK_STS_OK);
+	pt_drain(c);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);
+	KUNIT_EXPECT_TRUE(test, c->bios[1]->bi_opf & REQ_FUA);
+	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_sector, 8);
+}
+
+/* A parked barrier refused when released (beyond capacity) completes. */
+static void pvblk_epoch_barrier_error_releases(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *w, *f;
+
+	w = ep_write(c, pg, 0);
+	f = pt_new_req(c, PVBLK_OP_WRITE, 1 << 20);	/* beyond capacity */
+	f->req.flags = PVBLK_REQ_BARRIER;
+	pt_add_pages(c, f, pg, 1, 1, PAGE_SIZE);
+	pt_submit(c, f);
+	pt_end_bio(c, 0, BLK_STS_IOERR);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, w->done);
+	KUNIT_EXPECT_EQ(test, w->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_TRUE(test, f->done);
+	KUNIT_EXPECT_EQ(test, f->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
+	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
+}
+
+struct ep_drainer {
+	struct pvblk_dev *dev;
+	struct completion done;
+	bool returned;
+};
+
+static int ep_drain_fn(void *data)
+{
+	struct ep_drainer *d = data;
+
+	pvblk_dev_drain(d->dev);
+	WRITE_ONCE(d->returned, true);
+	complete(&d->done);
+	return 0;
+}
+
+/* pvblk_dev_drain() returns only after every older request completed. */
+static void pvblk_epoch_drain_waits(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct ep_drainer *d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
+	struct task_struct *t;
+
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	d->dev = c->dev;
+	init_completion(&d->done);
+	ep_write(c, pg, 0);
+	t = kthread_run(ep_drain_fn, d, "pvblk-drain-test");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	/* The write has not completed, so the drain cannot have returned. */
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(d->returned));
+	pt_end_bio(c, 0, BLK_STS_OK);
+	wait_for_completion(&d->done);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(d->returned));
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+}
+
+/* Drain of an idle device returns at once and leaves one epoch. */
+static void pvblk_epoch_drain_idle(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+
+	pvblk_dev_drain(c->dev);
+	pvblk_dev_drain(c->dev);
+	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
+}
+
+/* A backend change drains, then requests see the new backend. */
+static void pvblk_epoch_backend_change(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pvblk_backend_info info;
+	struct pt_req *w;
+
+	KUNIT_EXPECT_EQ(test, pvblk_dev_set_backend(c->dev, NULL), 0);
+	KUNIT_EXPECT_EQ(test, pvblk_dev_info(c->dev, &info), -ENODEV);
+	w = ep_write(c, pg, 0);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, w->done);
+	KUNIT_EXPECT_EQ(test, w->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 0);
+
+	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev,
+			pt_fake_backend(test, 2048, 512, 128, 65536, 256)), 0);
+	KUNIT_ASSERT_EQ(test, pvblk_dev_info(c->dev, &info), 0);
+	KUNIT_EXPECT_EQ(test, info.capacity, 2048);
+	w = ep_write(c, pg, 0);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
+}
+
+static struct kunit_case pvblk_epoch_cases[] = {
+	KUNIT_CASE(pvblk_epoch_barrier_waits_older),
+	KUNIT_CASE(pvblk_epoch_barrier_ignores_newer),
+	KUNIT_CASE(pvblk_epoch_barrier_idle_runs_now),
+	KUNIT_CASE(pvblk_epoch_nested_barriers),
+	KUNIT_CASE(pvblk_epoch_barrier_flag_on_write),
+	KUNIT_CASE(pvblk_epoch_barrier_error_releases),
+	KUNIT_CASE(pvblk_epoch_drain_waits),
+	KUNIT_CASE(pvblk_epoch_drain_idle),
+	KUNIT_CASE(pvblk_epoch_backend_change),
+	{}
+};
+
+static struct kunit_suite pvblk_epoch_suite = {
+	.name = "pvblk_epoch",
+	.test_cases = pvblk_epoch_cases,
+};
+kunit_test_suite(pvblk_epoch_suite);
