@@ -189,8 +189,9 @@ static void pvblk_bio_rw(struct pvblk_req *req, struct pvblk_backend *be)
 
 	pos.seg = 0;
 	pos.off = 0;
-	per_seg = DIV_ROUND_UP(PAGE_SIZE, min_t(u32, lim->max_bvec_bytes,
-						 PAGE_SIZE));
+	/* A segment needs more than one bvec only under a small seg size. */
+	per_seg = DIV_ROUND_UP(PAGE_SIZE,
+			       min_t(u32, lim->max_bvec_bytes, PAGE_SIZE));
 	while (pos.seg < req->nr_segs) {
 		cap = min_t(u64, (u64)(req->nr_segs - pos.seg) * per_seg,
 			    lim->max_bvecs + lim->lbs / SECTOR_SIZE);

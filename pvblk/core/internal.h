@@ -111,13 +111,13 @@ struct pvblk_dev {
 	unsigned int nr_queues;
 	struct pvblk_queue *queues;
 
-	struct mutex lock;
+	struct mutex lock;		/* see above */
 	struct pvblk_backend *be;
 
-	spinlock_t serial_lock;
+	spinlock_t serial_lock;		/* @serial */
 	u8 serial[PVBLK_ID_BYTES];
 
-	spinlock_t epoch_lock;
+	spinlock_t epoch_lock;		/* see above */
 	struct list_head epochs;	/* oldest first; last is @cur */
 	struct pvblk_epoch *cur;
 	u64 epoch_seq;

@@ -104,6 +104,7 @@ static void check_desc(const struct check_case *t, char *desc)
 {
 	strscpy(desc, t->name, KUNIT_PARAM_DESC_SIZE);
 }
+
 KUNIT_ARRAY_PARAM(check, check_cases, check_desc);
 
 static void pvblk_backend_validation(struct kunit *test)
@@ -149,8 +150,7 @@ static void pvblk_backend_refused_completes(struct kunit *test)
 	struct pt_req *r;
 	struct pvblk_stats st;
 
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev,
-			pt_fake_backend(test, 2048, 512, 128, 65536, 256)), 0);
+	pt_set_fake(c, 2048, 512, 128, 65536, 256);
 	r = pt_new_req(c, PVBLK_OP_READ, 4096);	/* no segments, too far */
 	pt_submit(c, r);
 	r = pt_new_req(c, 77, 0);
@@ -426,12 +426,55 @@ static void pvblk_backend_real_file(struct kunit *test)
 	bt_real(test, file);
 }
 
+static void bt_destroy(void *data)
+{
+	pvblk_dev_destroy(data);
+}
+
+/* Same name twice: unique debugfs directories; stats readable. */
+static void pvblk_backend_debugfs(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 2);
+	struct pvblk_dev *dup;
+	char path[160], *buf;
+	struct file *f;
+	ssize_t n;
+	loff_t pos = 0;
+
+	dup = pvblk_dev_create(test->name, c->dev->ops, c, 1);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dup));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, bt_destroy, dup),
+			0);
+	if (!c->dev->dbg_dir)
+		kunit_skip(test, "no debugfs");
+	KUNIT_ASSERT_NOT_NULL(test, dup->dbg_dir);
+	KUNIT_EXPECT_STRNEQ(test, c->dev->dbg_dir->d_name.name,
+			    dup->dbg_dir->d_name.name);
+
+	pt_set_fake(c, 2048, 512, 128, 65536, 256);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/pvblk/%s/stats",
+		 c->dev->dbg_dir->d_name.name);
+	buf = kunit_kzalloc(test, 16384, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	f = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(f))
+		kunit_skip(test, "debugfs not mounted at /sys/kernel/debug");
+	n = kernel_read(f, buf, 16383, &pos);
+	fput(f);
+	KUNIT_ASSERT_GT(test, n, 0);
+	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "\ninflight 0\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "q1_read_reqs 0\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "capacity 2048\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "epochs 1\n"));
+}
+
 static struct kunit_case pvblk_backend_cases[] = {
 	KUNIT_CASE_PARAM(pvblk_backend_validation, check_gen_params),
 	KUNIT_CASE(pvblk_backend_refused_completes),
 	KUNIT_CASE(pvblk_backend_shmem_file),
 	KUNIT_CASE(pvblk_backend_file_read_only),
 	KUNIT_CASE(pvblk_backend_file_aio_alloc_failure),
+	KUNIT_CASE(pvblk_backend_debugfs),
 	KUNIT_CASE_SLOW(pvblk_backend_real_nullb),
 	KUNIT_CASE_SLOW(pvblk_backend_real_ram),
 	KUNIT_CASE_SLOW(pvblk_backend_real_file),
@@ -442,4 +485,5 @@ static struct kunit_suite pvblk_backend_suite = {
 	.name = "pvblk_backend",
 	.test_cases = pvblk_backend_cases,
 };
+
 kunit_test_suite(pvblk_backend_suite);

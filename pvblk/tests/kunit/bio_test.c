@@ -46,6 +46,7 @@ static void bio_plan_desc(const struct bio_plan_case *t, char *desc)
 {
 	strscpy(desc, t->name, KUNIT_PARAM_DESC_SIZE);
 }
+
 KUNIT_ARRAY_PARAM(bio_plan, bio_plan_cases, bio_plan_desc);
 
 static void pvblk_bio_plan_layouts(struct kunit *test)
@@ -121,9 +122,7 @@ static struct pt_ctx *bio_setup(struct kunit *test, u32 max_segments)
 {
 	struct pt_ctx *c = pt_setup(test, 1);
 
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev,
-			pt_fake_backend(test, 1 << 20, 512, max_segments,
-					65536, 2048)), 0);
+	pt_set_fake(c, 1 << 20, 512, max_segments, 65536, 2048);
 	return c;
 }
 
@@ -339,4 +338,5 @@ static struct kunit_suite pvblk_bio_suite = {
 	.name = "pvblk_bio",
 	.test_cases = pvblk_bio_cases,
 };
+
 kunit_test_suite(pvblk_bio_suite);

@@ -57,6 +57,8 @@ struct pt_ctx *pt_setup(struct kunit *test, unsigned int nr_queues);
 struct pvblk_backend *pt_fake_backend(struct kunit *test, u64 capacity,
 				      u32 lbs, u32 max_segments,
 				      u32 max_segment_size, u32 max_sectors);
+void pt_set_fake(struct pt_ctx *c, u64 capacity, u32 lbs, u32 max_segments,
+		 u32 max_segment_size, u32 max_sectors);
 void pt_stub_bios(struct kunit *test);
 struct pt_req *pt_new_req(struct pt_ctx *c, enum pvblk_op op,
 			  sector_t sector);

@@ -317,4 +317,5 @@ static struct kunit_suite pvblk_cq_suite = {
 	.name = "pvblk_cq",
 	.test_cases = pvblk_cq_cases,
 };
+
 kunit_test_suite(pvblk_cq_suite);

@@ -13,8 +13,7 @@ static struct pt_ctx *ep_setup(struct kunit *test)
 {
 	struct pt_ctx *c = pt_setup(test, 1);
 
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev,
-			pt_fake_backend(test, 1 << 20, 512, 128, 65536, 256)), 0);
+	pt_set_fake(c, 1 << 20, 512, 128, 65536, 256);
 	return c;
 }
 
@@ -248,8 +247,7 @@ static void pvblk_epoch_backend_change(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, w->status, BLK_STS_IOERR);
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 0);
 
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev,
-			pt_fake_backend(test, 2048, 512, 128, 65536, 256)), 0);
+	pt_set_fake(c, 2048, 512, 128, 65536, 256);
 	KUNIT_ASSERT_EQ(test, pvblk_dev_info(c->dev, &info), 0);
 	KUNIT_EXPECT_EQ(test, info.capacity, 2048);
 	w = ep_write(c, pg, 0);
@@ -273,4 +271,5 @@ static struct kunit_suite pvblk_epoch_suite = {
 	.name = "pvblk_epoch",
 	.test_cases = pvblk_epoch_cases,
 };
+
 kunit_test_suite(pvblk_epoch_suite);

@@ -174,6 +174,17 @@ struct pvblk_backend *pt_fake_backend(struct kunit *test, u64 capacity,
 	return be;
 }
 
+/* Install a fake backend made by pt_fake_backend(). */
+void pt_set_fake(struct pt_ctx *c, u64 capacity, u32 lbs, u32 max_segments,
+		 u32 max_segment_size, u32 max_sectors)
+{
+	struct pvblk_backend *be;
+
+	be = pt_fake_backend(c->test, capacity, lbs, max_segments,
+			     max_segment_size, max_sectors);
+	KUNIT_ASSERT_EQ(c->test, pvblk_dev_set_backend(c->dev, be), 0);
+}
+
 struct pt_req *pt_new_req(struct pt_ctx *c, enum pvblk_op op, sector_t sector)
 {
 	static unsigned int next_id;
