@@ -76,8 +76,11 @@ void pvblk_dev_destroy(struct pvblk_dev *dev)
 
 	if (IS_ERR_OR_NULL(dev))
 		return;
-	pvblk_dev_set_backend(dev, NULL);	/* drains */
 	pvblk_dev_debugfs_remove(dev);
+	pvblk_dev_set_backend(dev, NULL);	/* drains */
+	/* Nothing is in flight: hand back what the worker did not drain. */
+	for (i = 0; i < dev->nr_queues; i++)
+		pvblk_queue_drain(&dev->queues[i], 0);
 	pvblk_epochs_exit(dev);
 	for (i = 0; i < dev->nr_queues; i++) {
 		WARN_ON_ONCE(!llist_empty(&dev->queues[i].cq) ||

@@ -88,6 +88,13 @@ struct pvblk_seg {
 /**
  * struct pvblk_req - one block request, embedded in the transport's struct.
  *
+ * No locks: a request has one owner at a time.  The transport owns it until
+ * pvblk_batch_add() (or a direct pvblk_req_complete()); then the core, which
+ * counts it in an epoch (req->epoch holds that reference until completion)
+ * and in @pending (one per bio or kiocb in flight plus the submitter's);
+ * from the moment it is pushed on q->cq the queue's worker owns it, and
+ * ops->complete() hands it back to the transport.
+ *
  * Fields above the marker are filled by the transport before submission
  * (pvblk_req_init() clears the whole struct first); the rest belongs to the
  * core until ops->complete() is called.  The transport may point @segs at
@@ -182,6 +189,12 @@ struct pvblk_stats {
  * struct pvblk_queue - one hardware-queue-like channel (a virtqueue, a blkif
  * ring).  Lock-free: @cq is an llist filled from any context and emptied
  * only by the transport's worker (single consumer).
+ *
+ * Lifetime: embedded in its device, created and freed with it; @dev,
+ * @index and @stats are immutable.  @priv belongs to the transport.
+ * @cq_backlog is touched only inside pvblk_queue_drain() (the worker).
+ * @inflight counts requests between pvblk_batch_add() and
+ * pvblk_req_complete().  @stats are per-cpu, written with preemption off.
  */
 struct pvblk_queue {
 	struct pvblk_dev *dev;
@@ -205,7 +218,15 @@ struct pvblk_queue {
 struct pvblk_dev *pvblk_dev_create(const char *name,
 				   const struct pvblk_transport_ops *ops,
 				   void *priv, unsigned int nr_queues);
-/* Drain, drop the backend, remove debugfs, free.  Sleeps. */
+/*
+ * Ownership: the device belongs to the transport that created it (no
+ * reference count).  pvblk_dev_destroy(): the transport must have stopped
+ * submitting; destroy drains everything in flight (submitting released
+ * barriers itself), completes whatever is still on the queues' completion
+ * lists through ops->complete()/ops->notify() (so the transport's
+ * callbacks must still work), closes the backend, removes debugfs and
+ * frees.  Sleeps.
+ */
 void pvblk_dev_destroy(struct pvblk_dev *dev);
 void *pvblk_dev_priv(struct pvblk_dev *dev);
 struct pvblk_queue *pvblk_dev_queue(struct pvblk_dev *dev, unsigned int idx);
