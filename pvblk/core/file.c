@@ -5,7 +5,9 @@
  * req->pending holds one reference for the submitter and one for the
  * kiocb, so a completion racing with the submission is harmless.  Files
  * that cannot do direct I/O, FLUSH (vfs_fsync), DISCARD and WRITE_ZEROES
- * (fallocate) run synchronously from pvblk_wq in req->work.
+ * (fallocate) run synchronously from pvblk_wq in req->work, and so does a
+ * direct-I/O request the file system refused with -EINVAL (misaligned for
+ * it): it is retried once, buffered.
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -36,7 +38,9 @@ static bool pvblk_file_iter(struct pvblk_req *req, struct iov_iter *iter)
 	struct bio_vec *bv = req->inline_bvecs;
 	unsigned int i;
 
-	if (req->nr_segs > PVBLK_INLINE_BVECS) {
+	if (req->file_bvecs) {
+		bv = req->file_bvecs;	/* a buffered retry */
+	} else if (req->nr_segs > PVBLK_INLINE_BVECS) {
 		bv = pvblk_alloc_bvecs(req->nr_segs);
 		if (!bv)
 			return false;
@@ -50,6 +54,17 @@ static bool pvblk_file_iter(struct pvblk_req *req, struct iov_iter *iter)
 	return true;
 }
 
+static blk_status_t pvblk_file_sync_rw(struct pvblk_req *req,
+				       struct file *file);
+
+/* Direct I/O refused (alignment the file system cannot do): buffered. */
+static void pvblk_file_retry_work(struct work_struct *work)
+{
+	struct pvblk_req *req = container_of(work, struct pvblk_req, work);
+
+	pvblk_req_put(req, pvblk_file_sync_rw(req, req->iocb.ki_filp));
+}
+
 static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
 {
 	struct pvblk_req *req = container_of(iocb, struct pvblk_req, iocb);
@@ -57,6 +72,12 @@ static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
 
 	if (req->op == PVBLK_OP_WRITE)
 		kiocb_end_write(iocb);
+	if (ret == -EINVAL && !(req->core_flags & PVBLK_RF_RETRIED)) {
+		req->core_flags |= PVBLK_RF_RETRIED;
+		INIT_WORK(&req->work, pvblk_file_retry_work);
+		queue_work(pvblk_wq, &req->work);
+		return;
+	}
 	if (ret < 0)
 		status = pvblk_errno_status(ret);
 	else if ((u64)ret != req->bytes)

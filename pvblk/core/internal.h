@@ -27,6 +27,7 @@
 
 /* Internal core flags (struct pvblk_req.core_flags), above the public ones. */
 #define PVBLK_RF_INFLIGHT	BIT(8)	/* counted in q->inflight */
+#define PVBLK_RF_RETRIED	BIT(9)	/* file: direct I/O retried buffered */
 
 /**
  * struct pvblk_bio_limits - what one bio may carry, derived from the queue
