@@ -101,6 +101,26 @@ static void pvblk_cq_complete_irqs_off(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->kicks, 1);
 }
 
+/* Destroy hands completions the worker never drained back. */
+static void pvblk_cq_destroy_completes_leftovers(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_dev *dev = c->dev;
+	struct pt_req *r;
+
+	/* A second device on the same transport, destroyed by hand. */
+	c->dev = pvblk_dev_create("pvblk-cq-leftover", dev->ops, c, 2);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(c->dev));
+	r = pt_new_req(c, PVBLK_OP_READ, 0);
+	r->req.q = pvblk_dev_queue(c->dev, 1);
+	pvblk_req_complete(&r->req, BLK_STS_IOERR);
+	pvblk_dev_destroy(c->dev);
+	c->dev = dev;
+	KUNIT_EXPECT_TRUE(test, r->done);
+	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, c->notifies, 1);
+}
+
 /* -- pinning ---------------------------------------------------------------- */
 
 struct pin_fake {
@@ -305,6 +325,7 @@ static struct kunit_case pvblk_cq_cases[] = {
 	KUNIT_CASE(pvblk_cq_budget),
 	KUNIT_CASE(pvblk_cq_first_error_wins),
 	KUNIT_CASE(pvblk_cq_complete_irqs_off),
+	KUNIT_CASE(pvblk_cq_destroy_completes_leftovers),
 	KUNIT_CASE(pvblk_cq_pin_inline),
 	KUNIT_CASE(pvblk_cq_pin_allocated),
 	KUNIT_CASE(pvblk_cq_pin_alloc_failure),

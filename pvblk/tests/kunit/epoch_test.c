@@ -183,6 +183,34 @@ static void pvblk_epoch_barrier_error_releases(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
 }
 
+/* Epochs are per device: a flush on queue 1 waits for queue 0. */
+static void pvblk_epoch_across_queues(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 2);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *f;
+
+	pt_set_fake(c, 1 << 20, 512, 128, 65536, 256);
+	ep_write(c, pg, 0);			/* queue 0 */
+	f = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+	f->req.q = pvblk_dev_queue(c->dev, 1);
+	pvblk_batch_start(&c->batch, f->req.q);
+	pvblk_batch_add(&c->batch, &f->req);
+	pvblk_batch_finish(&c->batch);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
+	pt_end_bio(c, 0, BLK_STS_OK);
+	/* Queue 1's worker submits the released flush. */
+	KUNIT_EXPECT_EQ(test, pvblk_queue_drain(pvblk_dev_queue(c->dev, 1), 0),
+			0);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);
+	pt_end_bio(c, 1, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pvblk_queue_drain(pvblk_dev_queue(c->dev, 1), 0),
+			1);
+	KUNIT_EXPECT_TRUE(test, f->done);
+	KUNIT_EXPECT_EQ(test, pvblk_queue_drain(pvblk_dev_queue(c->dev, 0), 0),
+			1);
+}
+
 struct ep_drainer {
 	struct pvblk_dev *dev;
 	struct completion done;
@@ -261,6 +289,7 @@ static struct kunit_case pvblk_epoch_cases[] = {
 	KUNIT_CASE(pvblk_epoch_nested_barriers),
 	KUNIT_CASE(pvblk_epoch_barrier_flag_on_write),
 	KUNIT_CASE(pvblk_epoch_barrier_error_releases),
+	KUNIT_CASE(pvblk_epoch_across_queues),
 	KUNIT_CASE(pvblk_epoch_drain_waits),
 	KUNIT_CASE(pvblk_epoch_drain_idle),
 	KUNIT_CASE(pvblk_epoch_backend_change),
