@@ -199,7 +199,8 @@ int pvblk_file_backend_init(struct pvblk_backend *be, struct file *file,
 	struct pvblk_backend_info *info = &be->info;
 	struct super_block *sb = inode->i_sb;
 
-	if (!S_ISREG(inode->i_mode))
+	/* O_APPEND would move every write to the end of the file. */
+	if (!S_ISREG(inode->i_mode) || (file->f_flags & O_APPEND))
 		return -EINVAL;
 	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter)
 		return -EBADF;
