@@ -33,12 +33,21 @@ echo "[lint] checkpatch --strict on ${#srcs[@]} files"
 rc=0
 for f in "${srcs[@]}"; do
 	[ -s "$f" ] || continue
-	if ! "$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse \
-		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f "$f" >> "$out/checkpatch.log" 2>&1; then
+	"$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse --no-summary \
+		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f "$f" > "$out/one.log" 2>&1
+	# checkpatch cannot see enum members of the kernel's own headers (the
+	# Xen XenbusState* names): a CamelCase finding on an identifier the
+	# kernel's include/ defines is not ours to rename.
+	while IFS= read -r line; do
+		id=$(echo "$line" | sed -n 's/.*Avoid CamelCase: <\([A-Za-z0-9_]*\)>.*/\1/p')
+		if [ -n "$id" ] && grep -rqw -- "$id" "$KSRC/include"; then
+			continue
+		fi
+		echo "$line" >> "$out/checkpatch.log"
 		rc=1
-	fi
+	done < "$out/one.log"
 done
-[ $rc = 0 ] || grep -E 'ERROR|WARNING|CHECK' "$out/checkpatch.log" | head -20
+[ $rc = 0 ] || head -20 "$out/checkpatch.log"
 result $rc "checkpatch --strict clean" "$out/checkpatch.log"
 
 # Build the module and the KUnit module objects (the test module compiles
