@@ -139,8 +139,8 @@ static void pvblk_backend_validation(struct kunit *test)
 		req->segs[i].len = t->seg_len;
 	}
 	req->nr_segs = t->nsegs;
-	KUNIT_EXPECT_EQ(test, pvblk_req_check(req, t->no_be ? NULL : be),
-			t->want);
+	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, t->no_be ? NULL : be)),
+			pt_sts(t->want));
 }
 
 /* A refused request completes through the queue like any other. */
@@ -158,7 +158,7 @@ static void pvblk_backend_refused_completes(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 0);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 2);
 	KUNIT_EXPECT_EQ(test, c->notifies, 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_NOTSUPP);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_NOTSUPP));
 	pvblk_dev_stats(c->dev, &st);
 	KUNIT_EXPECT_EQ(test, st.errors, 2);
 	KUNIT_EXPECT_EQ(test, st.reqs[PVBLK_OP_READ], 1);
@@ -268,7 +268,7 @@ static void bt_exercise(struct kunit *test, struct pvblk_backend *be)
 	bt_fill(wr, BT_PAGES, 2, 0x5a);
 	bios = c->nr_bios;
 	st = bt_run(c, PVBLK_OP_WRITE, 0, sector, 0, wr, BT_PAGES, 2);
-	KUNIT_EXPECT_EQ(test, st, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 	if (!info.is_file) {
 		/* Non-contiguous pages: one bvec each, limits decide. */
 		per_bio = min_t(u32, be->lim.max_bvecs,
@@ -277,23 +277,23 @@ static void bt_exercise(struct kunit *test, struct pvblk_backend *be)
 		KUNIT_EXPECT_EQ(test, c->nr_bios - bios, want);
 	}
 	st = bt_run(c, PVBLK_OP_READ, 0, sector, 0, rd, BT_PAGES, 2);
-	KUNIT_EXPECT_EQ(test, st, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, BT_PAGES, 2));
 
 	/* FUA + PREFLUSH write and a real flush. */
 	bt_fill(wr, 4, 2, 0x11);
 	st = bt_run(c, PVBLK_OP_WRITE, PVBLK_REQ_FUA | PVBLK_REQ_PREFLUSH,
 		    sector, 0, wr, 4, 2);
-	KUNIT_EXPECT_EQ(test, st, BLK_STS_OK);
-	KUNIT_EXPECT_EQ(test, bt_run(c, PVBLK_OP_FLUSH, 0, 0, 0, NULL, 0, 0),
-			BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_FLUSH, 0, 0, 0, NULL, 0, 0)),
+			pt_sts(BLK_STS_OK));
 	st = bt_run(c, PVBLK_OP_READ, 0, sector, 0, rd, 4, 2);
-	KUNIT_EXPECT_EQ(test, st, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, 4, 2));
 
 	/* Out of range is refused, the device keeps serving. */
 	st = bt_run(c, PVBLK_OP_READ, 0, info.capacity - 1, 0, rd, 1, 1);
-	KUNIT_EXPECT_EQ(test, st, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_IOERR));
 
 	if (info.max_write_zeroes_sectors) {
 		st = bt_run(c, PVBLK_OP_WRITE_ZEROES, 0, sector, 32, NULL,
@@ -301,17 +301,17 @@ static void bt_exercise(struct kunit *test, struct pvblk_backend *be)
 		if (info.is_file && st == BLK_STS_NOTSUPP) {
 			kunit_info(test, "file system without ZERO_RANGE\n");
 		} else {
-			KUNIT_EXPECT_EQ(test, st, BLK_STS_OK);
+			KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 			bt_fill(rd, 4, 2, 0xff);
 			st = bt_run(c, PVBLK_OP_READ, 0, sector, 0, rd, 4, 2);
-			KUNIT_EXPECT_EQ(test, st, BLK_STS_OK);
+			KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 			KUNIT_EXPECT_TRUE(test, bt_zero(rd, 4, 2));
 		}
 	}
 	if (info.max_discard_sectors) {
 		st = bt_run(c, PVBLK_OP_DISCARD, 0, sector + 64, 64, NULL,
 			    0, 0);
-		KUNIT_EXPECT_EQ(test, st, BLK_STS_OK);
+		KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 	}
 	KUNIT_EXPECT_EQ(test, atomic_read(&pvblk_dev_queue(c->dev, 0)->inflight),
 			0);
@@ -346,10 +346,10 @@ static void pvblk_backend_file_read_only(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, be->info.read_only);
 	KUNIT_EXPECT_EQ(test, be->info.max_discard_sectors, 0);
 	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
-	KUNIT_EXPECT_EQ(test, bt_run(c, PVBLK_OP_WRITE, 0, 0, 0, pg, 1, 1),
-			BLK_STS_IOERR);
-	KUNIT_EXPECT_EQ(test, bt_run(c, PVBLK_OP_READ, 0, 0, 0, pg, 1, 1),
-			BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_WRITE, 0, 0, 0, pg, 1, 1)),
+			pt_sts(BLK_STS_IOERR));
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_READ, 0, 0, 0, pg, 1, 1)),
+			pt_sts(BLK_STS_OK));
 
 	f->f_mode &= ~FMODE_WRITE;
 	be = pvblk_backend_open_file(f, false);
@@ -370,6 +370,7 @@ static void pvblk_backend_file_aio_alloc_failure(struct kunit *test)
 	struct page *wr = pt_alloc_pages(test, 4), *rd = pt_alloc_pages(test, 4);
 	struct pvblk_backend *be;
 	struct pt_ctx *c = pt_setup(test, 1);
+	blk_status_t st;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
 	be = pvblk_backend_open_file(f, false);
@@ -380,18 +381,18 @@ static void pvblk_backend_file_aio_alloc_failure(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
 
 	bt_fill(wr, 8, 1, 0x33);
-	KUNIT_EXPECT_EQ(test, bt_run(c, PVBLK_OP_WRITE, PVBLK_REQ_FUA, 0, 0,
-				     wr, 8, 1), BLK_STS_OK);
-	KUNIT_EXPECT_EQ(test, bt_run(c, PVBLK_OP_READ, 0, 0, 0, rd, 8, 1),
-			BLK_STS_OK);
+	st = bt_run(c, PVBLK_OP_WRITE, PVBLK_REQ_FUA, 0, 0, wr, 8, 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_READ, 0, 0, 0, rd, 8, 1)),
+			pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, 8, 1));
 
 	kunit_activate_static_stub(test, pvblk_alloc_bvecs, bt_no_bvecs);
-	KUNIT_EXPECT_EQ(test, bt_run(c, PVBLK_OP_READ, 0, 0, 0, rd, 8, 1),
-			BLK_STS_RESOURCE);
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_READ, 0, 0, 0, rd, 8, 1)),
+			pt_sts(BLK_STS_RESOURCE));
 	/* Inline bvecs need no allocation. */
-	KUNIT_EXPECT_EQ(test, bt_run(c, PVBLK_OP_READ, 0, 0, 0, rd, 4, 1),
-			BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_READ, 0, 0, 0, rd, 4, 1)),
+			pt_sts(BLK_STS_OK));
 }
 
 static void bt_real(struct kunit *test, const char *path)

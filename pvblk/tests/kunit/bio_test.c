@@ -141,11 +141,11 @@ static void pvblk_bio_inline(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_vcnt, 3);
 	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_size, 3 * PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_sector, 64);
-	KUNIT_EXPECT_EQ(test, bio_op(c->bios[0]), REQ_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, pt_op(c->bios[0]), (__force u32)REQ_OP_WRITE);
 	pt_end_bio(c, 0, BLK_STS_OK);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
 	KUNIT_EXPECT_TRUE(test, r->done);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_EQ(test, c->notifies, 1);
 }
 
@@ -164,7 +164,7 @@ static void pvblk_bio_allocated_pending(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_vcnt, 8);
 	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_sector, 1000 + 16 * 8);
 	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_iter.bi_sector, 1000 + 32 * 8);
-	KUNIT_EXPECT_EQ(test, bio_op(c->bios[1]), REQ_OP_READ);
+	KUNIT_EXPECT_EQ(test, pt_op(c->bios[1]), (__force u32)REQ_OP_READ);
 
 	pt_end_bio(c, 2, BLK_STS_OK);
 	pt_end_bio(c, 0, BLK_STS_OK);
@@ -172,7 +172,7 @@ static void pvblk_bio_allocated_pending(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, r->done);
 	pt_end_bio(c, 1, BLK_STS_MEDIUM);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_MEDIUM);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_MEDIUM));
 }
 
 /* FUA / PREFLUSH become REQ_FUA / REQ_PREFLUSH on writes only. */
@@ -190,10 +190,10 @@ static void pvblk_bio_flags(struct kunit *test)
 	pt_add_pages(c, r, pg, 1, 1, PAGE_SIZE);
 	pt_submit(c, r);
 	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);
-	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_FUA);
-	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_PREFLUSH);
-	KUNIT_EXPECT_FALSE(test, c->bios[1]->bi_opf & REQ_FUA);
-	KUNIT_EXPECT_FALSE(test, c->bios[1]->bi_opf & REQ_PREFLUSH);
+	KUNIT_EXPECT_TRUE(test, pt_has(c->bios[0], REQ_FUA));
+	KUNIT_EXPECT_TRUE(test, pt_has(c->bios[0], REQ_PREFLUSH));
+	KUNIT_EXPECT_FALSE(test, pt_has(c->bios[1], REQ_FUA));
+	KUNIT_EXPECT_FALSE(test, pt_has(c->bios[1], REQ_PREFLUSH));
 }
 
 /* bio_alloc failing half way: what went out completes, nothing leaks. */
@@ -211,7 +211,7 @@ static void pvblk_bio_alloc_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 0);	/* waits for bio 0 */
 	pt_end_bio(c, 0, BLK_STS_OK);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_RESOURCE);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_RESOURCE));
 	KUNIT_EXPECT_EQ(test, atomic_read(&r->req.pending), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&pvblk_dev_queue(c->dev, 0)->inflight), 0);
 
@@ -222,7 +222,7 @@ static void pvblk_bio_alloc_failure(struct kunit *test)
 	pt_submit(c, r);
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_RESOURCE);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_RESOURCE));
 }
 
 /* Discards longer than the limit are split into several bios. */
@@ -236,7 +236,7 @@ static void pvblk_bio_discard_split(struct kunit *test)
 	pt_submit(c, r);
 	KUNIT_ASSERT_EQ(test, c->nr_bios, 4);
 	for (i = 0; i < 4; i++) {
-		KUNIT_EXPECT_EQ(test, bio_op(c->bios[i]), REQ_OP_DISCARD);
+		KUNIT_EXPECT_EQ(test, pt_op(c->bios[i]), (__force u32)REQ_OP_DISCARD);
 		KUNIT_EXPECT_EQ(test, c->bios[i]->bi_iter.bi_sector,
 				100 + i * 256);
 		KUNIT_EXPECT_EQ(test, c->bios[i]->bi_iter.bi_size,
@@ -244,7 +244,7 @@ static void pvblk_bio_discard_split(struct kunit *test)
 	}
 	pt_end_all_bios(c);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_OK));
 }
 
 /* WRITE_ZEROES: NOUNMAP unless the request allows unmapping. */
@@ -260,10 +260,10 @@ static void pvblk_bio_write_zeroes(struct kunit *test)
 	b->req.flags = PVBLK_REQ_UNMAP;
 	pt_submit(c, b);
 	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
-	KUNIT_EXPECT_EQ(test, bio_op(c->bios[0]), REQ_OP_WRITE_ZEROES);
-	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_NOUNMAP);
+	KUNIT_EXPECT_EQ(test, pt_op(c->bios[0]), (__force u32)REQ_OP_WRITE_ZEROES);
+	KUNIT_EXPECT_TRUE(test, pt_has(c->bios[0], REQ_NOUNMAP));
 	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_size, 72 << SECTOR_SHIFT);
-	KUNIT_EXPECT_FALSE(test, c->bios[2]->bi_opf & REQ_NOUNMAP);
+	KUNIT_EXPECT_FALSE(test, pt_has(c->bios[2], REQ_NOUNMAP));
 }
 
 /* GET_ID copies the serial, zero padded, at most 20 bytes. */
@@ -280,7 +280,7 @@ static void pvblk_bio_get_id(struct kunit *test)
 	pt_submit(c, r);
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 0);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_OK));
 	p = page_address(pg);
 	KUNIT_EXPECT_MEMEQ(test, p, "abc\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
 			   PVBLK_ID_BYTES);
@@ -304,8 +304,8 @@ static void pvblk_bio_flush(struct kunit *test)
 
 	pt_submit(c, r);
 	KUNIT_ASSERT_EQ(test, c->nr_bios, 1);
-	KUNIT_EXPECT_EQ(test, bio_op(c->bios[0]), REQ_OP_WRITE);
-	KUNIT_EXPECT_TRUE(test, c->bios[0]->bi_opf & REQ_PREFLUSH);
+	KUNIT_EXPECT_EQ(test, pt_op(c->bios[0]), (__force u32)REQ_OP_WRITE);
+	KUNIT_EXPECT_TRUE(test, pt_has(c->bios[0], REQ_PREFLUSH));
 	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_size, 0);
 	pt_end_bio(c, 0, BLK_STS_OK);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
@@ -317,7 +317,7 @@ static void pvblk_bio_flush(struct kunit *test)
 	pt_submit(c, r);
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_OK));
 }
 
 static struct kunit_case pvblk_bio_cases[] = {

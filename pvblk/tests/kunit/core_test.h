@@ -53,6 +53,22 @@ struct pt_ctx {
 	void *extra;				/* per-suite fakes */
 };
 
+/* Bitwise types as plain integers for KUNIT_EXPECT_EQ (sparse-clean). */
+static inline int pt_sts(blk_status_t st)
+{
+	return (__force int)st;
+}
+
+static inline u32 pt_op(struct bio *bio)
+{
+	return (__force u32)bio_op(bio);
+}
+
+static inline bool pt_has(struct bio *bio, blk_opf_t flag)
+{
+	return (__force u32)(bio->bi_opf & flag) != 0;
+}
+
 struct pt_ctx *pt_setup(struct kunit *test, unsigned int nr_queues);
 struct pvblk_backend *pt_fake_backend(struct kunit *test, u64 capacity,
 				      u32 lbs, u32 max_segments,

@@ -83,7 +83,7 @@ static void pvblk_cq_first_error_wins(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->kicks, 0);
 	pvblk_req_put(&r->req, BLK_STS_IOERR);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_MEDIUM);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_MEDIUM));
 }
 
 /* Completion from hard-irq-like context (interrupts off) is fine. */
@@ -97,7 +97,7 @@ static void pvblk_cq_complete_irqs_off(struct kunit *test)
 	pvblk_req_complete(&r->req, BLK_STS_IOERR);
 	local_irq_restore(flags);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_IOERR));
 	KUNIT_EXPECT_EQ(test, c->kicks, 1);
 }
 
@@ -117,7 +117,7 @@ static void pvblk_cq_destroy_completes_leftovers(struct kunit *test)
 	pvblk_dev_destroy(c->dev);
 	c->dev = dev;
 	KUNIT_EXPECT_TRUE(test, r->done);
-	KUNIT_EXPECT_EQ(test, r->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_IOERR));
 	KUNIT_EXPECT_EQ(test, c->notifies, 1);
 }
 

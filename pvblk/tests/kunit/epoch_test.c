@@ -55,12 +55,12 @@ static void pvblk_epoch_barrier_waits_older(struct kunit *test)
 	pt_end_bio(c, 0, BLK_STS_OK);		/* w1: epoch drained */
 	pt_drain(c);				/* submits the flush */
 	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
-	KUNIT_EXPECT_TRUE(test, c->bios[2]->bi_opf & REQ_PREFLUSH);
+	KUNIT_EXPECT_TRUE(test, pt_has(c->bios[2], REQ_PREFLUSH));
 	KUNIT_EXPECT_FALSE(test, f->done);
 	pt_end_bio(c, 2, BLK_STS_OK);
 	pt_drain(c);
 	KUNIT_EXPECT_TRUE(test, f->done);
-	KUNIT_EXPECT_EQ(test, f->status, BLK_STS_OK);
+	KUNIT_EXPECT_EQ(test, pt_sts(f->status), pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_TRUE(test, w1->done);
 }
 
@@ -157,7 +157,7 @@ static void pvblk_epoch_barrier_flag_on_write(struct kunit *test)
 	pt_end_bio(c, 0, BLK_STS_OK);
 	pt_drain(c);
 	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);
-	KUNIT_EXPECT_TRUE(test, c->bios[1]->bi_opf & REQ_FUA);
+	KUNIT_EXPECT_TRUE(test, pt_has(c->bios[1], REQ_FUA));
 	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_sector, 8);
 }
 
@@ -176,9 +176,9 @@ static void pvblk_epoch_barrier_error_releases(struct kunit *test)
 	pt_end_bio(c, 0, BLK_STS_IOERR);
 	pt_drain(c);
 	KUNIT_EXPECT_TRUE(test, w->done);
-	KUNIT_EXPECT_EQ(test, w->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, pt_sts(w->status), pt_sts(BLK_STS_IOERR));
 	KUNIT_EXPECT_TRUE(test, f->done);
-	KUNIT_EXPECT_EQ(test, f->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, pt_sts(f->status), pt_sts(BLK_STS_IOERR));
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
 	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
 }
@@ -272,7 +272,7 @@ static void pvblk_epoch_backend_change(struct kunit *test)
 	w = ep_write(c, pg, 0);
 	pt_drain(c);
 	KUNIT_EXPECT_TRUE(test, w->done);
-	KUNIT_EXPECT_EQ(test, w->status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, pt_sts(w->status), pt_sts(BLK_STS_IOERR));
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 0);
 
 	pt_set_fake(c, 2048, 512, 128, 65536, 256);
