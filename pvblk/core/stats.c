@@ -6,6 +6,7 @@
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include "internal.h"
 
 /* Every device, for unique debugfs names. */
@@ -175,6 +176,7 @@ void pvblk_dev_debugfs_add(struct pvblk_dev *dev)
 			kstrdup(dev->name, GFP_KERNEL);
 		if (!name)
 			goto out;
+		strreplace(name, '/', '_');	/* one path component */
 		if (!pvblk_name_taken(name))
 			break;
 	}
