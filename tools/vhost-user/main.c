@@ -59,113 +59,6 @@ static const struct vu_kops kernel_ops = {
 	.open = k_open, .close = k_close, .ioctl = k_ioctl,
 };
 
-static void close_fds(struct vu_msg *m)
-{
-	unsigned int i;
-
-	for (i = 0; i < m->nfds; i++)
-		close(m->fds[i]);
-	m->nfds = 0;
-}
-
-/*
- * Read one message: header (with any fds), then the payload.
- * Returns 1 on a message, 0 on EOF, -errno on error.
- */
-static int read_msg(struct vu_dev *d, int sock, struct vu_msg *m)
-{
-	union {
-		char buf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = &m->hdr, .iov_len = sizeof(m->hdr) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	size_t got = 0;
-	ssize_t n;
-	int r;
-
-	m->nfds = 0;
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return 0;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t k, cnt;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (k = 0; k < cnt; k++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
-			if (m->nfds < VU_MAX_FDS)
-				m->fds[m->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (mh.msg_flags & MSG_CTRUNC) {
-		fprintf(stderr, "pvblk-vhost-user: too many fds in a message\n");
-		close_fds(m);
-		return -EPROTO;
-	}
-	got = (size_t)n;
-	while (got < sizeof(m->hdr)) {
-		n = read(sock, (char *)&m->hdr + got, sizeof(m->hdr) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close_fds(m);
-			return n < 0 ? -errno : -EPIPE;
-		}
-		got += (size_t)n;
-	}
-	r = vu_check_hdr(d, &m->hdr);
-	if (r) {
-		close_fds(m);
-		return r;
-	}
-	memset(&m->p, 0, sizeof(m->p));
-	got = 0;
-	while (got < m->hdr.size) {
-		n = read(sock, m->p.raw + got, m->hdr.size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close_fds(m);
-			return n < 0 ? -errno : -EPIPE;
-		}
-		got += (size_t)n;
-	}
-	return 1;
-}
-
-static int send_msg(int sock, const struct vu_msg *m)
-{
-	struct iovec iov[2] = {
-		{ .iov_base = (void *)&m->hdr, .iov_len = sizeof(m->hdr) },
-		{ .iov_base = (void *)&m->p, .iov_len = m->hdr.size },
-	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-	size_t want = sizeof(m->hdr) + m->hdr.size;
-	ssize_t n;
-
-	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == want ? 0 : -EPIPE;
-}
-
 static void serve(struct vu_dev *d, int sock)
 {
 	struct vu_msg *m = calloc(1, sizeof(*m)), *reply = calloc(1, sizeof(*reply));
@@ -182,7 +75,7 @@ static void serve(struct vu_dev *d, int sock)
 		goto out;
 	}
 	while (!stop) {
-		r = read_msg(d, sock, m);
+		r = vu_read_msg(d, sock, m);
 		if (r == 0) {
 			if (verbose)
 				fprintf(stderr, "pvblk-vhost-user: frontend disconnected\n");
@@ -204,13 +97,13 @@ static void serve(struct vu_dev *d, int sock)
 					m->hdr.size, m->nfds);
 			r = vu_handle(d, m, reply, &has_reply);
 		}
-		close_fds(m);
+		vu_close_fds(m);
 		if (d->err[0])
 			fprintf(stderr, "pvblk-vhost-user: %s%s\n", d->err,
 				r ? " (dropping the connection)" : "");
 		if (r)
 			break;
-		if (has_reply && send_msg(sock, reply) < 0) {
+		if (has_reply && vu_send_msg(sock, reply) < 0) {
 			fprintf(stderr, "pvblk-vhost-user: send: %s\n", strerror(errno));
 			break;
 		}

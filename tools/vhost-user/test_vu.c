@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <linux/vhost_blk.h>
 
@@ -926,6 +928,136 @@ static void test_qemu_sequence(void)
 	close(call0);
 }
 
+/* ---- socket framing (vu_sock.c) ---- */
+
+static int open_fd_count(void)
+{
+	int n = 0, fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* Send @len bytes of @buf with @nfds fds in one sendmsg. */
+static void send_raw(int sock, const void *buf, size_t len, const int *fds, int nfds)
+{
+	union {
+		char b[CMSG_SPACE(16 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (nfds) {
+		mh.msg_control = u.b;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	if (sendmsg(sock, &mh, 0) != (ssize_t)len) {
+		perror("sendmsg");
+		exit(2);
+	}
+}
+
+static void test_socket(void)
+{
+	struct mock mk;
+	struct vu_dev *d = new_dev(&mk, false, 1);
+	uint8_t buf[512];
+	struct vu_hdr h;
+	struct vu_msg *m = calloc(1, sizeof(*m)), reply;
+	int sv[2], fds[9], i, before;
+	bool has;
+
+	for (i = 0; i < 9; i++)
+		fds[i] = memfd(4096);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	before = open_fd_count();
+
+	/* A memory table with two fds, as QEMU sends it. */
+	h = (struct vu_hdr){ VU_SET_MEM_TABLE, VU_VERSION | VU_FLAG_NEED_REPLY, 8 + 64 };
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, &h, 12);
+	buf[12] = 2;
+	memcpy(buf + 20 + 8, "\x00\x10\x00\x00", 4);	/* region 0 size 4096 */
+	send_raw(sv[1], buf, 12 + 72, fds, 2);
+	CHECK(vu_read_msg(d, sv[0], m) == 1);
+	CHECK(m->hdr.request == VU_SET_MEM_TABLE && m->hdr.size == 72);
+	CHECK(m->nfds == 2 && m->p.mem.nregions == 2 && m->p.mem.regions[0].size == 4096);
+	CHECK(open_fd_count() == before + 2);
+	vu_close_fds(m);
+	CHECK(open_fd_count() == before && m->nfds == 0);
+
+	/* Header in pieces, payload after. */
+	h = (struct vu_hdr){ VU_SET_FEATURES, VU_VERSION, 8 };
+	memcpy(buf, &h, 12);
+	memcpy(buf + 12, "\x01\x00\x00\x40\x00\x00\x00\x00", 8);
+	send_raw(sv[1], buf, 5, NULL, 0);
+	send_raw(sv[1], buf + 5, 7, NULL, 0);
+	send_raw(sv[1], buf + 12, 8, NULL, 0);
+	CHECK(vu_read_msg(d, sv[0], m) == 1);
+	CHECK(m->hdr.request == VU_SET_FEATURES && m->p.u64 == 0x40000001ull && !m->nfds);
+
+	/* Oversized payload: refused before reading it, fds closed. */
+	h = (struct vu_hdr){ VU_SET_MEM_TABLE, VU_VERSION, 100000 };
+	memcpy(buf, &h, 12);
+	send_raw(sv[1], buf, 12, fds, 3);
+	CHECK(vu_read_msg(d, sv[0], m) == -EPROTO);
+	CHECK(open_fd_count() == before);
+
+	/* More fds than a message may carry. */
+	{
+		int sv2[2];
+
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2) == 0);
+		h = (struct vu_hdr){ VU_SET_MEM_TABLE, VU_VERSION, 8 + 32 };
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, &h, 12);
+		send_raw(sv2[1], buf, 12 + 40, fds, 9);
+		before = open_fd_count();
+		CHECK(vu_read_msg(d, sv2[0], m) == -EPROTO);
+		CHECK(open_fd_count() == before);
+		close(sv2[0]);
+		close(sv2[1]);
+	}
+
+	/* A reply goes out as header + payload. */
+	msg(m, VU_GET_QUEUE_NUM, 0);
+	CHECK(vu_handle(d, m, &reply, &has) == 0 && has);
+	CHECK(vu_send_msg(sv[0], &reply) == 0);
+	CHECK(read(sv[1], buf, sizeof(buf)) == 20);
+	memcpy(&h, buf, 12);
+	CHECK(h.request == VU_GET_QUEUE_NUM && h.flags == (VU_VERSION | VU_FLAG_REPLY) &&
+	      h.size == 8 && buf[12] == 1);
+
+	/* Truncated payload then EOF; then EOF before a header. */
+	{
+		int sv2[2];
+
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2) == 0);
+		h = (struct vu_hdr){ VU_SET_FEATURES, VU_VERSION, 8 };
+		memcpy(buf, &h, 12);
+		send_raw(sv2[1], buf, 12 + 3, NULL, 0);
+		close(sv2[1]);
+		CHECK(vu_read_msg(d, sv2[0], m) == -EPIPE);
+		CHECK(vu_read_msg(d, sv2[0], m) == 0);
+		close(sv2[0]);
+	}
+	close(sv[1]);
+	CHECK(vu_read_msg(d, sv[0], m) == 0);
+	close(sv[0]);
+	for (i = 0; i < 9; i++)
+		close(fds[i]);
+	free(m);
+	free_dev(d);
+}
+
 int main(void)
 {
 	test_init();
@@ -937,6 +1069,7 @@ int main(void)
 	test_config();
 	test_reset_and_reconnect();
 	test_qemu_sequence();
+	test_socket();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -213,6 +213,18 @@ int vu_handle(struct vu_dev *d, const struct vu_msg *m, struct vu_msg *reply,
  */
 void *vu_qva_to_va(const struct vu_dev *d, uint64_t qva, uint64_t len);
 
+/*
+ * Socket I/O (vu_sock.c).  vu_read_msg() reads one message: the header with
+ * any SCM_RIGHTS fds (more than VU_MAX_FDS is an error), checks it with
+ * vu_check_hdr() and reads the payload.  Returns 1 on a message (its fds
+ * are the caller's to close with vu_close_fds()), 0 on EOF before a
+ * header, -errno otherwise (no fd left open).
+ */
+int vu_read_msg(struct vu_dev *d, int sock, struct vu_msg *m);
+/* Send a reply (header and hdr.size payload bytes, no fds).  0 or -errno. */
+int vu_send_msg(int sock, const struct vu_msg *m);
+void vu_close_fds(struct vu_msg *m);
+
 /* Name of a request, for logs. */
 const char *vu_request_name(uint32_t req);
 
