@@ -50,9 +50,8 @@ int vu_read_msg(struct vu_dev *d, int sock, struct vu_msg *m)
 	int r;
 
 	m->nfds = 0;
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
+	/* EINTR before a message: let the caller look at its stop flag. */
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
