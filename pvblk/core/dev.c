@@ -141,16 +141,18 @@ int pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be)
 }
 EXPORT_SYMBOL_GPL(pvblk_dev_set_backend);
 
+/* Any context: the installed backend is closed only after being replaced. */
 int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info)
 {
+	unsigned long flags;
 	int ret = -ENODEV;
 
-	mutex_lock(&dev->lock);
+	spin_lock_irqsave(&dev->epoch_lock, flags);
 	if (dev->be) {
 		*info = dev->be->info;
 		ret = 0;
 	}
-	mutex_unlock(&dev->lock);
+	spin_unlock_irqrestore(&dev->epoch_lock, flags);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(pvblk_dev_info);

@@ -240,7 +240,7 @@ void pvblk_dev_set_serial(struct pvblk_dev *dev, const char *serial, size_t len)
  * Sleeps.
  */
 int pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be);
-/* Fill @info from the current backend; -ENODEV when there is none. */
+/* Fill @info from the current backend; -ENODEV when there is none.  Any context. */
 int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info);
 /* Wait until every request submitted before the call has completed. */
 void pvblk_dev_drain(struct pvblk_dev *dev);
