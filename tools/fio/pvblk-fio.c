@@ -44,6 +44,8 @@ struct pvblk_fio_opts {
 	unsigned int no_indirect;
 	unsigned int no_event_idx;
 	unsigned int poll;
+	unsigned int max_segs;
+	unsigned int size_max;
 };
 
 static struct fio_option options[] = {
@@ -155,6 +157,26 @@ static struct fio_option options[] = {
 		.group = FIO_OPT_G_INVALID,
 	},
 	{
+		.name = "pvblk_max_segs",
+		.lname = "data descriptors per request",
+		.type = FIO_OPT_INT,
+		.off1 = offsetof(struct pvblk_fio_opts, max_segs),
+		.def = "128",
+		.help = "at most this many data descriptors per request (bigger I/Os are split)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
+		.name = "pvblk_size_max",
+		.lname = "bytes per data descriptor",
+		.type = FIO_OPT_INT,
+		.off1 = offsetof(struct pvblk_fio_opts, size_max),
+		.def = "0",
+		.help = "cap on bytes per data descriptor (0: the device's size_max)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
 		.name = NULL,
 	},
 };
@@ -198,6 +220,8 @@ static void fill_opts(struct thread_data *td, struct pvv_opts *po,
 	po->mem_size = mem;
 	po->no_indirect = o->no_indirect;
 	po->no_event_idx = o->no_event_idx;
+	po->max_segs = o->max_segs;
+	po->size_max = o->size_max;
 }
 
 static int check_opts(struct thread_data *td)
@@ -286,8 +310,11 @@ static int pvblk_init(struct thread_data *td)
 	pthread_mutex_lock(&shared.lock);
 	if (!shared.dev) {
 		struct pvv_opts po;
+		/* without indirect a 1 MiB I/O takes 256 + 12 descriptors */
+		unsigned int qmin = o->no_indirect ? 512 : 256;
 		unsigned int qs = o->qsize ? o->qsize :
-				  pow2_at_least(pd->depth < 128 ? 128 : pd->depth);
+				  pow2_at_least(pd->depth < qmin ? qmin :
+						pd->depth);
 
 		/* default: one queue per thread, as many as the device has */
 		nq = o->queues ? o->queues : thread_number;
@@ -378,28 +405,53 @@ static void pvblk_iomem_free(struct thread_data *td)
 	td->orig_buffer = NULL;
 }
 
+/*
+ * An I/O larger than one request can carry (seg_max * size_max) goes out as
+ * several requests; it completes when the last one does.
+ */
+struct pvblk_iou {
+	struct virtio_blk_discard_write_zeroes *seg;	/* in guest memory */
+	unsigned int pending;
+	int error;
+};
+
 static int pvblk_io_u_init(struct thread_data *td, struct io_u *io_u)
 {
-	void *seg = NULL;
+	struct pvblk_iou *iu = calloc(1, sizeof(*iu));
 
+	(void)td;
+	if (!iu)
+		return 1;
 	pthread_mutex_lock(&shared.lock);
 	if (shared.dev)
-		seg = pvv_alloc(shared.dev,
-				sizeof(struct virtio_blk_discard_write_zeroes),
-				16);
+		iu->seg = pvv_alloc(shared.dev, sizeof(*iu->seg), 16);
 	pthread_mutex_unlock(&shared.lock);
-	io_u->engine_data = seg;
-	return seg ? 0 : 1;
+	if (!iu->seg) {
+		free(iu);
+		return 1;
+	}
+	io_u->engine_data = iu;
+	return 0;
+}
+
+static void pvblk_io_u_free(struct thread_data *td, struct io_u *io_u)
+{
+	(void)td;
+	free(io_u->engine_data);
+	io_u->engine_data = NULL;
 }
 
 static enum fio_q_status pvblk_queue(struct thread_data *td,
 				     struct io_u *io_u)
 {
 	struct pvblk_td *pd = td->io_ops_data;
+	struct pvblk_iou *iu = io_u->engine_data;
 	struct iovec iov = { io_u->xfer_buf, io_u->xfer_buflen };
 	uint64_t sector = io_u->offset >> 9;
-	unsigned int niov = 1;
+	unsigned int niov = 1, parts, i, need;
+	struct pvv_vq *vq = pd->vq;
 	uint32_t type;
+	size_t maxreq;
 	int r;
 
 	fio_ro_check(td, io_u);
@@ -417,7 +469,7 @@ static enum fio_q_status pvblk_queue(struct thread_data *td,
 		sector = 0;
 		break;
 	case DDIR_TRIM: {
-		struct virtio_blk_discard_write_zeroes *seg = io_u->engine_data;
+		struct virtio_blk_discard_write_zeroes *seg = iu->seg;
 
 		seg->sector = sector;
 		seg->num_sectors = io_u->xfer_buflen >> 9;
@@ -436,12 +488,52 @@ static enum fio_q_status pvblk_queue(struct thread_data *td,
 		io_u->error = EINVAL;
 		return FIO_Q_COMPLETED;
 	}
-	r = pvv_submit(pd->vq, type, sector, &iov, niov, io_u, 0);
-	if (r == -EAGAIN)
-		return FIO_Q_BUSY;
-	if (r) {
-		io_u->error = -r;
+	/* Whole requests only: check the ring has room for every part. */
+	maxreq = (size_t)pvv_max_segs(shared.dev) * pvv_size_max(shared.dev);
+	if (maxreq > (1u << 30))
+		maxreq = 1u << 30;
+	maxreq &= ~(size_t)511;
+	parts = niov && type != VIRTIO_BLK_T_DISCARD ?
+		(iov.iov_len + maxreq - 1) / maxreq : 1;
+	if (!parts)
+		parts = 1;
+	need = vq->indirect ? parts :
+	       3 * parts + iov.iov_len / pvv_size_max(shared.dev);
+	if (need > vq->nfree) {
+		if (pvv_inflight(vq))
+			return FIO_Q_BUSY;
+		log_err("pvblk: an I/O of %llu bytes needs %u descriptors, the ring has %u; raise pvblk_qsize\n",
+			io_u->xfer_buflen, need, vq->num);
+		io_u->error = ENOSPC;
 		return FIO_Q_COMPLETED;
+	}
+	iu->pending = parts;
+	iu->error = 0;
+	for (i = 0; i < parts; i++) {
+		struct iovec part = iov;
+
+		if (parts > 1) {
+			size_t off = (size_t)i * maxreq;
+
+			part.iov_base = (uint8_t *)iov.iov_base + off;
+			part.iov_len = iov.iov_len - off < maxreq ?
+				       iov.iov_len - off : maxreq;
+		}
+		r = pvv_submit(vq, type, sector + (i * (maxreq >> 9)) *
+			       (type != VIRTIO_BLK_T_DISCARD &&
+				type != VIRTIO_BLK_T_FLUSH),
+			       &part, niov, io_u, 0);
+		if (r) {
+			/* cannot happen after the room check; fail loudly */
+			log_err("pvblk: submit: %s\n", strerror(-r));
+			iu->error = -r;
+			iu->pending -= parts - i;
+			if (!i) {
+				io_u->error = -r;
+				return FIO_Q_COMPLETED;
+			}
+			break;
+		}
 	}
 	return FIO_Q_QUEUED;
 }
@@ -451,35 +543,39 @@ static int pvblk_getevents(struct thread_data *td, unsigned int min,
 {
 	struct pvblk_td *pd = td->io_ops_data;
 	struct pvblk_fio_opts *o = td->eo;
-	unsigned int n = 0, i;
-	int tmo = -1;
+	unsigned int nev = 0;
+	int tmo = -1, i;
 
 	if (t)
 		tmo = t->tv_sec * 1000 + t->tv_nsec / 1000000;
 	if (max > pd->depth)
 		max = pd->depth;
 	for (;;) {
-		int got = pvv_reap(pd->vq, pd->done + n, max - n);
+		/* each reaped request finishes at most one io_u */
+		int got = pvv_reap(pd->vq, pd->done, max - nev);
 
-		for (i = n; i < n + got; i++) {
+		for (i = 0; i < got; i++) {
 			struct io_u *io_u = pd->done[i].cookie;
+			struct pvblk_iou *iu = io_u->engine_data;
+			uint8_t st = pd->done[i].status;
 
-			io_u->error = pd->done[i].status == VIRTIO_BLK_S_OK ?
-				      0 : (pd->done[i].status ==
-					   VIRTIO_BLK_S_UNSUPP ? EOPNOTSUPP :
-					   EIO);
+			if (st != VIRTIO_BLK_S_OK && !iu->error)
+				iu->error = st == VIRTIO_BLK_S_UNSUPP ?
+					    EOPNOTSUPP : EIO;
+			if (--iu->pending)
+				continue;
+			io_u->error = iu->error;
 			io_u->resid = io_u->error ? io_u->xfer_buflen : 0;
-			pd->events[i] = io_u;
+			pd->events[nev++] = io_u;
 		}
-		n += got;
-		if (n >= min || n >= max)
+		if (nev >= min || nev >= max)
 			break;
 		if (o->poll)
 			continue;
 		if (pvv_wait(pd->vq, tmo) == -ETIMEDOUT)
 			break;
 	}
-	return n;
+	return nev;
 }
 
 static struct io_u *pvblk_event(struct thread_data *td, int event)
@@ -520,6 +616,7 @@ struct ioengine_ops ioengine = {
 	.iomem_alloc = pvblk_iomem_alloc,
 	.iomem_free = pvblk_iomem_free,
 	.io_u_init = pvblk_io_u_init,
+	.io_u_free = pvblk_io_u_free,
 	.options = options,
 	.option_struct_size = sizeof(struct pvblk_fio_opts),
 };

@@ -72,6 +72,12 @@ fio_ok "fio write+verify QD1 bs 512" "$T/file.sock" \
 fio_ok "fio verify without INDIRECT_DESC and EVENT_IDX" "$T/file.sock" \
 	--pvblk_no_indirect=1 --pvblk_no_event_idx=1 --rw=randwrite --bsrange=4k-256k \
 	--iodepth=64 --size=16M --verify=crc32c --verify_fatal=1
+fio_ok "fio verify bs 512..1M split into 16 x 4 KiB-descriptor requests, QD16" "$T/file.sock" \
+	--pvblk_max_segs=16 --pvblk_size_max=4096 --rw=randwrite --bsrange=512-1m \
+	--iodepth=16 --size=32M --verify=crc32c --verify_fatal=1
+fio_ok "fio verify split requests without INDIRECT_DESC" "$T/file.sock" \
+	--pvblk_no_indirect=1 --pvblk_max_segs=8 --pvblk_size_max=8192 --rw=randwrite \
+	--bsrange=4k-1m --iodepth=8 --size=16M --verify=crc32c --verify_fatal=1
 fio_ok "fio writes with fsync (FLUSH) every 4 I/Os" "$T/file.sock" \
 	--rw=write --bs=64k --iodepth=8 --fsync=4 --size=16M
 fio_ok "fio randtrim (DISCARD)" "$T/file.sock" \

@@ -555,7 +555,8 @@ static int vq_init(struct pvv_dev *d, struct pvv_vq *vq, unsigned int i)
 	vq->slots = pvv_alloc(d, sizeof(struct pvv_slot) * n, 64);
 	vq->cookies = calloc(n, sizeof(void *));
 	vq->chain_len = calloc(n, sizeof(uint16_t));
-	if (!vq->desc || !vq->avail || !vq->used || !vq->slots ||
+	vq->scratch = calloc(d->o.max_segs + 1, sizeof(struct iovec));
+	if (!vq->scratch || !vq->desc || !vq->avail || !vq->used || !vq->slots ||
 	    !vq->cookies || !vq->chain_len)
 		return -ENOMEM;
 	for (j = 0; j < n; j++)
@@ -691,6 +692,7 @@ void pvv_close(struct pvv_dev *d)
 			close(vq->err_fd);
 		free(vq->cookies);
 		free(vq->chain_len);
+		free(vq->scratch);
 	}
 	free(d->vqs);
 	if (d->backing_fd >= 0)
@@ -749,6 +751,57 @@ void pvv_raw_publish(struct pvv_vq *vq, uint16_t head)
 	pvv_kick(vq);
 }
 
+unsigned int pvv_max_segs(struct pvv_dev *d)
+{
+	unsigned int m = d->o.max_segs;
+
+	if ((d->features & (1ULL << VIRTIO_BLK_F_SEG_MAX)) && d->cfg.seg_max &&
+	    d->cfg.seg_max < m)
+		m = d->cfg.seg_max;
+	return m;
+}
+
+uint32_t pvv_size_max(struct pvv_dev *d)
+{
+	uint32_t sm = 1u << 31;
+
+	if ((d->features & (1ULL << VIRTIO_BLK_F_SIZE_MAX)) && d->cfg.size_max)
+		sm = d->cfg.size_max;
+	if (d->o.size_max && d->o.size_max < sm)
+		sm = d->o.size_max;
+	return sm;
+}
+
+/*
+ * Copy iov into out (room for max_segs + 1 entries), cutting pieces longer
+ * than size_max.  Returns the number of pieces; stops counting past the
+ * room (the caller refuses those).
+ */
+static unsigned int split_iov(struct pvv_dev *d, const struct iovec *iov,
+			      unsigned int niov, struct iovec *out)
+{
+	uint32_t sm = pvv_size_max(d);
+	unsigned int i, n = 0;
+
+	for (i = 0; i < niov; i++) {
+		uint8_t *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		do {
+			size_t l = len < sm ? len : sm;
+
+			if (n > d->o.max_segs)
+				return n;
+			out[n].iov_base = p;
+			out[n].iov_len = l;
+			n++;
+			p += l;
+			len -= l;
+		} while (len);
+	}
+	return n;
+}
+
 unsigned int pvv_inflight(struct pvv_vq *vq)
 {
 	return vq->num - vq->nfree;
@@ -761,12 +814,17 @@ int pvv_submit(struct pvv_vq *vq, uint32_t type, uint64_t sector,
 	struct pvv_dev *d = vq->dev;
 	uint16_t dflags = (type == VIRTIO_BLK_T_IN ||
 			   type == VIRTIO_BLK_T_GET_ID) ? PVV_DESC_F_WRITE : 0;
-	unsigned int need = niov + 2, i;
+	unsigned int need, i, n;
 	struct pvv_slot *s;
 	uint16_t head;
 
-	if (niov > d->o.max_segs)
-		return -EINVAL;
+	/* Split at size_max; the pieces must fit seg_max and max_segs. */
+	n = split_iov(d, iov, niov, vq->scratch);
+	if (n > pvv_max_segs(d))
+		return -E2BIG;
+	iov = vq->scratch;
+	niov = n;
+	need = niov + 2;
 	for (i = 0; i < niov; i++)
 		if (!pvv_in_mem(d, iov[i].iov_base, iov[i].iov_len))
 			return -EINVAL;

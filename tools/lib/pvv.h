@@ -37,6 +37,7 @@ struct pvv_opts {
 	int no_event_idx;	/* do not negotiate EVENT_IDX */
 	int err_fd;		/* kernel: also set VHOST_SET_VRING_ERR eventfds */
 	unsigned int max_segs;	/* per-request data segments; default 128 */
+	uint32_t size_max;	/* cap on bytes per data descriptor (0: none) */
 	const char *serial;	/* kernel: VHOST_BLK_SET_SERIAL */
 };
 
@@ -101,6 +102,7 @@ struct pvv_vq {
 	struct pvv_slot *slots;
 	void **cookies;
 	uint16_t *chain_len;
+	struct iovec *scratch;		/* max_segs + 1 entries */
 };
 
 /* A finished request. */
@@ -124,9 +126,15 @@ int pvv_ctl_fd(struct pvv_dev *d);		/* vhost fd or socket */
 void *pvv_alloc(struct pvv_dev *d, size_t size, size_t align);
 int pvv_in_mem(struct pvv_dev *d, const void *p, size_t len);
 
+/* Data descriptors per request: min(max_segs option, config seg_max). */
+unsigned int pvv_max_segs(struct pvv_dev *d);
+/* Bytes per data descriptor (config size_max, else 2 GiB). */
+uint32_t pvv_size_max(struct pvv_dev *d);
+
 /*
  * Submit one request: type (VIRTIO_BLK_T_*), sector, data segments (which
- * must lie in guest memory).  Data is device-writable for T_IN and
+ * must lie in guest memory; cut into size_max pieces here, -E2BIG when
+ * that makes more than pvv_max_segs()).  Data is device-writable for T_IN and
  * T_GET_ID, device-readable otherwise.  Returns 0, -EAGAIN if the ring is
  * full, -EINVAL.  Kicks unless the device suppressed notifications; pass
  * nokick to batch and call pvv_kick() later.
