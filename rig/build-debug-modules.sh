@@ -7,12 +7,14 @@
 # build objects in the work tree are left alone.
 #
 # Usage: rig/build-debug-modules.sh [make args...]   (e.g. W=1 C=1)
-# Prints the paths of the built .ko files on stdout.
+# Prints the paths of the built .ko files on stdout.  Exit status: 0 both
+# built; 2 only pvblk.ko (pvblk_kunit.ko failed, retried without it);
+# 1 pvblk.ko failed too.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in
--h|--help) sed -n '3,10p' "$0"; exit 0 ;;
+-h|--help) sed -n '3,13p' "$0"; exit 0 ;;
 esac
 
 "$RIG_DIR/debug-kernel.sh" >/dev/null
@@ -21,13 +23,29 @@ step "syncing pvblk sources into $M"
 sync_pvblk_sources "$M"
 exec 9>"$DEBUG_BUILD/.pvblk-config.lock"
 flock 9
+
+# build KUNIT(m|n) [make args]
+build() {
+	local kunit=$1 defs="-DCONFIG_PVBLK_MODULE=1 -DCONFIG_PVBLK_VHOST=1 -DCONFIG_PVBLK_XEN=1"
+
+	shift
+	[ "$kunit" = m ] && defs+=" -DCONFIG_PVBLK_KUNIT_TEST_MODULE=1"
+	make -C "$DEBUG_BUILD" M="$M" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc" \
+		CONFIG_PVBLK=m CONFIG_PVBLK_VHOST=y CONFIG_PVBLK_XEN=y \
+		CONFIG_PVBLK_KUNIT_TEST="$kunit" PVBLK_VHOST_INC="$KSRC/drivers/vhost" \
+		KCFLAGS="$defs" "$@" modules >&2
+}
+
+rm -f "$M/pvblk.ko" "$M/pvblk_kunit.ko"
 step "building pvblk.ko + pvblk_kunit.ko against $(build_kver "$DEBUG_BUILD")"
-make -C "$DEBUG_BUILD" M="$M" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc" \
-	CONFIG_PVBLK=m CONFIG_PVBLK_VHOST=y CONFIG_PVBLK_XEN=y \
-	CONFIG_PVBLK_KUNIT_TEST=m PVBLK_VHOST_INC="$KSRC/drivers/vhost" \
-	KCFLAGS="-DCONFIG_PVBLK_MODULE=1 -DCONFIG_PVBLK_VHOST=1 -DCONFIG_PVBLK_XEN=1 -DCONFIG_PVBLK_KUNIT_TEST_MODULE=1" \
-	"$@" modules >&2 || die "module build against the debug kernel failed"
-for ko in pvblk.ko pvblk_kunit.ko; do
-	[ -f "$M/$ko" ] || die "no $M/$ko after the build"
-	echo "$M/$ko"
-done
+if build m "$@"; then
+	echo "$M/pvblk.ko"
+	echo "$M/pvblk_kunit.ko"
+	exit 0
+fi
+step "pvblk_kunit.ko failed; building pvblk.ko alone"
+rm -f "$M/pvblk.ko" "$M/pvblk_kunit.ko"
+build n "$@" || die "pvblk.ko does not build against the debug kernel"
+step "warning: only pvblk.ko was built (pvblk_kunit.ko failed, see above)"
+echo "$M/pvblk.ko"
+exit 2

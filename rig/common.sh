@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shared by the rig scripts (sourced, never run).  Paths, progress lines,
 # the pristine linux-source tree and a build copy of it with pvblk wired in.
 

@@ -20,7 +20,8 @@ esac
 step "debug kernel"
 "$RIG_DIR/debug-kernel.sh" >/dev/null
 step "pvblk modules for the debug kernel"
-"$RIG_DIR/build-debug-modules.sh" >/dev/null
+"$RIG_DIR/build-debug-modules.sh" >/dev/null || [ $? = 2 ] ||
+	die "pvblk.ko does not build against the debug kernel"
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

@@ -88,7 +88,8 @@ ensure_modules() {
 		built_stock=1
 	fi
 	if [ "$kind" = debug ] && [ $build = 1 ] && [ $built_debug = 0 ]; then
-		"$RIG_DIR/build-debug-modules.sh" >/dev/null
+		"$RIG_DIR/build-debug-modules.sh" >/dev/null || [ $? = 2 ] ||
+			die "pvblk.ko does not build against the debug kernel"
 		built_debug=1
 	fi
 }

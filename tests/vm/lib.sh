@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Helpers for tests/vm/*.test (bash, run as root inside the test VM, cwd
 # /pvblk).  Source it with:  . "$(dirname "$0")/lib.sh"
 #
@@ -23,7 +24,7 @@
 PVBLK_DIR=${PVBLK_DIR:-/pvblk}
 PVBLK_KO=${PVBLK_KO:-$PVBLK_DIR/pvblk.ko}
 PVBLK_KUNIT_KO=${PVBLK_KUNIT_KO:-$PVBLK_DIR/pvblk_kunit.ko}
-PVBLK_EXTRA=$PVBLK_DIR/extra
+export PVBLK_EXTRA=$PVBLK_DIR/extra
 pvblk_n_ok=0
 pvblk_n_fail=0
 
