@@ -189,6 +189,8 @@ void pvblk_stats_max(struct pvblk_queue *q, size_t field, u64 v);
 	pvblk_stats_add(q, offsetof(struct pvblk_stats, f), v)
 void pvblk_dev_debugfs_add(struct pvblk_dev *dev);
 void pvblk_dev_debugfs_remove(struct pvblk_dev *dev);
+struct seq_file;
+int pvblk_stats_show(struct seq_file *m, void *v);
 void pvblk_debugfs_init(void);
 void pvblk_debugfs_exit(void);
 

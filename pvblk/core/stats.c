@@ -7,6 +7,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <kunit/visibility.h>
 #include "internal.h"
 
 /* Every device, for unique debugfs names. */
@@ -98,7 +99,7 @@ static void pvblk_show_stats(struct seq_file *m, const char *pfx,
 		   pfx, s->bios, pfx, s->drains, pfx, s->drained_reqs);
 }
 
-static int pvblk_stats_show(struct seq_file *m, void *v)
+int pvblk_stats_show(struct seq_file *m, void *v)
 {
 	struct pvblk_dev *dev = m->private;
 	struct pvblk_mcache_stats ms;
@@ -144,6 +145,7 @@ static int pvblk_stats_show(struct seq_file *m, void *v)
 	mutex_unlock(&dev->lock);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_stats_show);
 DEFINE_SHOW_ATTRIBUTE(pvblk_stats);
 
 static bool pvblk_name_taken(const char *name)

@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include "core_test.h"
 
@@ -432,15 +433,13 @@ static void bt_destroy(void *data)
 	pvblk_dev_destroy(data);
 }
 
-/* Same name twice: unique debugfs directories; stats readable. */
+/* Same name twice: unique debugfs directories; every counter shown. */
 static void pvblk_backend_debugfs(struct kunit *test)
 {
 	struct pt_ctx *c = pt_setup(test, 2);
+	struct seq_file m = { };
 	struct pvblk_dev *dup;
-	char path[160], *buf;
-	struct file *f;
-	ssize_t n;
-	loff_t pos = 0;
+	struct pt_req *r;
 
 	dup = pvblk_dev_create(test->name, c->dev->ops, c, 1);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(dup));
@@ -453,20 +452,23 @@ static void pvblk_backend_debugfs(struct kunit *test)
 			    dup->dbg_dir->d_name.name);
 
 	pt_set_fake(c, 2048, 512, 128, 65536, 256);
-	snprintf(path, sizeof(path), "/sys/kernel/debug/pvblk/%s/stats",
-		 c->dev->dbg_dir->d_name.name);
-	buf = kunit_kzalloc(test, 16384, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, buf);
-	f = filp_open(path, O_RDONLY, 0);
-	if (IS_ERR(f))
-		kunit_skip(test, "debugfs not mounted at /sys/kernel/debug");
-	n = kernel_read(f, buf, 16383, &pos);
-	fput(f);
-	KUNIT_ASSERT_GT(test, n, 0);
-	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "\ninflight 0\n"));
-	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "q1_read_reqs 0\n"));
-	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "capacity 2048\n"));
-	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "epochs 1\n"));
+	r = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+	pt_submit(c, r);			/* in flight: bio captured */
+
+	m.size = 16384;
+	m.buf = kunit_kzalloc(test, m.size, GFP_KERNEL);
+	m.private = c->dev;
+	KUNIT_ASSERT_NOT_NULL(test, m.buf);
+	KUNIT_ASSERT_EQ(test, pvblk_stats_show(&m, NULL), 0);
+	KUNIT_ASSERT_LT(test, m.count, m.size);
+	m.buf[m.count] = 0;
+	KUNIT_EXPECT_NOT_NULL(test, strstr(m.buf, "\ninflight 1\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(m.buf, "q0_inflight 1\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(m.buf, "q0_flush_reqs 1\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(m.buf, "q1_read_reqs 0\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(m.buf, "\nbios 1\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(m.buf, "capacity 2048\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(m.buf, "epochs 1\nepoch_reqs 1\n"));
 }
 
 static struct kunit_case pvblk_backend_cases[] = {

@@ -51,6 +51,8 @@ struct pt_ctx {
 	unsigned int fail_alloc_at;		/* 1-based; 0: never */
 	bool pass_through;			/* really submit_bio() */
 	void *extra;				/* per-suite fakes */
+	struct pt_req *reqs[PT_MAX_REQS];	/* freed after the teardown */
+	unsigned int nr_reqs;
 };
 
 /* Bitwise types as plain integers for KUNIT_EXPECT_EQ (sparse-clean). */

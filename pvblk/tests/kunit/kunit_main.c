@@ -131,6 +131,8 @@ static void pt_teardown(void *data)
 	pvblk_dev_drain(c->dev);
 	pt_drain(c);
 	pvblk_dev_destroy(c->dev);
+	while (c->nr_reqs)
+		kfree(c->reqs[--c->nr_reqs]);
 }
 
 struct pt_ctx *pt_setup(struct kunit *test, unsigned int nr_queues)
@@ -188,9 +190,16 @@ void pt_set_fake(struct pt_ctx *c, u64 capacity, u32 lbs, u32 max_segments,
 struct pt_req *pt_new_req(struct pt_ctx *c, enum pvblk_op op, sector_t sector)
 {
 	static unsigned int next_id;
-	struct pt_req *r = kunit_kzalloc(c->test, sizeof(*r), GFP_KERNEL);
+	struct pt_req *r;
 
+	/*
+	 * Not a kunit resource: those made after pt_setup() are freed before
+	 * its teardown, which may still end bios of these requests.
+	 */
+	KUNIT_ASSERT_LT(c->test, c->nr_reqs, PT_MAX_REQS);
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(c->test, r);
+	c->reqs[c->nr_reqs++] = r;
 	pvblk_req_init(&r->req, pvblk_dev_queue(c->dev, 0));
 	r->req.op = op;
 	r->req.sector = sector;
