@@ -292,6 +292,37 @@ static void bt_exercise(struct kunit *test, struct pvblk_backend *be)
 	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, 4, 2));
 
+	/* One batch: 16 writes, a flush barrier, 16 more; then read back. */
+	{
+		struct pt_req *rs[33];
+		unsigned int i;
+
+		bt_fill(wr, 32, 2, 0x77);
+		pvblk_batch_start(&c->batch, pvblk_dev_queue(c->dev, 0));
+		for (i = 0; i < 33; i++) {
+			unsigned int k = i > 16 ? i - 1 : i;
+
+			if (i == 16) {
+				rs[i] = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+			} else {
+				rs[i] = pt_new_req(c, PVBLK_OP_WRITE,
+						   sector + 256 + k * 8);
+				pt_add_pages(c, rs[i], wr + 2 * k, 1, 1,
+					     PAGE_SIZE);
+			}
+			pvblk_batch_add(&c->batch, &rs[i]->req);
+		}
+		pvblk_batch_finish(&c->batch);
+		for (i = 0; i < 33; i++) {
+			bt_wait(c, rs[i]);
+			KUNIT_EXPECT_EQ(test, pt_sts(rs[i]->status),
+					pt_sts(BLK_STS_OK));
+		}
+		st = bt_run(c, PVBLK_OP_READ, 0, sector + 256, 0, rd, 32, 2);
+		KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
+		KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, 32, 2));
+	}
+
 	/* Out of range is refused, the device keeps serving. */
 	st = bt_run(c, PVBLK_OP_READ, 0, info.capacity - 1, 0, rd, 1, 1);
 	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_IOERR));
