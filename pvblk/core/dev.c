@@ -5,6 +5,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/workqueue.h>
+#include <kunit/static_stub.h>
 #include <kunit/visibility.h>
 #include <pvblk/modinit.h>
 #include "internal.h"
@@ -12,6 +13,16 @@
 /* Sync and fallback work of the file backend, released barriers. */
 struct workqueue_struct *pvblk_wq;
 EXPORT_SYMBOL_IF_KUNIT(pvblk_wq);
+
+/* Fault injection point for KUnit: true makes the next allocation fail. */
+bool pvblk_fail_alloc(void)
+{
+	KUNIT_STATIC_STUB_REDIRECT(pvblk_fail_alloc);
+	return false;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_fail_alloc);
+
+#define PVBLK_ALLOC(expr)	(pvblk_fail_alloc() ? NULL : (expr))
 
 struct pvblk_dev *pvblk_dev_create(const char *name,
 				   const struct pvblk_transport_ops *ops,
@@ -25,7 +36,7 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 	    !nr_queues || nr_queues > 256 || !name)
 		return ERR_PTR(-EINVAL);
 
-	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	dev = PVBLK_ALLOC(kzalloc(sizeof(*dev), GFP_KERNEL));
 	if (!dev)
 		return ERR_PTR(-ENOMEM);
 	dev->ops = ops;
@@ -35,10 +46,11 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 	spin_lock_init(&dev->serial_lock);
 	INIT_LIST_HEAD(&dev->node);
 
-	dev->name = kstrdup(name, GFP_KERNEL);
+	dev->name = PVBLK_ALLOC(kstrdup(name, GFP_KERNEL));
 	if (!dev->name)
 		goto err_free_dev;
-	dev->queues = kcalloc(nr_queues, sizeof(*dev->queues), GFP_KERNEL);
+	dev->queues = PVBLK_ALLOC(kcalloc(nr_queues, sizeof(struct pvblk_queue),
+					  GFP_KERNEL));
 	if (!dev->queues)
 		goto err_free_name;
 	for (i = 0; i < nr_queues; i++) {
@@ -48,7 +60,7 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 		q->index = i;
 		init_llist_head(&q->cq);
 		atomic_set(&q->inflight, 0);
-		q->stats = alloc_percpu(struct pvblk_stats);
+		q->stats = PVBLK_ALLOC(alloc_percpu(struct pvblk_stats));
 		if (!q->stats)
 			goto err_free_stats;
 	}

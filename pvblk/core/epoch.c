@@ -30,11 +30,12 @@ int pvblk_epochs_init(struct pvblk_dev *dev)
 	INIT_LIST_HEAD(&dev->epochs);
 	init_waitqueue_head(&dev->drain_wq);
 	init_llist_head(&dev->ready);
-	dev->epoch_pool = mempool_create_kmalloc_pool(PVBLK_EPOCH_RESERVE,
-						      sizeof(*e));
+	dev->epoch_pool = pvblk_fail_alloc() ? NULL :
+		mempool_create_kmalloc_pool(PVBLK_EPOCH_RESERVE, sizeof(*e));
 	if (!dev->epoch_pool)
 		return -ENOMEM;
-	e = mempool_alloc(dev->epoch_pool, GFP_KERNEL);
+	e = pvblk_fail_alloc() ? NULL : mempool_alloc(dev->epoch_pool,
+						      GFP_KERNEL);
 	if (!e) {
 		mempool_destroy(dev->epoch_pool);
 		return -ENOMEM;

@@ -134,6 +134,7 @@ struct pvblk_dev {
 };
 
 extern struct workqueue_struct *pvblk_wq;
+bool pvblk_fail_alloc(void);
 
 /* epoch.c */
 int pvblk_epochs_init(struct pvblk_dev *dev);

@@ -51,6 +51,8 @@ struct pt_ctx {
 	unsigned int fail_alloc_at;		/* 1-based; 0: never */
 	bool pass_through;			/* really submit_bio() */
 	void *extra;				/* per-suite fakes */
+	unsigned int fail_calls;		/* pvblk_fail_alloc() stub */
+	unsigned int fail_call_at;
 	struct pt_req *reqs[PT_MAX_REQS];	/* freed after the teardown */
 	unsigned int nr_reqs;
 };

@@ -121,6 +121,33 @@ static void pvblk_cq_destroy_completes_leftovers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->notifies, 1);
 }
 
+static bool cq_fail_alloc(void)
+{
+	struct pt_ctx *c = kunit_get_current_test()->priv;
+
+	return ++c->fail_calls == c->fail_call_at;
+}
+
+/* Each allocation of pvblk_dev_create() failing in turn: -ENOMEM. */
+static void pvblk_cq_dev_create_alloc_failure(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_dev *dev = ERR_PTR(-ENOMEM);
+
+	kunit_activate_static_stub(test, pvblk_fail_alloc, cq_fail_alloc);
+	for (c->fail_call_at = 1; c->fail_call_at < 32; c->fail_call_at++) {
+		c->fail_calls = 0;
+		dev = pvblk_dev_create("pvblk-cq-nomem", c->dev->ops, c, 3);
+		if (!IS_ERR(dev))
+			break;
+		KUNIT_EXPECT_EQ(test, PTR_ERR(dev), -ENOMEM);
+	}
+	/* dev, name, queues, 3 per-cpu stats, epoch pool, first epoch. */
+	KUNIT_EXPECT_EQ(test, c->fail_call_at, 9);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
+	pvblk_dev_destroy(dev);
+}
+
 /* -- pinning ---------------------------------------------------------------- */
 
 struct pin_fake {
@@ -326,6 +353,7 @@ static struct kunit_case pvblk_cq_cases[] = {
 	KUNIT_CASE(pvblk_cq_first_error_wins),
 	KUNIT_CASE(pvblk_cq_complete_irqs_off),
 	KUNIT_CASE(pvblk_cq_destroy_completes_leftovers),
+	KUNIT_CASE(pvblk_cq_dev_create_alloc_failure),
 	KUNIT_CASE(pvblk_cq_pin_inline),
 	KUNIT_CASE(pvblk_cq_pin_allocated),
 	KUNIT_CASE(pvblk_cq_pin_alloc_failure),
