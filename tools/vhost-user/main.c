@@ -75,6 +75,7 @@ static void serve(struct vu_dev *d, int sock)
 		goto out;
 	}
 	while (!stop) {
+		d->err[0] = 0;
 		r = vu_read_msg(d, sock, m);
 		if (r == 0) {
 			if (verbose)
@@ -88,7 +89,6 @@ static void serve(struct vu_dev *d, int sock)
 				d->err[0] ? d->err : strerror(-r));
 			break;
 		}
-		d->err[0] = 0;
 		r = vu_check_msg(d, m);
 		if (!r) {
 			if (verbose)
@@ -103,9 +103,13 @@ static void serve(struct vu_dev *d, int sock)
 				r ? " (dropping the connection)" : "");
 		if (r)
 			break;
-		if (has_reply && vu_send_msg(sock, reply) < 0) {
-			fprintf(stderr, "pvblk-vhost-user: send: %s\n", strerror(errno));
-			break;
+		if (has_reply) {
+			r = vu_send_msg(sock, reply);
+			if (r) {
+				fprintf(stderr, "pvblk-vhost-user: send: %s\n",
+					strerror(-r));
+				break;
+			}
 		}
 	}
 	vu_session_end(d);
