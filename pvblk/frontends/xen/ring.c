@@ -17,6 +17,7 @@
 #include <linux/interrupt.h>
 #include <xen/events.h>
 #include <xen/grant_table.h>
+#include <kunit/visibility.h>
 #include "xen_blk.h"
 
 /* Requests fetched per run of the work item before it yields. */
@@ -153,6 +154,7 @@ const struct pvblk_mcache_ops pvblk_xen_mcache_ops = {
 	.map = mcache_map,
 	.unmap = mcache_unmap,
 };
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_mcache_ops);
 
 /* ---- responses ---- */
 
@@ -523,6 +525,10 @@ int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 			ring->mcache = NULL;
 			return err;
 		}
+		/* debugfs shows at most a few caches per device: optional */
+		if (pvblk_dev_add_mcache(q->dev, ring->mcache))
+			pr_debug("pvblk-xen: %s: cache not shown in debugfs\n",
+				 name);
 		queue_delayed_work(pvblk_xen_wq, &ring->purge_work,
 				   msecs_to_jiffies(pvblk_xen_pgrant_idle_ms));
 	}
@@ -566,6 +572,8 @@ void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
 	}
 	cancel_delayed_work_sync(&ring->purge_work);
 	if (ring->mcache) {
+		if (ring->q)
+			pvblk_dev_del_mcache(ring->q->dev, ring->mcache);
 		pvblk_mcache_destroy(ring->mcache);
 		ring->mcache = NULL;
 	}

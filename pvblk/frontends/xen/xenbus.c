@@ -308,7 +308,7 @@ static int read_ring(struct pvblk_xen_blkif *blkif,
 	struct xenbus_device *dev = blkif->xdev;
 	grant_ref_t grefs[XENBUS_MAX_RING_GRANTS];
 	unsigned int evtchn, i, gref;
-	char node[16];
+	char node[24];
 	int err;
 
 	err = xenbus_scanf(XBT_NIL, dir, "event-channel", "%u", &evtchn);

@@ -1,1 +1,887 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite pvblk_xen_ring: request parsing of the Xen blkif backend
+ * (frontends/xen/parse.c) without Xen.  Grant mapping goes through a fake
+ * struct pvblk_xen_gnt_ops that hands out kernel pages (and preset pages
+ * for indirect descriptors), counting live mappings so every case can
+ * check that nothing leaks; persistent grants go through the core's
+ * mapping cache with the same fake underneath.
+ */
+#include <kunit/test.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <pvblk/pvblk.h>
+
+#include "../../frontends/xen/xen_blk.h"
+
+#define FAKE_BAD_GREF		0xbad0U	/* map fails for this grant */
+#define FAKE_IPAGE_GREF		0x1000U	/* + i: preset indirect page i */
+#define FAKE_NR_IPAGES		2
+#define FAKE_CAPACITY		2048ULL
+#define FAKE_MAX_SEGS		128
+
+struct fake_ring {
+	struct pvblk_xen_ring ring;
+	struct pvblk_xen_req xr;
+	struct page *ipages[FAKE_NR_IPAGES];
+	unsigned int live;		/* mapped, not unmapped */
+	unsigned int maps;		/* successful single mappings */
+	unsigned int map_calls;
+	unsigned int unmaps;
+	bool last_ro;
+};
+
+static int fake_map(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
+		    unsigned int n, bool ro)
+{
+	struct fake_ring *f = container_of(ring, struct fake_ring, ring);
+	unsigned int i;
+
+	f->map_calls++;
+	f->last_ro = ro;
+	for (i = 0; i < n; i++) {
+		struct pvblk_mentry *e = ents[i];
+		u64 k = e->key;
+
+		e->page = NULL;
+		if (k == FAKE_BAD_GREF) {
+			e->err = -EFAULT;
+			continue;
+		}
+		if (k >= FAKE_IPAGE_GREF && k < FAKE_IPAGE_GREF + FAKE_NR_IPAGES) {
+			e->page = f->ipages[k - FAKE_IPAGE_GREF];
+			get_page(e->page);
+		} else {
+			e->page = alloc_page(GFP_KERNEL);
+			if (!e->page) {
+				e->err = -ENOMEM;
+				continue;
+			}
+		}
+		e->handle = k ^ 0x5a5aU;
+		e->err = 0;
+		f->live++;
+		f->maps++;
+	}
+	return 0;
+}
+
+static void fake_unmap(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
+		       unsigned int n)
+{
+	struct fake_ring *f = container_of(ring, struct fake_ring, ring);
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!ents[i]->page)
+			continue;
+		put_page(ents[i]->page);
+		ents[i]->page = NULL;
+		f->live--;
+		f->unmaps++;
+	}
+}
+
+static const struct pvblk_xen_gnt_ops fake_gops = {
+	.map = fake_map,
+	.unmap = fake_unmap,
+};
+
+static struct fake_ring *fake_ring_new(struct kunit *test)
+{
+	struct fake_ring *f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	struct pvblk_xen_req *xr;
+	unsigned int i, m = FAKE_MAX_SEGS;
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	f->ring.gops = &fake_gops;
+	f->ring.max_segs = m;
+	f->ring.nr_ents = 32;
+	f->ring.lim = (struct pvblk_xen_limits) {
+		.capacity = FAKE_CAPACITY,
+		.max_indirect_segs = m,
+		.flush = true,
+		.barrier = true,
+		.discard = true,
+	};
+	xr = &f->xr;
+	xr->ring = &f->ring;
+	xr->ents = kunit_kcalloc(test, m, sizeof(*xr->ents), GFP_KERNEL);
+	xr->tents = kunit_kcalloc(test, m, sizeof(*xr->tents), GFP_KERNEL);
+	xr->segs = kunit_kcalloc(test, m, sizeof(*xr->segs), GFP_KERNEL);
+	xr->isegs = kunit_kcalloc(test, m, sizeof(*xr->isegs), GFP_KERNEL);
+	xr->keys = kunit_kcalloc(test, m, sizeof(*xr->keys), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, xr->ents);
+	KUNIT_ASSERT_NOT_NULL(test, xr->tents);
+	KUNIT_ASSERT_NOT_NULL(test, xr->segs);
+	KUNIT_ASSERT_NOT_NULL(test, xr->isegs);
+	KUNIT_ASSERT_NOT_NULL(test, xr->keys);
+	for (i = 0; i < FAKE_NR_IPAGES; i++) {
+		f->ipages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		KUNIT_ASSERT_NOT_NULL(test, f->ipages[i]);
+	}
+	test->priv = f;
+	return f;
+}
+
+static void xen_ring_exit(struct kunit *test)
+{
+	struct fake_ring *f = test->priv;
+	unsigned int i;
+
+	if (!f)
+		return;
+	if (f->ring.mcache)
+		pvblk_mcache_destroy(f->ring.mcache);
+	for (i = 0; i < FAKE_NR_IPAGES; i++)
+		if (f->ipages[i])
+			__free_page(f->ipages[i]);
+}
+
+/* Segment descriptor as the ABI lays it out: gref, first, last, pad. */
+static void put_seg(u8 *p, u32 gref, u8 first, u8 last)
+{
+	memcpy(p, &gref, 4);
+	p[4] = first;
+	p[5] = last;
+	p[6] = 0;
+	p[7] = 0;
+}
+
+static void put64(u8 *p, u64 v)
+{
+	memcpy(p, &v, 8);
+}
+
+static void put16(u8 *p, u16 v)
+{
+	memcpy(p, &v, 2);
+}
+
+/* ---- layout of the three ABIs ---- */
+
+static void xen_ring_abi_sizes(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_32_request), 108);
+	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_64_request), 112);
+	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_32_response), 12);
+	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_64_response), 16);
+	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(pvblk_xen_x86_32, XEN_PAGE_SIZE), 32);
+	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(pvblk_xen_x86_64, XEN_PAGE_SIZE), 32);
+	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(blkif, XEN_PAGE_SIZE), 32);
+}
+
+static void xen_ring_decode_x86_32_rw(struct kunit *test)
+{
+	union pvblk_xen_raw_req raw;
+	struct pvblk_xen_breq r;
+	u8 *b = (u8 *)&raw;
+
+	memset(&raw, 0, sizeof(raw));
+	b[0] = BLKIF_OP_WRITE;
+	b[1] = 2;				/* nr_segments */
+	put16(b + 2, 0x51);			/* handle */
+	put64(b + 4, 0x1122334455667788ULL);	/* id: 4-byte aligned */
+	put64(b + 12, 40);			/* sector_number */
+	put_seg(b + 20, 7, 0, 7);
+	put_seg(b + 28, 9, 2, 3);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_32, &raw, &r);
+
+	KUNIT_EXPECT_EQ(test, r.operation, BLKIF_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, r.id, 0x1122334455667788ULL);
+	KUNIT_EXPECT_EQ(test, r.sector, 40);
+	KUNIT_EXPECT_EQ(test, r.nr_segs, 2);
+	KUNIT_EXPECT_FALSE(test, r.indirect);
+	KUNIT_EXPECT_EQ(test, r.seg[0].gref, 7);
+	KUNIT_EXPECT_EQ(test, r.seg[1].gref, 9);
+	KUNIT_EXPECT_EQ(test, r.seg[1].first_sect, 2);
+	KUNIT_EXPECT_EQ(test, r.seg[1].last_sect, 3);
+}
+
+static void xen_ring_decode_x86_64_rw(struct kunit *test)
+{
+	union pvblk_xen_raw_req raw;
+	struct pvblk_xen_breq r;
+	u8 *b = (u8 *)&raw;
+
+	memset(&raw, 0, sizeof(raw));
+	b[0] = BLKIF_OP_READ;
+	b[1] = 1;
+	put64(b + 8, 0xabcdef);			/* id: 8-byte aligned */
+	put64(b + 16, 1000);
+	put_seg(b + 24, 33, 1, 6);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+
+	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_READ);
+	KUNIT_EXPECT_EQ(test, r.id, 0xabcdef);
+	KUNIT_EXPECT_EQ(test, r.sector, 1000);
+	KUNIT_EXPECT_EQ(test, r.nr_segs, 1);
+	KUNIT_EXPECT_EQ(test, r.seg[0].gref, 33);
+	KUNIT_EXPECT_EQ(test, r.seg[0].first_sect, 1);
+	KUNIT_EXPECT_EQ(test, r.seg[0].last_sect, 6);
+}
+
+static void xen_ring_decode_native(struct kunit *test)
+{
+	union pvblk_xen_raw_req raw;
+	struct pvblk_xen_breq r;
+
+	memset(&raw, 0, sizeof(raw));
+	raw.native.operation = BLKIF_OP_FLUSH_DISKCACHE;
+	raw.native.u.rw.nr_segments = 0;
+	raw.native.u.rw.id = 77;
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_NATIVE, &raw, &r);
+	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_FLUSH_DISKCACHE);
+	KUNIT_EXPECT_EQ(test, r.id, 77);
+	KUNIT_EXPECT_EQ(test, r.nr_segs, 0);
+#ifdef CONFIG_X86_64
+	/* On x86_64 native is the x86_64 ABI. */
+	KUNIT_EXPECT_EQ(test, sizeof(struct blkif_request),
+			sizeof(struct pvblk_xen_x86_64_request));
+	KUNIT_EXPECT_EQ(test, offsetof(struct blkif_request, u.rw.id), 8);
+#endif
+}
+
+static void xen_ring_decode_indirect(struct kunit *test)
+{
+	union pvblk_xen_raw_req raw;
+	struct pvblk_xen_breq r;
+	u8 *b = (u8 *)&raw;
+	u32 g = 0x1234;
+
+	/* x86_32: id at 4, sector at 12, handle at 20, grefs at 24 */
+	memset(&raw, 0, sizeof(raw));
+	b[0] = BLKIF_OP_INDIRECT;
+	b[1] = BLKIF_OP_READ;
+	put16(b + 2, 300);
+	put64(b + 4, 5);
+	put64(b + 12, 64);
+	memcpy(b + 24, &g, 4);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_32, &raw, &r);
+	KUNIT_EXPECT_TRUE(test, r.indirect);
+	KUNIT_EXPECT_EQ(test, r.operation, BLKIF_OP_INDIRECT);
+	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_READ);
+	KUNIT_EXPECT_EQ(test, r.nr_segs, 300);
+	KUNIT_EXPECT_EQ(test, r.nr_ipages, 1);
+	KUNIT_EXPECT_EQ(test, r.id, 5);
+	KUNIT_EXPECT_EQ(test, r.sector, 64);
+	KUNIT_EXPECT_EQ(test, r.indirect_grefs[0], 0x1234);
+
+	/* x86_64: id at 8, sector at 16, handle at 24, grefs at 28 */
+	memset(&raw, 0, sizeof(raw));
+	b[0] = BLKIF_OP_INDIRECT;
+	b[1] = BLKIF_OP_WRITE;
+	put16(b + 2, 513);
+	put64(b + 8, 6);
+	put64(b + 16, 128);
+	memcpy(b + 28 + 4, &g, 4);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, r.nr_segs, 513);
+	KUNIT_EXPECT_EQ(test, r.nr_ipages, 2);
+	KUNIT_EXPECT_EQ(test, r.id, 6);
+	KUNIT_EXPECT_EQ(test, r.sector, 128);
+	KUNIT_EXPECT_EQ(test, r.indirect_grefs[1], 0x1234);
+}
+
+static void xen_ring_decode_discard(struct kunit *test)
+{
+	union pvblk_xen_raw_req raw;
+	struct pvblk_xen_breq r;
+	u8 *b = (u8 *)&raw;
+
+	memset(&raw, 0, sizeof(raw));
+	b[0] = BLKIF_OP_DISCARD;
+	b[1] = BLKIF_DISCARD_SECURE;
+	put64(b + 4, 9);
+	put64(b + 12, 100);
+	put64(b + 20, 50);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_32, &raw, &r);
+	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_DISCARD);
+	KUNIT_EXPECT_EQ(test, r.id, 9);
+	KUNIT_EXPECT_EQ(test, r.sector, 100);
+	KUNIT_EXPECT_EQ(test, r.nr_sectors, 50);
+	KUNIT_EXPECT_EQ(test, r.discard_flag, BLKIF_DISCARD_SECURE);
+
+	memset(&raw, 0, sizeof(raw));
+	b[0] = BLKIF_OP_DISCARD;
+	put64(b + 8, 10);
+	put64(b + 16, 200);
+	put64(b + 24, 8);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	KUNIT_EXPECT_EQ(test, r.id, 10);
+	KUNIT_EXPECT_EQ(test, r.sector, 200);
+	KUNIT_EXPECT_EQ(test, r.nr_sectors, 8);
+	KUNIT_EXPECT_EQ(test, r.discard_flag, 0);
+}
+
+/* Responses: zeroed padding (XSA-216), i386 and x86_64 layouts. */
+static void xen_ring_write_rsp(struct kunit *test)
+{
+	u8 slot[112];
+	s16 st;
+	u64 id;
+
+	memset(slot, 0xff, sizeof(slot));
+	pvblk_xen_write_rsp(PVBLK_XEN_PROTO_X86_32, slot, 0x42, BLKIF_OP_READ,
+			    BLKIF_RSP_ERROR);
+	memcpy(&id, slot, 8);
+	memcpy(&st, slot + 10, 2);
+	KUNIT_EXPECT_EQ(test, id, 0x42);
+	KUNIT_EXPECT_EQ(test, slot[8], BLKIF_OP_READ);
+	KUNIT_EXPECT_EQ(test, slot[9], 0);
+	KUNIT_EXPECT_EQ(test, st, BLKIF_RSP_ERROR);
+
+	memset(slot, 0xff, sizeof(slot));
+	pvblk_xen_write_rsp(PVBLK_XEN_PROTO_X86_64, slot, 0x43, BLKIF_OP_INDIRECT,
+			    BLKIF_RSP_EOPNOTSUPP);
+	memcpy(&id, slot, 8);
+	memcpy(&st, slot + 10, 2);
+	KUNIT_EXPECT_EQ(test, id, 0x43);
+	KUNIT_EXPECT_EQ(test, slot[8], BLKIF_OP_INDIRECT);
+	KUNIT_EXPECT_EQ(test, slot[9], 0);
+	KUNIT_EXPECT_EQ(test, st, BLKIF_RSP_EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, slot[12] | slot[13] | slot[14] | slot[15], 0);
+
+	memset(slot, 0xff, sizeof(slot));
+	pvblk_xen_write_rsp(PVBLK_XEN_PROTO_NATIVE, slot, 1, BLKIF_OP_WRITE,
+			    BLKIF_RSP_OKAY);
+	memcpy(&st, slot + offsetof(struct blkif_response, status), 2);
+	KUNIT_EXPECT_EQ(test, st, BLKIF_RSP_OKAY);
+	KUNIT_EXPECT_EQ(test, slot[9], 0);
+}
+
+static void xen_ring_status_map(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, pvblk_xen_rsp_status(BLK_STS_OK), BLKIF_RSP_OKAY);
+	KUNIT_EXPECT_EQ(test, pvblk_xen_rsp_status(BLK_STS_NOTSUPP),
+			BLKIF_RSP_EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, pvblk_xen_rsp_status(BLK_STS_IOERR),
+			BLKIF_RSP_ERROR);
+	KUNIT_EXPECT_EQ(test, pvblk_xen_rsp_status(BLK_STS_RESOURCE),
+			BLKIF_RSP_ERROR);
+}
+
+/* req_prod more than a ring ahead of our responses, with index wrap. */
+static void xen_ring_prod_overflow(struct kunit *test)
+{
+	KUNIT_EXPECT_FALSE(test, pvblk_xen_prod_overflow(32, 0, 32));
+	KUNIT_EXPECT_TRUE(test, pvblk_xen_prod_overflow(33, 0, 32));
+	KUNIT_EXPECT_FALSE(test, pvblk_xen_prod_overflow(10, 0xfffffff0U, 32));
+	KUNIT_EXPECT_TRUE(test, pvblk_xen_prod_overflow(17, 0xfffffff0U, 32));
+	/* A producer behind the consumer is a huge distance: overflow. */
+	KUNIT_EXPECT_TRUE(test, pvblk_xen_prod_overflow(5, 10, 32));
+}
+
+/* ---- the whole preparation, with fake grant mapping ---- */
+
+static void rw_req(struct pvblk_xen_breq *r, u8 op, u64 sector,
+		   unsigned int nr)
+{
+	unsigned int i;
+
+	memset(r, 0, sizeof(*r));
+	r->operation = op;
+	r->op = op;
+	r->id = 0x77;
+	r->sector = sector;
+	r->nr_segs = nr;
+	for (i = 0; i < nr && i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
+		r->seg[i].gref = 100 + i;
+		r->seg[i].first_sect = 0;
+		r->seg[i].last_sect = 7;
+	}
+}
+
+static void xen_ring_prepare_read(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_xen_breq r;
+	struct pvblk_req *p = &f->xr.preq;
+
+	rw_req(&r, BLKIF_OP_READ, 8, 3);
+	r.seg[1].first_sect = 2;
+	r.seg[1].last_sect = 5;
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			BLKIF_RSP_OKAY);
+	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_READ);
+	KUNIT_EXPECT_EQ(test, p->sector, 8);
+	KUNIT_EXPECT_EQ(test, p->nr_segs, 3);
+	KUNIT_EXPECT_EQ(test, p->segs[1].offset, 1024);
+	KUNIT_EXPECT_EQ(test, p->segs[1].len, 2048);
+	KUNIT_EXPECT_EQ(test, p->segs[2].len, 4096);
+	KUNIT_EXPECT_PTR_EQ(test, p->segs[0].page, f->xr.ents[0]->page);
+	KUNIT_EXPECT_EQ(test, f->live, 3);
+	KUNIT_EXPECT_EQ(test, f->map_calls, 1);	/* one batch */
+	KUNIT_EXPECT_FALSE(test, f->last_ro);
+	KUNIT_EXPECT_EQ(test, f->xr.id, 0x77);
+	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+static void xen_ring_prepare_write_ro_map(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_xen_breq r;
+
+	rw_req(&r, BLKIF_OP_WRITE, 0, 11);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			BLKIF_RSP_OKAY);
+	KUNIT_EXPECT_EQ(test, f->xr.preq.op, PVBLK_OP_WRITE);
+	KUNIT_EXPECT_TRUE(test, f->last_ro);	/* host only reads the data */
+	KUNIT_EXPECT_EQ(test, f->live, 11);
+	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+static void xen_ring_prepare_flush_barrier(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_xen_breq r;
+	struct pvblk_req *p = &f->xr.preq;
+
+	rw_req(&r, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_FLUSH);
+	KUNIT_EXPECT_EQ(test, p->nr_segs, 0);
+
+	/* blkfront's FUA write: FLUSH_DISKCACHE with data */
+	rw_req(&r, BLKIF_OP_FLUSH_DISKCACHE, 16, 2);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, p->flags, PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA);
+	pvblk_xen_release(&f->xr);
+
+	rw_req(&r, BLKIF_OP_WRITE_BARRIER, 0, 0);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_FLUSH);
+	KUNIT_EXPECT_TRUE(test, p->flags & PVBLK_REQ_BARRIER);
+
+	rw_req(&r, BLKIF_OP_WRITE_BARRIER, 0, 1);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, p->flags, PVBLK_REQ_BARRIER |
+			PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA);
+	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+static void xen_ring_prepare_discard(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_xen_breq r = {
+		.operation = BLKIF_OP_DISCARD, .op = BLKIF_OP_DISCARD,
+		.sector = 8, .nr_sectors = 64,
+		.discard_flag = BLKIF_DISCARD_SECURE,
+	};
+	struct pvblk_req *p = &f->xr.preq;
+
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_DISCARD);
+	KUNIT_EXPECT_EQ(test, p->nr_sectors, 64);
+	KUNIT_EXPECT_EQ(test, p->flags, 0);	/* no discard-secure offered */
+
+	f->ring.lim.secure_discard = true;
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, p->flags, PVBLK_REQ_SECURE);
+	KUNIT_EXPECT_EQ(test, f->map_calls, 0);
+}
+
+/* Bad grant among good ones: error, and every good mapping undone. */
+static void xen_ring_bad_gref(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_xen_breq r;
+
+	rw_req(&r, BLKIF_OP_READ, 0, 5);
+	r.seg[3].gref = FAKE_BAD_GREF;
+	KUNIT_EXPECT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			BLKIF_RSP_ERROR);
+	KUNIT_EXPECT_EQ(test, f->maps, 4);
+	KUNIT_EXPECT_EQ(test, f->unmaps, 4);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->xr.nr_ents, 0);
+	KUNIT_EXPECT_EQ(test, f->xr.id, 0x77);	/* still answerable */
+}
+
+static void fill_ipage(struct fake_ring *f, unsigned int page,
+		       unsigned int from, unsigned int n)
+{
+	struct blkif_request_segment *s = page_address(f->ipages[page]);
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		s[i].gref = 500 + from + i;
+		s[i].first_sect = i % 8;
+		s[i].last_sect = 7;
+	}
+}
+
+static void indirect_req(struct pvblk_xen_breq *r, u8 op, unsigned int nr)
+{
+	memset(r, 0, sizeof(*r));
+	r->operation = BLKIF_OP_INDIRECT;
+	r->op = op;
+	r->indirect = true;
+	r->id = 0x99;
+	r->sector = 0;
+	r->nr_segs = nr;
+	r->nr_ipages = DIV_ROUND_UP(nr, PVBLK_XEN_SEGS_PER_IPAGE);
+	r->indirect_grefs[0] = FAKE_IPAGE_GREF;
+	r->indirect_grefs[1] = FAKE_IPAGE_GREF + 1;
+}
+
+static void xen_ring_indirect(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_req *p = &f->xr.preq;
+	struct pvblk_xen_breq r;
+
+	fill_ipage(f, 0, 0, 100);
+	indirect_req(&r, BLKIF_OP_WRITE, 100);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, p->nr_segs, 100);
+	KUNIT_EXPECT_EQ(test, p->segs[3].offset, 3 * 512);
+	KUNIT_EXPECT_EQ(test, p->segs[3].len, 5 * 512);
+	KUNIT_EXPECT_EQ(test, f->xr.ents[99]->key, 599);
+	/* the indirect page is unmapped once its descriptors are copied */
+	KUNIT_EXPECT_EQ(test, f->live, 100);
+	KUNIT_EXPECT_EQ(test, f->map_calls, 2);
+	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+/* Garbage in the indirect page: error, indirect page unmapped, no data map. */
+static void xen_ring_indirect_garbage(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct blkif_request_segment *s = page_address(f->ipages[0]);
+	struct pvblk_xen_breq r;
+
+	fill_ipage(f, 0, 0, 40);
+	s[17].last_sect = 9;
+	indirect_req(&r, BLKIF_OP_READ, 40);
+	KUNIT_EXPECT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			BLKIF_RSP_ERROR);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->map_calls, 1);
+
+	fill_ipage(f, 0, 0, 40);
+	s[39].first_sect = 6;
+	s[39].last_sect = 5;
+	KUNIT_EXPECT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			BLKIF_RSP_ERROR);
+
+	/* bad indirect page grant */
+	fill_ipage(f, 0, 0, 40);
+	r.indirect_grefs[0] = FAKE_BAD_GREF;
+	KUNIT_EXPECT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			BLKIF_RSP_ERROR);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+/* Persistent grants through the core's mapping cache. */
+static void xen_ring_persistent(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_mcache_stats st;
+	struct pvblk_xen_breq r;
+
+	f->ring.mcache = pvblk_mcache_create("xen-test", &pvblk_xen_mcache_ops,
+					     &f->ring, 64);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f->ring.mcache));
+
+	rw_req(&r, BLKIF_OP_WRITE, 0, 3);		/* grefs 100..102 */
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_TRUE(test, f->xr.cached);
+	KUNIT_EXPECT_FALSE(test, f->last_ro);	/* persistent: always rw */
+	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_EQ(test, f->live, 3);		/* still cached */
+
+	rw_req(&r, BLKIF_OP_READ, 0, 4);		/* 100..103: one new */
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_EXPECT_EQ(test, f->maps, 4);
+	pvblk_mcache_get_stats(f->ring.mcache, &st);
+	KUNIT_EXPECT_EQ(test, st.hits, 3);
+	KUNIT_EXPECT_EQ(test, st.in_use, 4);
+	pvblk_xen_release(&f->xr);
+	pvblk_mcache_get_stats(f->ring.mcache, &st);
+	KUNIT_EXPECT_EQ(test, st.in_use, 0);
+
+	/* a bad grant: error, nothing held, the cache keeps serving */
+	rw_req(&r, BLKIF_OP_READ, 0, 3);
+	r.seg[1].gref = FAKE_BAD_GREF;
+	KUNIT_EXPECT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			BLKIF_RSP_ERROR);
+	pvblk_mcache_get_stats(f->ring.mcache, &st);
+	KUNIT_EXPECT_EQ(test, st.in_use, 0);
+
+	/* everything unmapped on disconnect */
+	pvblk_mcache_destroy(f->ring.mcache);
+	f->ring.mcache = NULL;
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+/* ---- hostile requests: each answers a status, nothing leaks ---- */
+
+struct hostile_case {
+	const char *name;
+	void (*make)(struct pvblk_xen_breq *r, struct pvblk_xen_limits *lim);
+	int status;
+};
+
+static void h_zero_segs(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, 0, 0);
+}
+
+static void h_too_many_segs(struct pvblk_xen_breq *r,
+			    struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_WRITE, 0, BLKIF_MAX_SEGMENTS_PER_REQUEST);
+	r->nr_segs = 200;	/* direct requests carry at most 11 */
+}
+
+static void h_first_gt_last(struct pvblk_xen_breq *r,
+			    struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, 0, 4);
+	r->seg[2].first_sect = 5;
+	r->seg[2].last_sect = 4;
+}
+
+static void h_last_gt_7(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, 0, 2);
+	r->seg[1].last_sect = 8;
+}
+
+static void h_first_gt_7(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, 0, 1);
+	r->seg[0].first_sect = 200;
+	r->seg[0].last_sect = 255;
+}
+
+static void h_unknown_op(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, 4, 0, 1);	/* BLKIF_OP_RESERVED_1 */
+}
+
+static void h_op_ff(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, 0xff, 0, 1);
+}
+
+static void h_past_end(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, FAKE_CAPACITY, 1);
+}
+
+static void h_crossing_end(struct pvblk_xen_breq *r,
+			   struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_WRITE, FAKE_CAPACITY - 8, 2);
+}
+
+static void h_sector_wrap(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, U64_MAX - 3, 1);
+}
+
+static void h_write_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_WRITE, 0, 1);
+	l->read_only = true;
+}
+
+static void h_flush_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_FLUSH_DISKCACHE, 0, 1);
+	l->read_only = true;
+}
+
+static void h_read_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, 0, 1);
+	l->read_only = true;
+}
+
+static void h_discard_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	memset(r, 0, sizeof(*r));
+	r->operation = BLKIF_OP_DISCARD;
+	r->op = BLKIF_OP_DISCARD;
+	r->nr_sectors = 8;
+	l->read_only = true;
+}
+
+static void h_discard_unsup(struct pvblk_xen_breq *r,
+			    struct pvblk_xen_limits *l)
+{
+	h_discard_ro(r, l);
+	l->read_only = false;
+	l->discard = false;
+}
+
+static void h_discard_past_end(struct pvblk_xen_breq *r,
+			       struct pvblk_xen_limits *l)
+{
+	h_discard_ro(r, l);
+	l->read_only = false;
+	r->sector = FAKE_CAPACITY - 4;
+}
+
+static void h_discard_wrap(struct pvblk_xen_breq *r,
+			   struct pvblk_xen_limits *l)
+{
+	h_discard_ro(r, l);
+	l->read_only = false;
+	r->sector = 8;
+	r->nr_sectors = U64_MAX - 4;
+}
+
+static void h_barrier_unsup(struct pvblk_xen_breq *r,
+			    struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_WRITE_BARRIER, 0, 1);
+	l->barrier = false;
+}
+
+static void h_flush_unsup(struct pvblk_xen_breq *r,
+			  struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
+	l->flush = false;
+}
+
+static void h_indirect_too_many(struct pvblk_xen_breq *r,
+				struct pvblk_xen_limits *l)
+{
+	indirect_req(r, BLKIF_OP_READ, FAKE_MAX_SEGS + 1);
+}
+
+static void h_indirect_zero(struct pvblk_xen_breq *r,
+			    struct pvblk_xen_limits *l)
+{
+	indirect_req(r, BLKIF_OP_READ, 0);
+}
+
+static void h_indirect_bad_op(struct pvblk_xen_breq *r,
+			      struct pvblk_xen_limits *l)
+{
+	indirect_req(r, BLKIF_OP_DISCARD, 8);
+}
+
+static void h_indirect_nested(struct pvblk_xen_breq *r,
+			      struct pvblk_xen_limits *l)
+{
+	indirect_req(r, BLKIF_OP_INDIRECT, 8);
+}
+
+static void h_indirect_unsup(struct pvblk_xen_breq *r,
+			     struct pvblk_xen_limits *l)
+{
+	indirect_req(r, BLKIF_OP_READ, 8);
+	l->max_indirect_segs = 0;
+}
+
+static void h_indirect_max_pages(struct pvblk_xen_breq *r,
+				 struct pvblk_xen_limits *l)
+{
+	indirect_req(r, BLKIF_OP_READ, 0xffff);
+	l->max_indirect_segs = 0xffff;	/* would need 128 indirect pages */
+}
+
+static void h_ok_read(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_READ, FAKE_CAPACITY - 8, 1);
+}
+
+static const struct hostile_case hostile_cases[] = {
+	{ "nr_segments 0", h_zero_segs, BLKIF_RSP_ERROR },
+	{ "nr_segments 200 direct", h_too_many_segs, BLKIF_RSP_ERROR },
+	{ "first_sect > last_sect", h_first_gt_last, BLKIF_RSP_ERROR },
+	{ "last_sect 8", h_last_gt_7, BLKIF_RSP_ERROR },
+	{ "first_sect 200", h_first_gt_7, BLKIF_RSP_ERROR },
+	{ "unknown op 4", h_unknown_op, BLKIF_RSP_EOPNOTSUPP },
+	{ "unknown op 0xff", h_op_ff, BLKIF_RSP_EOPNOTSUPP },
+	{ "sector past the disk", h_past_end, BLKIF_RSP_ERROR },
+	{ "range crossing the end", h_crossing_end, BLKIF_RSP_ERROR },
+	{ "sector wraps", h_sector_wrap, BLKIF_RSP_ERROR },
+	{ "write to read-only", h_write_ro, BLKIF_RSP_ERROR },
+	{ "flush+data to read-only", h_flush_ro, BLKIF_RSP_ERROR },
+	{ "read from read-only", h_read_ro, BLKIF_RSP_OKAY },
+	{ "discard on read-only", h_discard_ro, BLKIF_RSP_ERROR },
+	{ "discard unsupported", h_discard_unsup, BLKIF_RSP_EOPNOTSUPP },
+	{ "discard past the end", h_discard_past_end, BLKIF_RSP_ERROR },
+	{ "discard length wraps", h_discard_wrap, BLKIF_RSP_ERROR },
+	{ "barrier unsupported", h_barrier_unsup, BLKIF_RSP_EOPNOTSUPP },
+	{ "flush unsupported", h_flush_unsup, BLKIF_RSP_EOPNOTSUPP },
+	{ "indirect above max", h_indirect_too_many, BLKIF_RSP_ERROR },
+	{ "indirect 0 segments", h_indirect_zero, BLKIF_RSP_ERROR },
+	{ "indirect op discard", h_indirect_bad_op, BLKIF_RSP_ERROR },
+	{ "indirect op indirect", h_indirect_nested, BLKIF_RSP_ERROR },
+	{ "indirect not offered", h_indirect_unsup, BLKIF_RSP_EOPNOTSUPP },
+	{ "indirect > 8 pages", h_indirect_max_pages, BLKIF_RSP_ERROR },
+	{ "valid last block", h_ok_read, BLKIF_RSP_OKAY },
+};
+
+static void hostile_desc(const struct hostile_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(hostile, hostile_cases, hostile_desc);
+
+static void xen_ring_hostile(struct kunit *test)
+{
+	const struct hostile_case *c = test->param_value;
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_xen_breq r;
+
+	c->make(&r, &f->ring.lim);
+	KUNIT_EXPECT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
+			c->status);
+	KUNIT_EXPECT_EQ(test, f->xr.id, r.id);
+	KUNIT_EXPECT_EQ(test, f->xr.operation, r.operation);
+	if (c->status != BLKIF_RSP_OKAY) {
+		KUNIT_EXPECT_EQ(test, f->live, 0);
+		KUNIT_EXPECT_EQ(test, f->xr.nr_ents, 0);
+	}
+	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+static struct kunit_case xen_ring_cases[] = {
+	KUNIT_CASE(xen_ring_abi_sizes),
+	KUNIT_CASE(xen_ring_decode_x86_32_rw),
+	KUNIT_CASE(xen_ring_decode_x86_64_rw),
+	KUNIT_CASE(xen_ring_decode_native),
+	KUNIT_CASE(xen_ring_decode_indirect),
+	KUNIT_CASE(xen_ring_decode_discard),
+	KUNIT_CASE(xen_ring_write_rsp),
+	KUNIT_CASE(xen_ring_status_map),
+	KUNIT_CASE(xen_ring_prod_overflow),
+	KUNIT_CASE(xen_ring_prepare_read),
+	KUNIT_CASE(xen_ring_prepare_write_ro_map),
+	KUNIT_CASE(xen_ring_prepare_flush_barrier),
+	KUNIT_CASE(xen_ring_prepare_discard),
+	KUNIT_CASE(xen_ring_bad_gref),
+	KUNIT_CASE(xen_ring_indirect),
+	KUNIT_CASE(xen_ring_indirect_garbage),
+	KUNIT_CASE(xen_ring_persistent),
+	KUNIT_CASE_PARAM(xen_ring_hostile, hostile_gen_params),
+	{}
+};
+
+static struct kunit_suite xen_ring_suite = {
+	.name = "pvblk_xen_ring",
+	.exit = xen_ring_exit,
+	.test_cases = xen_ring_cases,
+};
+
+kunit_test_suite(xen_ring_suite);
