@@ -407,7 +407,11 @@ static void ring_work(struct work_struct *work)
 		more = fetch_requests(ring);
 	push_responses(ring);
 
-	if (eoi && ring->irq > 0) {
+	/*
+	 * A ring found hostile is never EOIed again: its event channel stays
+	 * masked until the frontend disconnects.
+	 */
+	if (eoi && ring->irq > 0 && !ring->broken) {
 		/* Nothing new since the event: tell Xen it was spurious. */
 		xen_irq_lateeoi(ring->irq,
 				ring->found ? 0 : XEN_EOI_FLAG_SPURIOUS);
