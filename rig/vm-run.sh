@@ -19,7 +19,8 @@
 # Env: PVBLK_QEMU_ARGS (extra qemu arguments), PVBLK_TIMEOUT_SCALE (integer
 # factor for every timeout, for slow machines), PVBLK_KO / PVBLK_KUNIT_KO
 # (module files to ship instead of the built ones), PVBLK_APPEND (extra
-# kernel command line).
+# kernel command line), PVBLK_ACCEL (the -accel value, default
+# tcg,thread=multi; e.g. tcg,thread=single for -icount).
 #
 # Test headers (comment lines anywhere in the test file):
 #   # vm-modules: null_blk brd vhost ...   modules the guest needs (+deps)
@@ -55,7 +56,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_opt=$2; shift ;;
 	--no-build) build=0 ;;
 	--verbose|-v) verbose=1 ;;
-	-h|--help) sed -n '3,39p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,40p' "$0"; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*) tests+=("$1") ;;
 	esac
@@ -190,7 +191,7 @@ for t in "${tests[@]}"; do
 	set +e
 	# shellcheck disable=SC2086
 	timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" -M q35 \
+		-accel "${PVBLK_ACCEL:-tcg,thread=multi}" -cpu max -smp "$smp" -m "$mem" -M q35 \
 		-nodefaults -no-reboot -display none -serial stdio -nic none \
 		-monitor none -kernel "$kimg" -initrd "$run/initrd.cpio" \
 		-append "$append" ${PVBLK_QEMU_ARGS:-} < /dev/null 2>&1 |
