@@ -372,8 +372,7 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 		xenbus_read_unsigned(dev->otherend, "feature-persistent", 0);
 
 	nr = xenbus_read_unsigned(dev->otherend, "multi-queue-num-queues", 1);
-	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES) ||
-	    nr > num_online_cpus() * 2 + 1) {
+	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES)) {
 		xenbus_dev_fatal(dev, -EINVAL, "frontend asked for %u queues",
 				 nr);
 		return -EINVAL;
