@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# rig/xen-run.sh SCENARIO...: run Xen integration scenarios, one QEMU boot
+# each: QEMU (TCG) -> Xen 4.17 -> dom0 (Debian's stock kernel) running the
+# scenario script, which starts PV guests with phy disks.
+#
+# SCENARIO is a name under tests/xen (tests/xen/NAME.sh) or a path to a
+# scenario script; every file of that script's directory is shipped to dom0
+# as /scenario/ (guest scripts, fio job files), the script as
+# /scenario/main.sh.  See tests/xen/README.md.
+#
+# Environment:
+#   PVBLK_KO           module to test (default: pvblk.ko at the repo top)
+#   PVBLK_CACHE        cache root; images in xen/, logs in logs/xen-*
+#   PVBLK_XEN_ENV      extra KEY=VALUE words for the scenario's environment
+#                      (DOMU_* ones reach the guest script too)
+#   PVBLK_XEN_TIMEOUT  seconds before a hung boot is killed (default 900)
+#   PVBLK_HEAVY_LOCK_HELD=1  the caller already holds /tmp/pvblk-heavy.lock
+#
+# Per run: <logdir>/console.log (raw serial), dom0.log, guest-NAME.log,
+# results/NAME/FILE (files a guest published), verdict.
+# A scenario passes when dom0 prints its PASS verdict, there is at least one
+# "ok" and no "not ok" line, and no Oops/BUG/WARNING/KASAN/lockdep/panic
+# report appears in dom0's or any guest's log.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+. "$here/versions.sh"
+KVER=$(pvblk_kver)
+PVBLK_KO=${PVBLK_KO:-$top/pvblk.ko}
+timeout_s=${PVBLK_XEN_TIMEOUT:-900}
+say() { echo "xen-run: $*"; }
+
+[ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }
+
+say "base images"
+base=$("$here/xen-mkinitramfs.sh")
+
+# Kernel reports that fail a run wherever they appear (Xen's own lines, which
+# start with "(XEN)", are not kernel reports and are skipped).
+splat_re='cut here ]|WARNING: CPU:|BUG:|Oops|KASAN|UBSAN|kernel BUG|general protection fault|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|INFO: task .* blocked|Call Trace:|stack segment:|list_add corruption|list_del corruption'
+
+# judge LOGDIR: split the console log, extract results, print the verdict.
+judge() {
+	local l=$1 reasons="" verdict oks noks
+	tr -d '\r' < "$l/console.log" > "$l/console.txt"
+	grep -av '^\[guest-[^]]*\] ' "$l/console.txt" > "$l/dom0.log" || true
+	awk -v dir="$l" '
+		/^\[guest-[^]]*\] / {
+			g = $1; gsub(/^\[|\]$/, "", g)
+			line = substr($0, length($1) + 2)
+			print line > (dir "/" g ".log")
+			if (line ~ /^@@PVBLK-RESULT-END /) { close(out); out = ""; next }
+			if (out != "") { print line > out; next }
+			if (line ~ /^@@PVBLK-RESULT-BEGIN .*@@$/) {
+				n = line; sub(/^@@PVBLK-RESULT-BEGIN /, "", n); sub(/@@$/, "", n)
+				system("mkdir -p \"" dir "/results/" g "\"")
+				out = dir "/results/" g "/" n
+				printf "" > out
+			}
+		}' "$l/console.txt"
+	oks=$(grep -acE '^(\[guest-[^]]*\] )?ok - ' "$l/console.txt" || true)
+	noks=$(grep -acE '^(\[guest-[^]]*\] )?not ok - ' "$l/console.txt" || true)
+	verdict=$(grep -a 'PVBLK-XEN-VERDICT:' "$l/console.txt" | tail -n 1 || true)
+	grep -aE '^(\[guest-[^]]*\] )?(not )?ok - ' "$l/console.txt" | sed 's/^/  /' || true
+	case $verdict in
+	*PASS) ;;
+	'') reasons="$reasons; no verdict (crash or hang, see $l/console.log)" ;;
+	*) reasons="$reasons; dom0 verdict FAIL" ;;
+	esac
+	[ "$oks" -gt 0 ] || reasons="$reasons; no ok lines"
+	[ "$noks" = 0 ] || reasons="$reasons; $noks not ok"
+	if grep -avE '^\(XEN\)' "$l/console.txt" | grep -aE "$splat_re" > "$l/splats.txt"; then
+		reasons="$reasons; kernel reports in the logs:"
+		sed 's/^/  | /' "$l/splats.txt" | head -n 20
+	fi
+	if [ -z "$reasons" ]; then
+		echo "PASS" > "$l/verdict"
+		return 0
+	fi
+	echo "FAIL${reasons#;}" | tee "$l/verdict" | sed 's/^/  /'
+	return 1
+}
+
+# run_one SCENARIO: one boot; returns the judgement.
+run_one() {
+	local spec=$1 file name sdir l stage initrd rc env=""
+	if [ -f "$spec" ]; then file=$spec; else file=$top/tests/xen/$spec.sh; fi
+	[ -f "$file" ] || { say "no scenario $spec ($file)"; return 1; }
+	file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
+	name=$(basename "$file" .sh)
+	sdir=$(dirname "$file")
+	l=$PVBLK_CACHE/logs/xen-$name-$(date +%Y%m%d-%H%M%S)
+	mkdir -p "$l"
+	say "$name: staging per-run files (logs in $l)"
+	stage=$l/stage
+	mkdir -p "$stage/scenario" "$stage/rig" "$stage/usr/lib/modules/$KVER/extra"
+	find "$sdir" -maxdepth 1 -type f -exec cp {} "$stage/scenario/" \;
+	cp "$file" "$stage/scenario/main.sh"
+	cp "$here/xen/dom0-lib.sh" "$stage/scenario/lib.sh"
+	cp "$here/xen/dom0-init.sh" "$stage/init"
+	cp "$here/xen/domu-init.sh" "$stage/rig/domu-init.sh"
+	chmod 0755 "$stage/init" "$stage/rig/domu-init.sh"
+	if [ -f "$PVBLK_KO" ]; then
+		cp "$PVBLK_KO" "$stage/usr/lib/modules/$KVER/extra/pvblk.ko"
+		say "$name: pvblk module $PVBLK_KO ($(sha256sum < "$PVBLK_KO" | cut -c1-12))"
+	else
+		say "$name: no pvblk module at $PVBLK_KO (pvblk scenarios will fail)"
+	fi
+	initrd=$l/dom0-initrd
+	# The small uncompressed archive goes first: the kernel does not find an
+	# archive that follows a zstd one.
+	{ (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0)
+	  cat "$base/dom0.cpio.zst"; } > "$initrd"
+	# KEY=VALUE words on dom0's command line become /init's environment; a
+	# comma inside a multiboot module's command line is written ",,".
+	env="PVBLK_SCENARIO=$name ${PVBLK_XEN_ENV:-}"
+	env=${env//,/,,}
+	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi,tb-size=512 -cpu qemu64
+		-m 4G -smp 2 -display none -no-reboot -serial stdio -monitor none -nic none
+		-kernel "$base/xen"
+		-append "console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all"
+		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen rdinit=/init init=/pvblk-no-init $env,$initrd")
+	say "$name: booting Xen + dom0 under QEMU TCG (waits for /tmp/pvblk-heavy.lock)"
+	local t0=$SECONDS
+	set +e
+	if [ "${PVBLK_HEAVY_LOCK_HELD:-0}" = 1 ]; then
+		timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null > "$l/console.log" 2>&1
+	else
+		flock /tmp/pvblk-heavy.lock \
+			timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null > "$l/console.log" 2>&1
+	fi
+	rc=$?
+	set -e
+	say "$name: QEMU exited with status $rc after $((SECONDS - t0)) s (including lock wait)"
+	rm -f "$initrd"
+	rm -rf "$stage"
+	judge "$l"
+}
+
+passed=0
+failed=0
+for s in "$@"; do
+	if run_one "$s"; then
+		say "$s: PASS"
+		passed=$((passed + 1))
+	else
+		say "$s: FAIL"
+		failed=$((failed + 1))
+	fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

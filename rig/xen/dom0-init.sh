@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# /init of the Xen rig's dom0 (see rig/xen-run.sh).  Brings up the Xen
+# toolstack, runs /scenario/main.sh (a tests/xen scenario) with the helpers
+# of /scenario/lib.sh, dumps every guest console log, prints the verdict
+# line the host judges, and powers the machine off.
+set -uo pipefail
+export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+hostname dom0
+
+step() { echo "dom0-init: $*"; }
+die() {
+	echo "not ok - dom0 setup: $*"
+	echo "PVBLK-XEN-VERDICT: FAIL"
+	poweroff -f
+}
+
+step "modules: depmod and xen modules"
+depmod -a || die "depmod"
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
+	modprobe "$m" || die "modprobe $m"
+done
+mkdir -p /proc/xen
+mount -t xenfs xenfs /proc/xen || die "mount xenfs"
+
+step "toolstack: xenstored, xen-init-dom0, xenconsoled"
+xenstored --pid-file /run/xenstored.pid || die "xenstored"
+xen-init-dom0 || die "xen-init-dom0"
+mkdir -p /var/log/xen/console
+xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console ||
+	die "xenconsoled"
+
+. /scenario/lib.sh
+step "scenario ${PVBLK_SCENARIO:-?}: start"
+bash /scenario/main.sh
+rc=$?
+step "scenario ${PVBLK_SCENARIO:-?}: exit status $rc"
+[ "$rc" = 0 ] || echo "not ok - scenario script exited with status $rc"
+
+# Anything the scenario left running is shut down so the logs are complete.
+for d in $(xl list 2>/dev/null | awk 'NR > 1 && $2 != 0 { print $1 }'); do
+	step "destroying leftover domain $d"
+	xl destroy "$d" || true
+done
+dump_guest_logs
+if [ "$rc" = 0 ] && ! grep -q '^not ok' /run/pvblk-results 2>/dev/null; then
+	echo "PVBLK-XEN-VERDICT: PASS"
+else
+	echo "PVBLK-XEN-VERDICT: FAIL"
+fi
+sync
+poweroff -f

@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for tests/xen scenarios, sourced in dom0 before /scenario/main.sh.
+#
+# Result lines go to the console (the host judges them) and to
+# /run/pvblk-results:  "ok - DESC" / "not ok - DESC" / "# note".
+#
+# A scenario starts PV guests with domu_start NAME DOMU_SCRIPT DISK...; the
+# guest's /init (rig/xen/domu-init.sh) sources DOMU_SCRIPT (a file from the
+# scenario's directory).  Guest and dom0 talk through the guest's xenstore
+# directory /local/domain/<domid>/data: the guest announces phases with
+# `phase NAME` (data/phase), dom0 waits with domu_wait_phase and answers
+# with domu_signal NAME KEY VALUE (the guest waits with `wait_key KEY`).
+# A guest publishes a results file with `result NAME FILE`; the host
+# copies it to <logdir>/results/<guest>/NAME.
+
+: "${PVBLK_RESULTS:=/run/pvblk-results}"
+KVER=$(uname -r)
+
+ok()     { echo "ok - $*" | tee -a "$PVBLK_RESULTS"; }
+not_ok() { echo "not ok - $*" | tee -a "$PVBLK_RESULTS"; }
+note()   { echo "# $*"; }
+step()   { echo "scenario: $*"; }
+
+# check DESC CMD...: ok when CMD succeeds, else not ok with its output.
+check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		printf '%s\n' "$out" | sed 's/^/#   /'
+	fi
+}
+
+# expect_eq DESC ACTUAL EXPECTED
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1 ($2)"
+	else
+		not_ok "$1: got '$2', want '$3'"
+	fi
+}
+
+# --- block devices in dom0 --------------------------------------------------
+# mk_brd SIZE_MB: one ramdisk, /dev/ram0.
+mk_brd() { modprobe brd rd_nr=1 rd_size=$(( $1 * 1024 )) max_part=0; }
+# mk_nullb SIZE_GB: one memory-backed null_blk, /dev/nullb0 (keeps data).
+mk_nullb() { modprobe null_blk nr_devices=1 gb="$1" memory_backed=1 queue_mode=2; }
+# mk_loopfile SIZE_MB: a file in tmpfs attached to a loop device; prints it.
+mk_loopfile() {
+	mkdir -p /srv
+	truncate -s "$1"M /srv/disk.img
+	losetup -f --show /srv/disk.img
+}
+
+# --- which driver serves "vbd" ------------------------------------------------
+# Keep the stock backend out, exactly as on a normal dom0.
+blkback_blacklist() {
+	printf 'blacklist xen_blkback\ninstall xen_blkback /bin/false\n' \
+		> /etc/modprobe.d/pvblk-xen.conf
+}
+module_loaded() { [ -d "/sys/module/$1" ]; }
+pvblk_present() { [ -f "/lib/modules/$KVER/extra/pvblk.ko" ]; }
+
+# --- guests -------------------------------------------------------------------
+# domu_start NAME DOMU_SCRIPT DISK...: build NAME's initramfs (base + the
+# scenario's guest script + DOMU_* variables of the caller's environment),
+# write its xl config and `xl create` it.  DISK is an xl disk spec such as
+# phy:/dev/ram0,xvdb,w.
+domu_start() {
+	local name=$1 script=$2 d disks="" extra=/tmp/domu-$1
+	shift 2
+	rm -rf "$extra"
+	mkdir -p "$extra"
+	cp "/scenario/$script" "$extra/domu.sh"
+	cp /rig/domu-init.sh "$extra/init"
+	env | grep '^DOMU_' | sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/; s/^/export /" \
+		> "$extra/domu.env" || true
+	(cd "$extra" && printf 'init\ndomu.sh\ndomu.env\n' | cpio -o -H newc 2>/dev/null) \
+		> "/tmp/$name.extra.cpio"
+	cat "/tmp/$name.extra.cpio" /domu/initrd.base > "/tmp/$name.initrd"
+	for d in "$@"; do
+		disks="$disks${disks:+, }'$d'"
+	done
+	cat > "/tmp/$name.cfg" <<CFG
+name = "$name"
+type = "pv"
+kernel = "/domu/vmlinuz"
+ramdisk = "/tmp/$name.initrd"
+extra = "console=hvc0 rdinit=/init ${DOMU_CMDLINE:-}"
+memory = ${DOMU_MEMORY:-512}
+vcpus = ${DOMU_VCPUS:-2}
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+disk = [ $disks ]
+CFG
+	step "xl create $name ($*)"
+	xl create "/tmp/$name.cfg"
+}
+
+domid_of() { xl domid "$1" 2>/dev/null; }
+
+# domu_gone NAME: true once NAME and every dying "(null)" domain are gone
+# (a destroyed domain stays "(null)" while the backend still maps grants).
+domu_gone() {
+	! xl list 2>/dev/null | awk 'NR > 1 { print $1 }' | grep -qx -e "$1" -e '(null)'
+}
+
+# domu_wait NAME: wait until NAME has ended and is completely gone.
+domu_wait() {
+	local n=0
+	step "waiting for $1 to end"
+	while ! domu_gone "$1"; do
+		sleep 1
+		n=$((n + 1))
+		[ $((n % 30)) = 0 ] && xl list | sed 's/^/#   /'
+	done
+	step "$1 is gone"
+}
+
+# domu_wait_phase NAME PHASE: wait until the guest announced PHASE; fails
+# if the guest ends first.
+domu_wait_phase() {
+	local id p
+	step "waiting for $1 to reach phase $2"
+	while :; do
+		id=$(domid_of "$1") || { not_ok "$1 ended before phase $2"; return 1; }
+		p=$(xenstore-read "/local/domain/$id/data/phase" 2>/dev/null || true)
+		case " $p " in *" $2 "*) return 0 ;; esac
+		sleep 0.5
+	done
+}
+
+# domu_signal NAME KEY VALUE: write data/KEY for the guest (`wait_key KEY`).
+domu_signal() {
+	local id
+	id=$(domid_of "$1") || return 1
+	xenstore-write "/local/domain/$id/data/$2" "$3"
+}
+
+# vbd_devid XVD: xenstore device id of a PV disk name (xvdb -> 51728).
+vbd_devid() {
+	local l=${1#xvd}
+	echo $(( (202 << 8) | (($(printf '%d' "'$l") - 97) << 4) ))
+}
+# xs_be NAME XVD KEY / xs_fe NAME XVD KEY: backend / frontend vbd keys.
+xs_be() { xenstore-read "/local/domain/0/backend/vbd/$(domid_of "$1")/$(vbd_devid "$2")/$3"; }
+xs_fe() { xenstore-read "/local/domain/$(domid_of "$1")/device/vbd/$(vbd_devid "$2")/$3"; }
+
+# vbd_wait_connected NAME XVD: wait for both ends of a vbd in state 4.
+vbd_wait_connected() {
+	local b f
+	step "waiting for $1 $2 to connect"
+	while :; do
+		domid_of "$1" > /dev/null || { not_ok "$1 ended before $2 connected"; return 1; }
+		b=$(xs_be "$1" "$2" state 2>/dev/null || true)
+		f=$(xs_fe "$1" "$2" state 2>/dev/null || true)
+		[ "$b" = 4 ] && [ "$f" = 4 ] && return 0
+		sleep 0.5
+	done
+}
+
+# dump_vbd NAME XVD: both xenstore directories of a vbd into the log.
+dump_vbd() {
+	local id dev
+	id=$(domid_of "$1") || return 0
+	dev=$(vbd_devid "$2")
+	echo "# xenstore backend/vbd/$id/$dev:"
+	xenstore-ls -f "/local/domain/0/backend/vbd/$id/$dev" 2>&1 | sed 's/^/#   /'
+	echo "# xenstore frontend device/vbd/$dev:"
+	xenstore-ls -f "/local/domain/$id/device/vbd/$dev" 2>&1 | sed 's/^/#   /'
+}
+
+# dump_guest_logs: every guest console log, each line prefixed by
+# "[guest-NAME] " (the host extracts results and judges these lines).
+dump_guest_logs() {
+	local f g
+	for f in /var/log/xen/console/guest-*.log; do
+		[ -e "$f" ] || continue
+		g=$(basename "$f" .log)
+		echo "==== $g console begin ===="
+		tr -d '\r' < "$f" | sed "s/^/[$g] /"
+		echo "==== $g console end ===="
+	done
+}
+
+# guest_verdict NAME: ok when the guest's console shows its PASS verdict.
+guest_verdict() {
+	local f=/var/log/xen/console/guest-$1.log
+	if grep -q 'DOMU-VERDICT: PASS' "$f" 2>/dev/null; then
+		ok "$1: guest verdict PASS"
+	else
+		not_ok "$1: guest verdict PASS"
+	fi
+}

@@ -1,0 +1,66 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the Xen rig's PV guest (busybox sh).  Loads xen-blkfront, sources
+# the scenario's guest script /domu.sh with the helpers below, prints
+# "DOMU-VERDICT: PASS|FAIL" and powers off (on_poweroff=destroy ends the
+# domain).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+ln -sf /proc/self/fd /dev/fd
+hostname domu
+
+FAILS=0
+ok()     { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
+note()   { echo "# $*"; }
+# check DESC CMD...: ok when CMD succeeds, else not ok with its output.
+check() {
+	_desc=$1
+	shift
+	if _out=$("$@" 2>&1); then
+		ok "$_desc"
+	else
+		not_ok "$_desc"
+		printf '%s\n' "$_out" | tail -n 30 | sed 's/^/#   /'
+	fi
+}
+# phase NAME: tell dom0 (data/phase in xenstore; domu_wait_phase there).
+phase() {
+	echo "domu: phase $1"
+	xenstore-write data/phase "$1" || echo "domu: cannot write data/phase"
+}
+# wait_key KEY: wait until dom0 wrote data/KEY (domu_signal there); prints it.
+wait_key() {
+	while ! xenstore-read "data/$1" 2>/dev/null; do
+		sleep 0.5
+	done
+}
+# wait_dev DEV: wait for /dev/DEV to appear.
+wait_dev() {
+	while [ ! -b "/dev/$1" ]; do
+		sleep 0.2
+	done
+}
+# result NAME FILE: publish FILE; the host stores it as results/<guest>/NAME.
+result() {
+	echo "@@PVBLK-RESULT-BEGIN $1@@"
+	cat "$2"
+	echo "@@PVBLK-RESULT-END $1@@"
+}
+
+echo "domu: loading xen-blkfront"
+insmod "/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko" ||
+	not_ok "insmod xen-blkfront"
+[ -f /domu.env ] && . /domu.env
+echo "domu: running scenario script"
+. /domu.sh
+if [ "$FAILS" = 0 ]; then
+	echo "DOMU-VERDICT: PASS"
+else
+	echo "DOMU-VERDICT: FAIL ($FAILS failed)"
+fi
+sync
+poweroff -f

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0
+# Scenario "pvblk": pvblk.ko is the only "vbd" backend (xen-blkback is
+# blacklisted the way a user would on a normal dom0).  One PV guest gets
+# three phy disks - brd, a memory-backed null_blk and a loop-attached file -
+# and runs fio verify + mkfs.ext4 + fsck.ext4 on each (tests/xen/io.domu.sh).
+# While the guest is connected: persistent grants, indirect descriptors and
+# two queues must show in xenstore and in pvblk's debugfs stats.
+set -uo pipefail
+G=pv
+DISKS="xvdb xvdc xvdd"
+
+step "pvblk: keep xen-blkback out, load pvblk"
+blkback_blacklist
+check "modprobe xen-blkback refused (blacklisted)" bash -c '! modprobe xen-blkback'
+check "modprobe pvblk" modprobe pvblk
+check "xen-blkback not loaded" bash -c '! test -d /sys/module/xen_blkback'
+check "xenbus backend driver 'pvblk' registered" test -d /sys/bus/xen-backend/drivers/pvblk
+
+step "pvblk: disks brd, null_blk, loop file"
+check "brd 256 MiB" mk_brd 256
+check "null_blk 1 GiB memory-backed" mk_nullb 1
+loop=$(mk_loopfile 256) && ok "loop file attached ($loop)" || not_ok "loop file"
+
+DOMU_DISKS=$DISKS DOMU_EXPECT="persistent indirect" domu_start $G io.domu.sh \
+	'phy:/dev/ram0,xvdb,w' 'phy:/dev/nullb0,xvdc,w' "phy:${loop:-/dev/loop0},xvdd,w" ||
+	not_ok "xl create $G"
+
+connected=1
+for x in $DISKS; do
+	vbd_wait_connected $G $x || { connected=0; break; }
+	ok "$x connected (state 4 on both ends)"
+	dump_vbd $G $x
+	id=$(domid_of $G); dev=$(vbd_devid $x)
+	drv=$(readlink "/sys/bus/xen-backend/devices/vbd-$id-$dev/driver" || true)
+	expect_eq "$x: bound backend driver" "${drv##*/}" pvblk
+	expect_eq "$x: backend feature-persistent" "$(xs_be $G $x feature-persistent)" 1
+	expect_eq "$x: frontend feature-persistent" "$(xs_fe $G $x feature-persistent)" 1
+	ind=$(xs_be $G $x feature-max-indirect-segments || true)
+	[ "${ind:-0}" -gt 11 ] 2>/dev/null && ok "$x: feature-max-indirect-segments ($ind)" ||
+		not_ok "$x: feature-max-indirect-segments ('$ind')"
+	expect_eq "$x: frontend multi-queue-num-queues" "$(xs_fe $G $x multi-queue-num-queues)" 2
+done
+
+if [ $connected = 1 ] && domu_wait_phase $G io-done; then
+	id=$(domid_of $G)
+	for x in $DISKS; do
+		st=/sys/kernel/debug/pvblk/xen-$id-$(vbd_devid $x)/stats
+		if [ ! -r "$st" ]; then
+			not_ok "$x: debugfs $st"
+			ls -R /sys/kernel/debug/pvblk 2>&1 | sed 's/^/#   /'
+			continue
+		fi
+		sed "s/^/# $x stats: /" "$st"
+		expect_eq "$x: debugfs queues" "$(awk '$1 == "queues" { print $2 }' "$st")" 2
+		w=$(awk '$1 == "write_reqs" { print $2 }' "$st")
+		r=$(awk '$1 == "read_reqs" { print $2 }' "$st")
+		[ "${w:-0}" -gt 0 ] && [ "${r:-0}" -gt 0 ] &&
+			ok "$x: debugfs read_reqs $r, write_reqs $w" ||
+			not_ok "$x: debugfs read_reqs '$r', write_reqs '$w'"
+		h=$(awk '$1 ~ /^mcache[0-9]+_hits$/ { s += $2 } END { print s + 0 }' "$st")
+		q=$(grep -c '^mcache[0-9]*_hits' "$st")
+		[ "$h" -gt 0 ] && [ "$q" = 2 ] &&
+			ok "$x: persistent grants reused on $q queues ($h mcache hits)" ||
+			not_ok "$x: persistent grant caches: $q queues, $h hits"
+	done
+	domu_signal $G go 1
+fi
+domu_wait $G
+guest_verdict $G
+check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ]'
+check "rmmod pvblk" rmmod pvblk
+check "losetup -d $loop" losetup -d "$loop"
