@@ -109,6 +109,8 @@ struct vhost_blk {
 	int id;
 	bool has_backend;
 	struct pvblk_backend_info info;
+	spinlock_t serial_lock;		/* protects @serial */
+	u8 serial[VHOST_BLK_SERIAL_BYTES];
 };
 
 /*
@@ -206,9 +208,6 @@ static void vhost_blk_complete(struct pvblk_req *preq)
 			if (status == VIRTIO_BLK_S_OK &&
 			    preq->op == PVBLK_OP_READ)
 				len = req->in_len;
-			else if (status == VIRTIO_BLK_S_OK &&
-				 preq->op == PVBLK_OP_GET_ID)
-				len = PVBLK_ID_BYTES + 1;
 			vhost_blk_log(vq, req->log, req->log_num, req->in_len);
 		}
 		if (bvq->nheads >= vq->dev->iov_limit)
@@ -298,9 +297,12 @@ static u8 __user *vhost_blk_status_ptr(const struct iovec *iov,
 	return NULL;
 }
 
-/* Answer a chain at once, without the core. */
+/*
+ * Answer a chain at once, without the core; @written is the used length
+ * once the status byte is written (data bytes + 1).
+ */
 static void vhost_blk_answer(struct vhost_blk_vq *bvq, u16 head,
-			     u8 __user *status_ptr, u8 status,
+			     u8 __user *status_ptr, u8 status, u32 written,
 			     const struct vhost_blk_chain *c,
 			     unsigned int log_num)
 {
@@ -312,7 +314,7 @@ static void vhost_blk_answer(struct vhost_blk_vq *bvq, u16 head,
 			pr_err_ratelimited("vq %u: cannot write a status byte\n",
 					   bvq->pq->index);
 		} else {
-			len = 1;
+			len = written;
 			vhost_blk_log(vq, vq->log, log_num, c->in_bytes);
 		}
 	}
@@ -329,6 +331,27 @@ static void vhost_blk_limits(struct vhost_blk *blk, struct vhost_virtqueue *vq,
 	lim->read_only = blk->info.read_only;
 	lim->max_discard_sectors = blk->info.max_discard_sectors;
 	lim->max_write_zeroes_sectors = blk->info.max_write_zeroes_sectors;
+}
+
+/*
+ * GET_ID is answered here: copy the serial (zero-padded to 20 bytes) into
+ * the writable part, which vhost_blk_check() made at least that long.
+ */
+static u8 vhost_blk_get_id(struct vhost_blk_vq *bvq, unsigned int out,
+			   unsigned int in, const struct vhost_blk_chain *c)
+{
+	struct vhost_blk *blk = bvq->blk;
+	u8 id[VHOST_BLK_SERIAL_BYTES];
+	struct iov_iter it;
+
+	spin_lock(&blk->serial_lock);
+	memcpy(id, blk->serial, sizeof(id));
+	spin_unlock(&blk->serial_lock);
+
+	iov_iter_init(&it, ITER_DEST, bvq->vq.iov + out, in, c->in_bytes);
+	if (copy_to_iter(id, sizeof(id), &it) != sizeof(id))
+		return VIRTIO_BLK_S_IOERR;
+	return VIRTIO_BLK_S_OK;
 }
 
 /* Copy the writable part's dirty log out of vq->log into @req. */
@@ -370,11 +393,9 @@ static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
 
 	switch (op) {
 	case PVBLK_OP_READ:
-	case PVBLK_OP_GET_ID:
 		iov_iter_init(&in_it, ITER_DEST, vq->iov + out, in,
 			      c->in_bytes);
-		iov_iter_truncate(&in_it, op == PVBLK_OP_GET_ID ?
-				  PVBLK_ID_BYTES : c->in_bytes - 1);
+		iov_iter_truncate(&in_it, c->in_bytes - 1);
 		ret = pvblk_req_pin_user(preq, &in_it, VHOST_BLK_MAX_PAGES);
 		break;
 	case PVBLK_OP_WRITE:
@@ -425,6 +446,7 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 	struct vhost_blk_req *req;
 	struct iov_iter out_it;
 	u8 __user *status_ptr;
+	u32 written = 1;
 	enum pvblk_op op;
 	u32 type = 0;
 	u64 sector = 0;
@@ -449,6 +471,11 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 	if (status != VIRTIO_BLK_S_OK) {
 		pr_debug_ratelimited("vq %u: head %u type %u: status %u\n",
 				     bvq->pq->index, head, type, status);
+		goto answer;
+	}
+	if (op == PVBLK_OP_GET_ID) {
+		status = vhost_blk_get_id(bvq, out, in, &c);
+		written = VHOST_BLK_SERIAL_BYTES + 1;
 		goto answer;
 	}
 
@@ -483,7 +510,7 @@ answer:
 	if (status == VHOST_BLK_S_NONE)
 		pr_warn_ratelimited("vq %u: head %u has no status byte\n",
 				    bvq->pq->index, head);
-	vhost_blk_answer(bvq, head, status_ptr, status, &c, log_num);
+	vhost_blk_answer(bvq, head, status_ptr, status, written, &c, log_num);
 	*signal = true;
 	return c.out_bytes + c.in_bytes;
 }
@@ -535,7 +562,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 
 		bytes += vhost_blk_handle_chain(bvq, &batch, &lim, head, out,
 						in, log_num, &signal);
-		if (vhost_exceeds_weight(vq, ++pkts, 
+		if (vhost_exceeds_weight(vq, ++pkts,
 					 min_t(size_t, bytes, INT_MAX)))
 			break;
 	}
@@ -785,6 +812,11 @@ static long vhost_blk_set_serial(struct vhost_blk *blk,
 	if (s.len > VHOST_BLK_SERIAL_BYTES || s.reserved)
 		return -EINVAL;
 	mutex_lock(&blk->dev.mutex);
+	spin_lock(&blk->serial_lock);
+	memset(blk->serial, 0, sizeof(blk->serial));
+	memcpy(blk->serial, s.id, s.len);
+	spin_unlock(&blk->serial_lock);
+	/* The core keeps a copy for its own reports. */
 	pvblk_dev_set_serial(blk->pdev, (const char *)s.id, s.len);
 	mutex_unlock(&blk->dev.mutex);
 	return 0;
@@ -904,6 +936,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	if (!blk)
 		return -ENOMEM;
 
+	spin_lock_init(&blk->serial_lock);
 	blk->id = ida_alloc(&vhost_blk_ida, GFP_KERNEL);
 	if (blk->id < 0) {
 		ret = blk->id;
