@@ -45,7 +45,7 @@ xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/c
 
 . /scenario/lib.sh
 step "scenario ${PVBLK_SCENARIO:-?}: start"
-bash /scenario/main.sh
+bash -c '. /scenario/lib.sh && . /scenario/main.sh'
 rc=$?
 step "scenario ${PVBLK_SCENARIO:-?}: exit status $rc"
 [ "$rc" = 0 ] || echo "not ok - scenario script exited with status $rc"
