@@ -75,7 +75,7 @@ header() {
 
 # Kernel report patterns in the serial log.  Kernel lines carry a printk
 # timestamp; /init repeats ring-buffer-only reports as PVBLK-DMESG lines.
-REPORT_RE='Oops|BUG:|WARNING:|KASAN|UBSAN|possible circular locking|possible recursive locking|INFO:|unreferenced object 0x|general protection|Call Trace|Kernel panic|kernel BUG|RIP: |lockdep'
+REPORT_RE='Oops|BUG:|WARNING:|KASAN|UBSAN|possible circular locking|possible recursive locking|INFO:|unreferenced object 0x|general protection|Call Trace|Kernel panic|kernel BUG|RIP: |DEBUG_LOCKS_WARN_ON'
 
 built_stock=0
 built_debug=0
