@@ -64,8 +64,8 @@ EXPORT_SYMBOL_GPL(pvblk_backend_open_dev);
 /**
  * pvblk_backend_open_file() - open the backend behind an open file.
  * @file: a block device node (re-opened by dev_t, exclusively) or a
- *	regular file (a reference is taken; it must be open for reading, and
- *	for writing unless @read_only: -EBADF otherwise).
+ *	regular file (a reference is taken).  Either must be open for
+ *	reading, and for writing unless @read_only: -EBADF otherwise.
  * @read_only: refuse writes.
  *
  * Return: the backend or an ERR_PTR(); -ENOTBLK never escapes: a file that
@@ -77,8 +77,13 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only)
 	struct pvblk_backend *be;
 	int ret;
 
-	if (S_ISBLK(inode->i_mode))
+	if (S_ISBLK(inode->i_mode)) {
+		/* The re-open must not grant more than the caller's file. */
+		if (!(file->f_mode & FMODE_READ) ||
+		    (!read_only && !(file->f_mode & FMODE_WRITE)))
+			return ERR_PTR(-EBADF);
 		return pvblk_backend_open_dev(inode->i_rdev, read_only);
+	}
 
 	be = kzalloc(sizeof(*be), GFP_KERNEL);
 	if (!be)
@@ -126,7 +131,7 @@ static blk_status_t pvblk_check_range(sector_t sector, u64 nr_sectors,
 	return BLK_STS_OK;
 }
 
-static blk_status_t pvblk_check_segs(struct pvblk_req *req)
+static blk_status_t pvblk_check_segs(struct pvblk_req *req, bool sectors)
 {
 	unsigned int i;
 	u64 bytes = 0;
@@ -139,7 +144,8 @@ static blk_status_t pvblk_check_segs(struct pvblk_req *req)
 		if (!s->page || !s->len || s->offset >= PAGE_SIZE ||
 		    s->len > PAGE_SIZE - s->offset)
 			return BLK_STS_IOERR;
-		if ((s->offset | s->len) & (SECTOR_SIZE - 1))
+		/* Data moves in sectors; a GET_ID buffer is any size. */
+		if (sectors && ((s->offset | s->len) & (SECTOR_SIZE - 1)))
 			return BLK_STS_IOERR;
 		bytes += s->len;
 	}
@@ -170,7 +176,7 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be)
 	case PVBLK_OP_WRITE:
 		if (req->op == PVBLK_OP_WRITE && info->read_only)
 			return BLK_STS_IOERR;
-		st = pvblk_check_segs(req);
+		st = pvblk_check_segs(req, true);
 		if (st)
 			return st;
 		return pvblk_check_range(req->sector,
@@ -192,7 +198,7 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be)
 			return BLK_STS_IOERR;
 		return pvblk_check_range(req->sector, req->nr_sectors, be);
 	case PVBLK_OP_GET_ID:
-		return pvblk_check_segs(req);
+		return pvblk_check_segs(req, false);
 	default:
 		return BLK_STS_NOTSUPP;
 	}
