@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""pvblk benchmark report: collects the PVBLK-BENCH lines of the serial logs
+rig/bench.sh saved in OUT, writes OUT/bench.json (every raw figure, versions,
+command lines), OUT/table.txt, OUT/bench.png (gnuplot) and prints the table,
+the goals (reported, never asserted) and ok/not ok lines ending with
+"N passed, N failed"."""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+
+KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "qsd-vhost-user"]
+XEN_PATHS = ["pvblk-xen-pgnt", "pvblk-xen-nopgnt", "blkback-pgnt", "blkback-nopgnt"]
+DEV_NAMES = {"nullb": "null_blk", "brd": "brd"}
+
+results = {"pass": 0, "fail": 0}
+
+
+def ok(desc):
+    print(f"ok - {desc}")
+    results["pass"] += 1
+
+
+def not_ok(desc, why=""):
+    print(f"not ok - {desc}" + (f" ({why})" if why else ""))
+    results["fail"] += 1
+
+
+def sh(cmd):
+    try:
+        out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30)
+        return out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def read_records(path, source):
+    recs = []
+    if not os.path.exists(path):
+        return recs
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.search(r"PVBLK-BENCH (\{.*\})\s*$", line)
+            if not m:
+                continue
+            try:
+                r = json.loads(m.group(1))
+            except json.JSONDecodeError:
+                continue
+            r["source"] = source
+            recs.append(r)
+    return recs
+
+
+def stats(vals):
+    """median, min, max and spread = (max - min) / median in percent."""
+    if not vals:
+        return None
+    med = statistics.median(vals)
+    lo, hi = min(vals), max(vals)
+    return {"median": med, "min": lo, "max": hi, "n": len(vals),
+            "spread_pct": (100.0 * (hi - lo) / med) if med else 0.0,
+            "values": vals}
+
+
+def summarise(recs, paths):
+    """{(path, dev, job, queues): stats of iops and lat}"""
+    groups = {}
+    for r in recs:
+        if r.get("mode") not in ("wall", "xen"):
+            continue
+        key = (r["path"], r["dev"], r["job"], r["queues"])
+        groups.setdefault(key, []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        out[key] = {"iops": stats([r["iops"] for r in rs]),
+                    "lat_us": stats([r["lat_us"] for r in rs])}
+    return out
+
+
+def icount_costs(recs):
+    """Cost per I/O: per path, dev and rep, (T(2N) - T(N)) / (ios(2N) - ios(N))
+    in guest ns = instructions under -icount shift=0."""
+    runs = {}
+    for r in recs:
+        if r.get("mode") != "icount":
+            continue
+        runs.setdefault((r["path"], r["dev"], r["rep"]), []).append(r)
+    per = {}
+    for (path, dev, rep), rs in runs.items():
+        if len(rs) < 2:
+            continue
+        rs = sorted(rs, key=lambda r: r["ios"])
+        short, long_ = rs[0], rs[-1]
+        dios = long_["ios"] - short["ios"]
+        if dios <= 0:
+            continue
+        cost = 1000.0 * (long_["guest_us"] - short["guest_us"]) / dios
+        fio_cost = 1e6 * (long_["fio_runtime_ms"] - short["fio_runtime_ms"]) / dios
+        per.setdefault((path, dev), []).append(
+            {"rep": rep, "cost_insn": cost, "cost_fio_runtime_insn": fio_cost,
+             "short": {"ios": short["ios"], "guest_us": short["guest_us"]},
+             "long": {"ios": long_["ios"], "guest_us": long_["guest_us"]}})
+    return {k: {"reps": v, "cost": stats([x["cost_insn"] for x in v]),
+                "cost_fio_runtime": stats([x["cost_fio_runtime_insn"] for x in v])}
+            for k, v in per.items()}
+
+
+def fmt_iops(s):
+    if not s:
+        return "-"
+    m = s["median"]
+    v = f"{m / 1000:.1f}k" if m >= 1000 else f"{m:.0f}"
+    return f"{v} ±{s['spread_pct']:.0f}%" if s["n"] > 1 else v
+
+
+def fmt_lat(s):
+    if not s:
+        return "-"
+    return f"{s['median']:.0f}us ±{s['spread_pct']:.0f}%" if s["n"] > 1 else f"{s['median']:.0f}us"
+
+
+def fmt_cost(s):
+    if not s:
+        return "-"
+    return f"{s['median'] / 1000:.1f}k ±{s['spread_pct']:.1f}%"
+
+
+def ratio(a, b):
+    if not a or not b or not b["median"]:
+        return None
+    return a["median"] / b["median"]
+
+
+def fmt_ratio(x):
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def table(summ, costs, paths, devs, ref_a, ref_b, title, not_run):
+    lines = [title]
+    hdr = ["path", "randread q1", "randread q2", "randwrite q1", "randwrite q2",
+           "QD1 lat", "cost/IO insn", f"vs {ref_a} rr rw", f"vs {ref_b} rr rw"]
+    for dev in devs:
+        rows = []
+        for p in paths:
+            g = lambda job, q: summ.get((p, dev, job, q), {}).get("iops")
+            if not_run and not any(k[0] == p for k in summ):
+                rows.append([p] + ["not run"] + [""] * (len(hdr) - 2))
+                continue
+            cost = costs.get((p, dev), {}).get("cost")
+            ra = [ratio(g(j, 1), summ.get((ref_a, dev, j, 1), {}).get("iops"))
+                  for j in ("randread", "randwrite")]
+            rb = [ratio(g(j, 1), summ.get((ref_b, dev, j, 1), {}).get("iops"))
+                  for j in ("randread", "randwrite")]
+            rows.append([p, fmt_iops(g("randread", 1)), fmt_iops(g("randread", 2)),
+                         fmt_iops(g("randwrite", 1)), fmt_iops(g("randwrite", 2)),
+                         fmt_lat(summ.get((p, dev, "lat1", 1), {}).get("lat_us")),
+                         fmt_cost(cost),
+                         f"{fmt_ratio(ra[0])} {fmt_ratio(ra[1])}",
+                         f"{fmt_ratio(rb[0])} {fmt_ratio(rb[1])}"])
+        w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
+        lines.append(f"  device: {DEV_NAMES.get(dev, dev)}  (IOPS: median ±spread over reps, "
+                     "spread = (max-min)/median)")
+        lines.append("  " + "  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
+        lines.append("  " + "  ".join("-" * w[i] for i in range(len(hdr))))
+        for r in rows:
+            lines.append("  " + "  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
+        lines.append("")
+    return lines
+
+
+def goals(summ, costs):
+    out = []
+
+    def add(name, target, val, how):
+        out.append({"goal": name, "target": target, "measured": val,
+                    "met": (val is not None and val >= target), "how": how})
+
+    for dev in ("nullb", "brd"):
+        for job in ("randread", "randwrite"):
+            a = summ.get(("pvblk-vhost", dev, job, 1), {}).get("iops")
+            add(f"pvblk-vhost >= 0.95x host-io_uring ({dev} {job} q1)", 0.95,
+                ratio(a, summ.get(("host-io_uring", dev, job, 1), {}).get("iops")),
+                "median IOPS ratio, same boot")
+            add(f"pvblk-vhost >= 1.5x qsd-vhost-user ({dev} {job} q1)", 1.5,
+                ratio(a, summ.get(("qsd-vhost-user", dev, job, 1), {}).get("iops")),
+                "median IOPS ratio, same boot")
+            for p in ("pvblk-vhost", "host-io_uring"):
+                add(f"{p} 2 queues >= 1.7x 1 queue ({dev} {job})", 1.7,
+                    ratio(summ.get((p, dev, job, 2), {}).get("iops"),
+                          summ.get((p, dev, job, 1), {}).get("iops")),
+                    "median IOPS ratio, same boot")
+    c_p = costs.get(("pvblk-vhost", "nullb"), {}).get("cost")
+    for ref, tgt in (("host-io_uring", 1 / 0.95), ("qsd-vhost-user", None)):
+        c_r = costs.get((ref, "nullb"), {}).get("cost")
+        if c_p and c_r:
+            out.append({"goal": f"cost per I/O: {ref} / pvblk-vhost (null_blk)",
+                        "target": None, "measured": c_r["median"] / c_p["median"],
+                        "met": None, "how": "instructions per I/O ratio (icount), information"})
+    for job in ("randread", "randwrite"):
+        for dev in ("nullb", "brd"):
+            add(f"pvblk-xen >= 1.2x xen-blkback, persistent grants ({dev} {job} q1)", 1.2,
+                ratio(summ.get(("pvblk-xen-pgnt", dev, job, 1), {}).get("iops"),
+                      summ.get(("blkback-pgnt", dev, job, 1), {}).get("iops")),
+                "median IOPS ratio in the domU, same Xen boot")
+    return out
+
+
+def plot(out_dir, summ, costs, panels_in):
+    """bench.png: one panel of IOPS per path (median, min..max bars) per
+    side (KVM, Xen) over its configurations, and the cost per I/O (icount)
+    below.  panels_in: [(title, name, paths, configs)]."""
+    panels = []
+    for title, name, paths, configs in panels_in:
+        dat = os.path.join(out_dir, f"plot-{name}.dat")
+        with open(dat, "w") as f:
+            f.write("# config " + " ".join(f"{p}_med {p}_min {p}_max" for p in paths) + "\n")
+            for (label, dev, job, q) in configs:
+                cols = []
+                for p in paths:
+                    s = summ.get((p, dev, job, q), {}).get("iops")
+                    cols += ([s["median"] / 1000, s["min"] / 1000, s["max"] / 1000] if s
+                             else ["NaN", "NaN", "NaN"])
+                f.write(f'"{label}" ' + " ".join(str(c) for c in cols) + "\n")
+        panels.append((title, dat, paths))
+    cdat = os.path.join(out_dir, "plot-cost.dat")
+    cpaths = [p for p in KVM_PATHS if (p, "nullb") in costs]
+    with open(cdat, "w") as f:
+        f.write("# path median min max (k instructions per I/O, null_blk randread QD128)\n")
+        for p in cpaths:
+            s = costs[(p, "nullb")]["cost"]
+            f.write(f'"{p}" {s["median"] / 1000} {s["min"] / 1000} {s["max"] / 1000}\n')
+    rows = len(panels) + (1 if cpaths else 0)
+    png = os.path.join(out_dir, "bench.png")
+    gp = os.path.join(out_dir, "plot.gp")
+    with open(gp, "w") as f:
+        f.write(f"""set terminal pngcairo noenhanced size 1400,{480 * rows + 40} font ",11"
+set output "{png}"
+set style data histogram
+set style histogram errorbars gap 1.5 lw 1
+set style fill solid 0.75 border -1
+set boxwidth 0.9
+set grid ytics
+set key outside right top vertical
+set yrange [0:*]
+set multiplot layout {rows},1
+""")
+        for title, dat, paths in panels:
+            f.write(f'set title "{title}"\nset ylabel "kIOPS"\nset xtics rotate by -20\nset key\n')
+            plots = [f'"{dat}" using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}:xtic(1) '
+                     f'title "{p}"' for i, p in enumerate(paths)]
+            f.write("plot " + ", \\\n     ".join(plots) + "\n")
+        if cpaths:
+            f.write('set title "KVM side: cost per I/O = guest instructions (-icount shift=0), '
+                    '(T(2N)-T(N))/N, null_blk 4k randread QD128, bars = min..max"\n')
+            f.write('set ylabel "k instructions / I/O"\nset xtics norotate\nunset key\n')
+            f.write(f'plot "{cdat}" using 2:3:4:xtic(1) lc rgb "#4060c0"\n')
+        f.write("unset multiplot\n")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return png, None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--mode", default="full")
+    ap.add_argument("--xen-note", default="")
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--cmdline", default="")
+    ap.add_argument("--versions", default="")
+    a = ap.parse_args()
+    out = a.out
+
+    recs = (read_records(os.path.join(out, "kvm-wall.log"), "kvm-wall")
+            + read_records(os.path.join(out, "kvm-icount.log"), "kvm-icount")
+            + read_records(os.path.join(out, "xen-console.log"), "xen"))
+    boots = []
+    if os.path.exists(os.path.join(out, "boots.txt")):
+        with open(os.path.join(out, "boots.txt")) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) >= 2:
+                    boots.append({"name": parts[0], "exit": int(parts[1]),
+                                  "vm_run_args": parts[2] if len(parts) > 2 else "",
+                                  "accel": parts[3] if len(parts) > 3 else "",
+                                  "qemu_extra": parts[4] if len(parts) > 4 else "",
+                                  "guest_env": parts[5] if len(parts) > 5 else ""})
+    summ = summarise(recs, KVM_PATHS + XEN_PATHS)
+    costs = icount_costs(recs)
+    xen_ran = any(r["source"] == "xen" for r in recs)
+
+    lines = [f"pvblk benchmark ({a.mode}), {datetime.datetime.now():%Y-%m-%d %H:%M}, "
+             "QEMU TCG guests on a 2-core host: ratios are meaningful, absolute IOPS are not", ""]
+    lines += table(summ, costs, KVM_PATHS, [d for d in ("nullb", "brd")
+                   if any(k[1] == d for k in summ if k[0] in KVM_PATHS)],
+                   "host-io_uring", "qsd-vhost-user",
+                   "KVM side (one boot of the rig VM, 2 vCPUs; cost/IO from a second boot "
+                   "under -icount, 1 vCPU)", False)
+    xen_devs = [d for d in ("nullb", "brd") if any(k[1] == d for k in summ if k[0] in XEN_PATHS)]
+    if xen_ran and xen_devs:
+        lines += table(summ, costs, XEN_PATHS, xen_devs, "blkback-pgnt", "blkback-nopgnt",
+                       "Xen side (domU fio, one Xen boot; pgnt = persistent grants)", True)
+    else:
+        lines.append("Xen side: not run: " + (a.xen_note or "no figures in the Xen console log"))
+        lines.append("")
+    gl = goals(summ, costs)
+    lines.append("Goals (reported, never asserted):")
+    for g in gl:
+        if g["measured"] is None:
+            state = "not measured"
+        elif g["met"] is None:
+            state = f"{g['measured']:.2f}x"
+        else:
+            state = f"{g['measured']:.2f}x " + ("met" if g["met"] else "MISSED")
+        lines.append(f"  {g['goal']}: {state}")
+    cl = [f"  {p}: median {c['cost']['median']:.0f} insn/IO, spread {c['cost']['spread_pct']:.1f}% "
+          f"over {c['cost']['n']} reps ({', '.join(f'{x:.0f}' for x in c['cost']['values'])}); "
+          f"from fio's runtime: {c['cost_fio_runtime']['median']:.0f}"
+          for (p, d), c in sorted(costs.items())]
+    if cl:
+        lines.append("Cost per I/O (null_blk, 4k randread QD128, 1 queue; icount, instructions):")
+        lines += cl
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(out, "table.txt"), "w") as f:
+        f.write(text)
+
+    # Checks: a figure from every path, the JSON, the PNG.
+    for b in boots:
+        if b["exit"] == 0:
+            ok(f"boot {b['name']} passed (every fio run ok, no kernel report)")
+        else:
+            not_ok(f"boot {b['name']} passed", f"vm-run exit {b['exit']}, see its log in {out}")
+    kvm_wall_expected = any(b["name"].startswith("kvm wall") for b in boots)
+    for p in KVM_PATHS:
+        if not kvm_wall_expected:
+            break
+        n = sum(1 for r in recs if r["path"] == p and r["mode"] == "wall" and r["iops"] > 0)
+        if n:
+            ok(f"{p}: {n} wall-clock figures")
+        else:
+            not_ok(f"{p}: wall-clock figures", "none in kvm-wall.log")
+    if any(b["name"].startswith("kvm icount") for b in boots):
+        for p in KVM_PATHS:
+            c = costs.get((p, "nullb"))
+            if c and c["cost"]["median"] > 0:
+                ok(f"{p}: cost per I/O {c['cost']['median']:.0f} instructions "
+                   f"(spread {c['cost']['spread_pct']:.1f}%)")
+            else:
+                not_ok(f"{p}: cost per I/O", "no icount figures")
+    if xen_ran:
+        for p in XEN_PATHS:
+            n = sum(1 for r in recs if r["path"] == p and r["iops"] > 0)
+            if n:
+                ok(f"{p}: {n} figures")
+            else:
+                not_ok(f"{p}: figures", "none in the Xen console log")
+    else:
+        print(f"# xen: not run: {a.xen_note}")
+
+    panels = []
+    for side, name, paths in (("KVM side (one rig VM boot)", "kvm", KVM_PATHS),
+                              ("Xen side (domU fio, one Xen boot)", "xen", XEN_PATHS)):
+        present = [p for p in paths if any(k[0] == p for k in summ)]
+        configs = []
+        for dev in ("nullb", "brd"):
+            for job, short in (("randread", "rr"), ("randwrite", "rw")):
+                for q in (1, 2):
+                    if any(k[1:] == (dev, job, q) for k in summ if k[0] in present):
+                        configs.append((f"{DEV_NAMES[dev]} {short} q{q}", dev, job, q))
+        if present and configs:
+            panels.append((f"{side}: IOPS per path, 4k QD128 (median of repetitions, "
+                           "bars = min..max; TCG wall clock, compare inside one boot only)",
+                           name, present, configs))
+    png, err = (None, "no figures to plot")
+    if panels:
+        png, err = plot(out, summ, costs, panels)
+
+    versions = {
+        "kernel_guest": a.versions,
+        "kernel_image_pkg": sh(f"dpkg-query -W -f '${{Version}}' linux-image-{a.versions}"),
+        "qemu": sh("qemu-system-x86_64 --version"),
+        "qemu_storage_daemon": sh("qemu-storage-daemon --version"),
+        "fio": sh("fio --version"),
+        "xen_pkg": sh("dpkg-query -W -f '${Version}' xen-hypervisor-4.17-amd64"),
+        "gnuplot": sh("gnuplot --version"),
+        "host_kernel": platform.release(),
+        "host_cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
+        "host_cpus": os.cpu_count(),
+        "pvblk_git": sh("git rev-parse HEAD"),
+        "pvblk_git_dirty": bool(sh("git status --porcelain -- pvblk tools bench rig")),
+    }
+    doc = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "mode": a.mode,
+        "command": a.cmdline,
+        "versions": versions,
+        "boots": boots,
+        "qemu_base": "qemu-system-x86_64 -accel <accel> -cpu max -smp N -m MB -M q35 -nodefaults "
+                     "-no-reboot -display none -serial stdio -nic none -kernel "
+                     "/boot/vmlinuz-<kver> -initrd <rig initramfs> (rig/vm-run.sh)",
+        "icount": {"n_short": a.n, "n_long": 2 * a.n,
+                   "method": "guest time (EPOCHREALTIME around fio) for N and 2N I/Os under "
+                             "-icount shift=0,sleep=off: cost = (T(2N)-T(N))/(ios(2N)-ios(N)) "
+                             "ns = instructions"},
+        "xen_note": a.xen_note if not xen_ran else "",
+        "records": recs,
+        "summary": [{"path": k[0], "dev": k[1], "job": k[2], "queues": k[3], **v}
+                    for k, v in sorted(summ.items())],
+        "cost_per_io": [{"path": k[0], "dev": k[1], **v} for k, v in sorted(costs.items())],
+        "goals": gl,
+        "table": text,
+    }
+    jpath = os.path.join(out, "bench.json")
+    try:
+        with open(jpath, "w") as f:
+            json.dump(doc, f, indent=1)
+        with open(jpath) as f:
+            json.load(f)
+        ok(f"bench.json written ({len(recs)} raw records): {jpath}")
+    except (OSError, ValueError) as e:
+        not_ok("bench.json written", str(e))
+    if png and os.path.getsize(png) > 1000:
+        ok(f"bench.png written: {png}")
+    else:
+        not_ok("bench.png written", err or "empty file")
+    print(f"{results['pass']} passed, {results['fail']} failed")
+    return 1 if results["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: one comparative benchmark of pvblk against the host-direct
+# limit and the userspace backends (issue 5).  See bench/PERFORMANCE.md.
+#
+# Usage: rig/bench.sh [--smoke] [--out DIR] [--no-xen] [--no-icount]
+#   --smoke      short runtimes, 1 repetition, few configurations (< 5 min);
+#                part of make check, so the benchmark cannot silently break
+#   --out DIR    results directory (default results/<date-time>)
+#   --no-xen     skip the Xen boot (its rows read "not run")
+#   --no-icount  skip the -icount boot (no cost per I/O)
+#
+# Boots (all QEMU TCG, Debian's stock kernel):
+#   1. KVM side, wall clock: bench/kvm.test in one rig VM (rig/vm-run.sh),
+#      paths alternated, REPS repetitions, fio IOPS and QD1 latency.
+#   2. KVM side, cost per I/O: the same guest under single-threaded TCG with
+#      -icount shift=0,sleep=off (guest time = executed instructions, 1 ns
+#      each), guest time for N and 2N I/Os: cost = (T(2N) - T(N)) / N.
+#   3. Xen side: tests/xen/bench-xen.sh in one Xen rig boot (rig/xen-run.sh),
+#      when the Xen rig and pvblk's Xen backend are there.
+# Writes DIR/bench.json (every raw figure, versions, command lines),
+# DIR/bench.png, DIR/table.txt and the serial logs; prints the table.
+# Ends with "N passed, N failed" (one ok per path with a figure, the JSON,
+# the PNG); exits 1 on a failure.  Speed is reported, never asserted.
+# Env: PVBLK_BENCH_REPS, PVBLK_BENCH_RT (seconds per fio run),
+#      PVBLK_BENCH_N (I/Os of the short icount run) override the defaults.
+# Does not take /tmp/pvblk-heavy.lock (make check calls it): wrap it.
+set -euo pipefail
+
+orig_args="$*"
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. rig/versions.sh
+t_start=$(date +%s)
+step() { echo "[bench +$(($(date +%s) - t_start))s] $*" >&2; }
+
+smoke=0
+xen=1
+icount=1
+out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smoke) smoke=1 ;;
+	--out) out=$2; shift ;;
+	--no-xen) xen=0 ;;
+	--no-icount) icount=0 ;;
+	-h|--help) sed -n '3,29p' "$0"; exit 0 ;;
+	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [ $smoke = 1 ]; then
+	reps=${PVBLK_BENCH_REPS:-1}
+	rt=${PVBLK_BENCH_RT:-1}
+	ramp=0
+	n=${PVBLK_BENCH_N:-2000}
+	icount_reps=2
+	devs=nullb
+	queues=1
+	jobs=randread+lat1
+	xen_rt=2
+else
+	reps=${PVBLK_BENCH_REPS:-3}
+	rt=${PVBLK_BENCH_RT:-3}
+	ramp=1
+	n=${PVBLK_BENCH_N:-20000}
+	icount_reps=3
+	devs=nullb+brd
+	queues=1+2
+	jobs=randread+randwrite+lat1
+	xen_rt=${PVBLK_BENCH_RT:-3}
+fi
+paths=host-io_uring+host-libaio+pvblk-vhost+qsd-vhost-user
+mode_name=$([ $smoke = 1 ] && echo smoke || echo full)
+out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)-$mode_name}
+mkdir -p "$out"
+step "mode $mode_name, results in $out"
+
+step "building pvblk.ko (make -s modules)"
+flock /tmp/pvblk-modbuild.lock make -s modules >"$out/build.log" 2>&1 || {
+	cat "$out/build.log" >&2
+	echo "not ok - pvblk.ko builds"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+step "building the tools (make -s tools)"
+make -s tools >>"$out/build.log" 2>&1 || {
+	tail -n 30 "$out/build.log" >&2
+	echo "not ok - tools build (fio engine)"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
+# vm_boot NAME LOGNAME [vm-run options]: one rig VM running bench/kvm.test;
+# its serial log is copied to $out/LOGNAME.  Env for the guest in $guest_env.
+vm_boot() {
+	local name=$1 logname=$2 log rc
+	shift 2
+	step "$name: booting (rig/vm-run.sh $* bench/kvm.test, guest env: $guest_env)"
+	set +e
+	PVBLK_APPEND="$guest_env" bash rig/vm-run.sh --no-build "$@" bench/kvm.test \
+		2>&1 | tee "$out/$logname.run" | grep --line-buffered -E '^# \[run|not ok|passed, ' |
+		sed -u "s/^/[bench] $name: /" >&2
+	rc=${PIPESTATUS[0]}
+	set -e
+	log=$(sed -n 's/.*(log: \(.*\))$/\1/p' "$out/$logname.run" | tail -n 1)
+	if [ -n "$log" ] && [ -f "$log" ]; then
+		cp "$log" "$out/$logname"
+		step "$name: done (exit $rc), serial log $out/$logname"
+	else
+		step "$name: no serial log (exit $rc)"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$*" \
+		"${PVBLK_ACCEL:-tcg,thread=multi}" "${PVBLK_QEMU_ARGS:-}" "$guest_env" >>"$out/boots.txt"
+	return 0
+}
+
+: >"$out/boots.txt"
+guest_env="PVBLK_BENCH_MODE=wall PVBLK_BENCH_REPS=$reps PVBLK_BENCH_RT=$rt"
+guest_env+=" PVBLK_BENCH_RAMP=$ramp PVBLK_BENCH_DEVS=$devs PVBLK_BENCH_QUEUES=$queues"
+guest_env+=" PVBLK_BENCH_JOBS=$jobs PVBLK_BENCH_PATHS=$paths"
+vm_boot "kvm wall-clock" kvm-wall.log --smp 2
+
+if [ $icount = 1 ]; then
+	guest_env="PVBLK_BENCH_MODE=icount PVBLK_BENCH_REPS=$icount_reps"
+	guest_env+=" PVBLK_BENCH_N=$n PVBLK_BENCH_DEVS=nullb PVBLK_BENCH_PATHS=$paths"
+	PVBLK_ACCEL="tcg,thread=single" PVBLK_QEMU_ARGS="-icount shift=0,sleep=off" \
+		vm_boot "kvm icount" kvm-icount.log --smp 1
+else
+	step "kvm icount: skipped (--no-icount)"
+fi
+
+xen_note=
+if [ $xen = 0 ]; then
+	xen_note="skipped (--no-xen)"
+elif [ ! -f rig/xen-run.sh ] || [ ! -f tests/xen/bench-xen.sh ]; then
+	xen_note="rig/xen-run.sh or tests/xen/bench-xen.sh not in this tree"
+elif ! git ls-files --error-unmatch rig/xen-run.sh >/dev/null 2>&1; then
+	xen_note="rig/xen-run.sh is not committed yet (the Xen rig is still landing)"
+else
+	step "xen: booting the Xen rig (rig/xen-run.sh tests/xen/bench-xen.sh)"
+	set +e
+	PVBLK_XEN_ENV="BENCH_REPS=$reps BENCH_RT=$xen_rt BENCH_SMOKE=$smoke" \
+		bash rig/xen-run.sh tests/xen/bench-xen.sh >"$out/xen.run" 2>&1
+	rc=$?
+	set -e
+	printf 'xen\t%s\trig/xen-run.sh tests/xen/bench-xen.sh\t\t\t%s\n' "$rc" \
+		"BENCH_REPS=$reps BENCH_RT=$xen_rt BENCH_SMOKE=$smoke" >>"$out/boots.txt"
+	xdir=$(grep -o '/[^ ]*logs/xen-[^ ]*' "$out/xen.run" | head -n 1 || true)
+	xdir=${xdir%/}
+	while [ -n "$xdir" ] && [ ! -f "$xdir/console.log" ] && [ "$xdir" != / ]; do
+		xdir=$(dirname "$xdir")
+	done
+	if [ -n "$xdir" ] && [ -f "$xdir/console.log" ]; then
+		cp "$xdir/console.log" "$out/xen-console.log"
+		step "xen: done (exit $rc), console $out/xen-console.log"
+	else
+		xen_note="the Xen boot left no console log (exit $rc, see $out/xen.run)"
+		step "xen: $xen_note"
+	fi
+fi
+[ -n "$xen_note" ] && step "xen: not run: $xen_note"
+
+step "report: bench.json, table, plot"
+set +e
+python3 bench/report.py --out "$out" --mode "$mode_name" --xen-note "$xen_note" \
+	--n "$n" --cmdline "rig/bench.sh $orig_args" \
+	--versions "$(. rig/versions.sh; pvblk_kver)"
+rc=$?
+set -e
+step "finished in $(($(date +%s) - t_start))s; results in $out"
+exit $rc
