@@ -475,7 +475,8 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 	}
 	if (op == PVBLK_OP_GET_ID) {
 		status = vhost_blk_get_id(bvq, out, in, &c);
-		written = VHOST_BLK_SERIAL_BYTES + 1;
+		if (status == VIRTIO_BLK_S_OK)
+			written = VHOST_BLK_SERIAL_BYTES + 1;
 		goto answer;
 	}
 

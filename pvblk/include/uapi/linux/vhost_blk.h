@@ -9,11 +9,26 @@
  *
  * Virtqueue i is request queue i of the virtio-blk device; up to
  * VHOST_BLK_MAX_QUEUES queues.  Features offered by VHOST_GET_FEATURES:
- * VIRTIO_F_VERSION_1, VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX,
- * VIRTIO_F_ACCESS_PLATFORM is NOT offered, VHOST_F_LOG_ALL, and the
+ * VIRTIO_F_VERSION_1, VIRTIO_F_ANY_LAYOUT, VIRTIO_RING_F_INDIRECT_DESC,
+ * VIRTIO_RING_F_EVENT_IDX, VHOST_F_LOG_ALL (VIRTIO_F_ACCESS_PLATFORM and
+ * VIRTIO_F_RING_PACKED are NOT offered), and the
  * VIRTIO_BLK_F_* bits SIZE_MAX, SEG_MAX, BLK_SIZE, TOPOLOGY, MQ, FLUSH,
  * RO (read-only backend only), DISCARD, WRITE_ZEROES, the last two only
- * when the backend supports them.
+ * when the backend supports them.  Ask for the features after
+ * VHOST_BLK_SET_BACKEND: the backend-dependent bits are only offered then.
+ *
+ * Limits served (and enforced when the bits are acked): seg_max 128 data
+ * descriptors, size_max 4096 bytes per descriptor, one discard or
+ * write-zeroes segment per request.  Any descriptor layout is accepted:
+ * the header is the first 16 device-readable bytes, the status the last
+ * device-writable byte.
+ *
+ * A virtqueue is served once a backend is attached and its ring is set up
+ * (addresses and kick fd), in either order; from then on VHOST_SET_VRING_NUM
+ * and VHOST_SET_VRING_BASE answer -EBUSY for it until the backend is
+ * detached or the owner reset.  A malformed descriptor table stops that
+ * virtqueue only (its error eventfd is signalled) until the next
+ * VHOST_BLK_SET_BACKEND.
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
 #define _UAPI_LINUX_VHOST_BLK_H
