@@ -59,6 +59,36 @@ def read_records(path, source):
     return recs
 
 
+def read_xen_results(d):
+    """fio JSON files the bench-xen guests published, named
+    PATH__DEV__JOB__Q__REP.json, as records of mode xen."""
+    recs = []
+    if not os.path.isdir(d):
+        return recs
+    for guest in sorted(os.listdir(d)):
+        for name in sorted(os.listdir(os.path.join(d, guest))):
+            parts = name[:-5].split("__") if name.endswith(".json") else []
+            if len(parts) != 5:
+                continue
+            try:
+                with open(os.path.join(d, guest, name), errors="replace") as f:
+                    text = f.read()
+                j = json.loads(text[text.index("{"):])["jobs"][0]
+            except (OSError, ValueError, KeyError, IndexError):
+                continue
+            dsel = j["read"] if j["read"]["total_ios"] > 0 else j["write"]
+            recs.append({"mode": "xen", "path": parts[0], "dev": parts[1], "job": parts[2],
+                         "queues": int(parts[3]), "rep": int(parts[4]),
+                         "iops": j["read"]["iops"] + j["write"]["iops"],
+                         "lat_us": dsel["lat_ns"]["mean"] / 1000,
+                         "ios": j["read"]["total_ios"] + j["write"]["total_ios"],
+                         "fio_runtime_ms": dsel["runtime"], "error": j["error"],
+                         "guest": guest, "source": "xen",
+                         "cmd": "fio (domU) " + " ".join(
+                             f"--{k}={v}" for k, v in j.get("job options", {}).items())})
+    return recs
+
+
 def stats(vals):
     """median, min, max and spread = (max - min) / median in percent."""
     if not vals:
@@ -282,7 +312,7 @@ def main():
 
     recs = (read_records(os.path.join(out, "kvm-wall.log"), "kvm-wall")
             + read_records(os.path.join(out, "kvm-icount.log"), "kvm-icount")
-            + read_records(os.path.join(out, "xen-console.log"), "xen"))
+            + read_xen_results(os.path.join(out, "xen-results")))
     boots = []
     if os.path.exists(os.path.join(out, "boots.txt")):
         with open(os.path.join(out, "boots.txt")) as f:

@@ -147,13 +147,12 @@ else
 	set -e
 	printf 'xen\t%s\trig/xen-run.sh tests/xen/bench-xen.sh\t\t\t%s\n' "$rc" \
 		"BENCH_REPS=$reps BENCH_RT=$xen_rt BENCH_SMOKE=$smoke" >>"$out/boots.txt"
-	xdir=$(grep -o '/[^ ]*logs/xen-[^ ]*' "$out/xen.run" | head -n 1 || true)
-	xdir=${xdir%/}
-	while [ -n "$xdir" ] && [ ! -f "$xdir/console.log" ] && [ "$xdir" != / ]; do
-		xdir=$(dirname "$xdir")
-	done
+	xdir=$(sed -n 's/.*(logs in \(.*\))$/\1/p' "$out/xen.run" | tail -n 1)
+	grep -E '^  (not )?ok - |PASS|FAIL' "$out/xen.run" | sed 's/^/[bench] xen: /' >&2 || true
 	if [ -n "$xdir" ] && [ -f "$xdir/console.log" ]; then
 		cp "$xdir/console.log" "$out/xen-console.log"
+		rm -rf "$out/xen-results"
+		[ -d "$xdir/results" ] && cp -r "$xdir/results" "$out/xen-results"
 		step "xen: done (exit $rc), console $out/xen-console.log"
 	else
 		xen_note="the Xen boot left no console log (exit $rc, see $out/xen.run)"

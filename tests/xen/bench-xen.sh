@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0
+# Scenario "bench-xen" (rig/bench.sh, not part of xen-check): the domU's fio
+# through pvblk and through the stock xen-blkback on the same devices
+# (null_blk, not memory backed, as xvdb; brd as xvdc), persistent grants on
+# and off (backend parameters: pvblk xen_persistent, xen-blkback
+# feature_persistent).  Paths alternate A B C D, A B C D ... with one PV
+# guest boot per path and repetition; only the wanted backend module is
+# loaded while a guest starts, so the new vbds bind to it.  The guest
+# (bench-xen.domu.sh) publishes each fio JSON as a result file
+# PATH__DEV__JOB__Q__REP.json.
+# Environment (PVBLK_XEN_ENV from rig/bench.sh): BENCH_REPS (3), BENCH_RT
+# (fio seconds, 3), BENCH_SMOKE=1 (pvblk-pgnt and blkback-pgnt, null_blk,
+# randread only).
+set -uo pipefail
+REPS=${BENCH_REPS:-3}
+RT=${BENCH_RT:-3}
+if [ "${BENCH_SMOKE:-0}" = 1 ]; then
+	PATHS="pvblk-xen-pgnt blkback-pgnt"
+	JOBS="randread"
+	DISKS="xvdb"
+else
+	PATHS="pvblk-xen-pgnt blkback-pgnt pvblk-xen-nopgnt blkback-nopgnt"
+	JOBS="randread randwrite lat1"
+	DISKS="xvdb xvdc"
+fi
+
+step "bench-xen: devices null_blk (xvdb) and brd (xvdc)"
+check "modprobe null_blk (not memory backed, depth 256)" \
+	modprobe null_blk nr_devices=1 gb=1 bs=4096 queue_mode=2 submit_queues=2 hw_queue_depth=256
+check "brd 256 MiB" mk_brd 256
+check "fill brd" dd if=/dev/zero of=/dev/ram0 bs=1M count=256 oflag=direct
+
+unload() {
+	local m
+	for m in pvblk xen_blkback; do
+		module_loaded "$m" || continue
+		rmmod "$m" 2>/dev/null || { sleep 1; rmmod "$m"; } ||
+			not_ok "rmmod $m"
+	done
+}
+
+# use PATH: load the backend module of PATH with persistent grants on/off.
+use() {
+	local pg=1
+	unload
+	case $1 in *nopgnt) pg=0 ;; esac
+	case $1 in
+	pvblk-*) modprobe pvblk xen_persistent=$pg ;;
+	blkback-*) modprobe xen-blkback feature_persistent=$pg ;;
+	esac
+}
+
+n=0
+for rep in $(seq 1 "$REPS"); do
+	for path in $PATHS; do
+		n=$((n + 1))
+		g=b$n
+		step "bench-xen: rep $rep, $path (guest $g)"
+		use "$path" || { not_ok "load the backend of $path"; continue; }
+		drvwant=pvblk
+		case $path in blkback-*) drvwant=vbd ;; esac
+		set -- 'phy:/dev/nullb0,xvdb,w'
+		[ "$DISKS" = "xvdb xvdc" ] && set -- 'phy:/dev/nullb0,xvdb,w' 'phy:/dev/ram0,xvdc,w'
+		DOMU_DISKS=$DISKS DOMU_BENCH_PATH=$path DOMU_BENCH_REP=$rep DOMU_BENCH_RT=$RT \
+			DOMU_BENCH_JOBS=$JOBS domu_start "$g" bench-xen.domu.sh "$@" ||
+			{ not_ok "xl create $g"; continue; }
+		if vbd_wait_connected "$g" xvdb; then
+			id=$(domid_of "$g")
+			drv=$(readlink "/sys/bus/xen-backend/devices/vbd-$id-$(vbd_devid xvdb)/driver" || true)
+			note "$g: xvdb bound to ${drv##*/}, feature-persistent be=$(xs_be "$g" xvdb feature-persistent 2>/dev/null) fe=$(xs_fe "$g" xvdb feature-persistent 2>/dev/null), queues=$(xs_fe "$g" xvdb multi-queue-num-queues 2>/dev/null)"
+			case ${drv##*/} in
+			"$drvwant"|xen-blkback) ;;
+			*) not_ok "$g: xvdb bound to '${drv##*/}', expected $drvwant" ;;
+			esac
+		fi
+		domu_wait "$g"
+		guest_verdict "$g"
+	done
+done
+unload
+ok "bench-xen: $n guest runs"
