@@ -256,7 +256,9 @@ step "writing $out"
 tmp=$out.tmp.$$
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$tmp"
 mv "$tmp" "$out"
-# Keep the cache bounded: the 12 most recently used base images.
-ls -1t "$out_dir"/base-*.cpio 2>/dev/null | tail -n +13 | xargs -r rm -f
+# Keep the cache bounded: the 12 most recently used base images, and none
+# used in the last hour is removed (a concurrent run may be about to read it).
+ls -1t "$out_dir"/base-*.cpio 2>/dev/null | tail -n +13 |
+	xargs -r -I{} find {} -maxdepth 0 -mmin +60 -delete
 step "base initramfs $(du -h "$out" | cut -f1)"
 echo "$out"
