@@ -124,17 +124,19 @@ run_one() {
 		-append "console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all"
 		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen rdinit=/init init=/pvblk-no-init $env,$initrd")
 	say "$name: booting Xen + dom0 under QEMU TCG (waits for /tmp/pvblk-heavy.lock)"
-	local t0=$SECONDS
+	local lockfd t0
 	set +e
-	if [ "${PVBLK_HEAVY_LOCK_HELD:-0}" = 1 ]; then
-		timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null > "$l/console.log" 2>&1
-	else
-		flock /tmp/pvblk-heavy.lock \
-			timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null > "$l/console.log" 2>&1
+	if [ "${PVBLK_HEAVY_LOCK_HELD:-0}" != 1 ]; then
+		exec {lockfd}> /tmp/pvblk-heavy.lock
+		flock "$lockfd"
 	fi
+	t0=$SECONDS
+	timeout -k 10 "$timeout_s" "${qemu[@]}" < /dev/null > "$l/console.log" 2>&1
 	rc=$?
+	[ -n "${lockfd:-}" ] && exec {lockfd}>&-
 	set -e
-	say "$name: QEMU exited with status $rc after $((SECONDS - t0)) s (including lock wait)"
+	echo "$((SECONDS - t0))" > "$l/seconds"
+	say "$name: QEMU exited with status $rc after $((SECONDS - t0)) s"
 	rm -f "$initrd"
 	rm -rf "$stage"
 	judge "$l"

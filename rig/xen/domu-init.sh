@@ -63,4 +63,7 @@ else
 	echo "DOMU-VERDICT: FAIL ($FAILS failed)"
 fi
 sync
+# Give xenconsoled a moment to drain the console ring before the domain
+# (and its console page) is destroyed.
+sleep 1
 poweroff -f
