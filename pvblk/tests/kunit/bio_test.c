@@ -247,6 +247,33 @@ static void pvblk_bio_discard_split(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_OK));
 }
 
+/* Secure discard: SECURE_ERASE bios when the backend has secure erase. */
+static void pvblk_bio_secure_discard(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_backend *be;
+	struct pt_req *r;
+
+	be = pt_fake_backend(test, 1 << 20, 4096, 128, 65536, 256);
+	be->info.secure_discard = true;
+	be->info.max_discard_sectors = 100;	/* rounded down to 96 */
+	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	r = pt_new_req(c, PVBLK_OP_DISCARD, 8);
+	r->req.flags = PVBLK_REQ_SECURE;
+	r->req.nr_sectors = 200;
+	pt_submit(c, r);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
+	KUNIT_EXPECT_EQ(test, pt_op(c->bios[0]),
+			(__force u32)REQ_OP_SECURE_ERASE);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_size, 96 << SECTOR_SHIFT);
+	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_iter.bi_size, 8 << SECTOR_SHIFT);
+	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_iter.bi_sector, 8 + 192);
+	pt_end_bio(c, 1, BLK_STS_NOTSUPP);
+	pt_end_all_bios(c);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_NOTSUPP));
+}
+
 /* WRITE_ZEROES: NOUNMAP unless the request allows unmapping. */
 static void pvblk_bio_write_zeroes(struct kunit *test)
 {
@@ -328,6 +355,7 @@ static struct kunit_case pvblk_bio_cases[] = {
 	KUNIT_CASE(pvblk_bio_flags),
 	KUNIT_CASE(pvblk_bio_alloc_failure),
 	KUNIT_CASE(pvblk_bio_discard_split),
+	KUNIT_CASE(pvblk_bio_secure_discard),
 	KUNIT_CASE(pvblk_bio_write_zeroes),
 	KUNIT_CASE(pvblk_bio_get_id),
 	KUNIT_CASE(pvblk_bio_flush),

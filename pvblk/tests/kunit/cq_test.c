@@ -71,6 +71,39 @@ static void pvblk_cq_budget(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, c->order[i], first + i);
 }
 
+/* Batch counters: batches, requests per batch, largest batch. */
+static void pvblk_cq_batch_stats(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_stats st;
+	unsigned int i, n;
+
+	pt_set_fake(c, 2048, 512, 128, 65536, 256);
+	for (n = 1; n <= 3; n += 2) {
+		pvblk_batch_start(&c->batch, pvblk_dev_queue(c->dev, 0));
+		for (i = 0; i < n; i++)
+			pvblk_batch_add(&c->batch,
+					&pt_new_req(c, PVBLK_OP_FLUSH, 0)->req);
+		pvblk_batch_finish(&c->batch);
+	}
+	/* Each drain submits the flush its predecessor released. */
+	for (i = 0, n = 0; i < 8 && n < 4; i++) {
+		pt_end_all_bios(c);
+		n += pt_drain(c);
+	}
+	KUNIT_EXPECT_EQ(test, n, 4);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 4);
+	pvblk_queue_stats(pvblk_dev_queue(c->dev, 0), &st);
+	KUNIT_EXPECT_EQ(test, st.batches, 2);
+	KUNIT_EXPECT_EQ(test, st.batch_reqs, 4);
+	KUNIT_EXPECT_EQ(test, st.max_batch, 3);
+	KUNIT_EXPECT_EQ(test, st.reqs[PVBLK_OP_FLUSH], 4);
+	KUNIT_EXPECT_EQ(test, st.flushes, 4);
+	KUNIT_EXPECT_EQ(test, st.barriers, 4);
+	KUNIT_EXPECT_EQ(test, st.drained_reqs, 4);
+	KUNIT_EXPECT_EQ(test, st.errors, 0);
+}
+
 /* The first error sticks; later OK or errors do not replace it. */
 static void pvblk_cq_first_error_wins(struct kunit *test)
 {
@@ -350,6 +383,7 @@ static void pvblk_cq_pin_too_many(struct kunit *test)
 static struct kunit_case pvblk_cq_cases[] = {
 	KUNIT_CASE(pvblk_cq_batch_one_notify),
 	KUNIT_CASE(pvblk_cq_budget),
+	KUNIT_CASE(pvblk_cq_batch_stats),
 	KUNIT_CASE(pvblk_cq_first_error_wins),
 	KUNIT_CASE(pvblk_cq_complete_irqs_off),
 	KUNIT_CASE(pvblk_cq_destroy_completes_leftovers),
