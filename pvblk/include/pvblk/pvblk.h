@@ -114,8 +114,8 @@ struct pvblk_req {
 	blk_status_t status;		/* first error wins */
 	atomic_t pending;		/* bios/kiocbs outstanding + 1 */
 	struct pvblk_epoch *epoch;	/* epoch this request is counted in */
-	struct list_head wait_node;	/* parked on an epoch (barrier) */
-	struct llist_node cq_node;	/* on q->cq until drained */
+	struct list_head wait_node;	/* unused: barriers park via cq_node */
+	struct llist_node cq_node;	/* dev ready list (released barrier), then q->cq */
 	u64 bytes;			/* total data bytes */
 	struct bio inline_bio;		/* small I/O: one bio, no allocation */
 	struct bio_vec inline_bvecs[PVBLK_INLINE_BVECS];
