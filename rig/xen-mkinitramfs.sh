@@ -102,7 +102,7 @@ mkcpio() {
 say "step 1/3: domU initramfs (busybox, fio, e2fsprogs, xen-blkfront)"
 d=$work/domu
 skeleton "$d"
-copy_bins "$d" /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/e2fsck \
+copy_bins "$d" /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/e2fsck /lib/x86_64-linux-gnu/libgcc_s.so.1 \
 	/usr/bin/xenstore-read /usr/bin/xenstore-write /usr/bin/xenstore-ls
 ln -s mke2fs "$d"/usr/sbin/mkfs.ext4
 ln -s e2fsck "$d"/usr/sbin/fsck.ext4
@@ -120,7 +120,7 @@ r=$work/dom0
 skeleton "$r"
 copy_bins "$r" /bin/bash /usr/bin/flock /usr/bin/stat /usr/bin/expr /usr/bin/cut \
 	/bin/sed /bin/grep /usr/bin/readlink /usr/bin/id /sbin/losetup /usr/bin/mawk \
-	/bin/kmod /usr/bin/xz \
+	/bin/kmod /usr/bin/xz /lib/x86_64-linux-gnu/libgcc_s.so.1 \
 	$XENBIN/xl $XENBIN/xenstored $XENBIN/oxenstored $XENBIN/xenconsoled \
 	$XENBIN/xen-init-dom0 $XENBIN/libxl-save-helper $XENBIN/xenstore-control \
 	/usr/bin/xenstore /usr/bin/xenstore-*

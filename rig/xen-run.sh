@@ -38,8 +38,9 @@ say "base images"
 base=$("$here/xen-mkinitramfs.sh")
 
 # Kernel reports that fail a run wherever they appear (Xen's own lines, which
-# start with "(XEN)", are not kernel reports and are skipped).
-splat_re='cut here ]|WARNING: CPU:|BUG:|Oops|KASAN|UBSAN|kernel BUG|general protection fault|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|INFO: task .* blocked|Call Trace:|stack segment:|list_add corruption|list_del corruption'
+# start with "(XEN)", are not kernel reports and are skipped), and blkfront's
+# complaints about a backend breaking the blkif protocol.
+splat_re='cut here ]|WARNING: CPU:|BUG:|Oops|KASAN|UBSAN|kernel BUG|general protection fault|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|INFO: task .* blocked|Call Trace:|stack segment:|list_add corruption|list_del corruption|response has wrong operation|disabled for further use|Bad return from blkdev'
 
 # judge LOGDIR: split the console log, extract results, print the verdict.
 judge() {

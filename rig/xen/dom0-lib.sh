@@ -49,6 +49,7 @@ mk_brd() { modprobe brd rd_nr=1 rd_size=$(( $1 * 1024 )) max_part=0; }
 mk_nullb() { modprobe null_blk nr_devices=1 gb="$1" memory_backed=1 queue_mode=2; }
 # mk_loopfile SIZE_MB: a file in tmpfs attached to a loop device; prints it.
 mk_loopfile() {
+	modprobe loop || return 1
 	mkdir -p /srv
 	truncate -s "$1"M /srv/disk.img
 	losetup -f --show /srv/disk.img
