@@ -58,6 +58,9 @@ done < "$FRAG"
 [ $missing = 0 ] || die "config fragment not satisfiable (see above)"
 
 step "building bzImage + modules with $JOBS jobs (ccache in $CCACHE_DIR)"
+# A failed single-.ko make target leaves its own short modules.order
+# behind, newer than its inputs; it is cheap to regenerate.
+rm -f "$B/modules.order"
 t=$(date +%s)
 "${MAKE[@]}" bzImage modules > "$B/build.log" 2>&1 ||
 	{ tail -40 "$B/build.log" >&2; die "build failed, log: $B/build.log"; }
