@@ -190,11 +190,12 @@ int main(int argc, char **argv)
 		uint32_t al = cfg->discard_sector_alignment ?
 			      cfg->discard_sector_alignment : 8;
 		uint64_t s = 4096 / al * al + al;
+		uint32_t n = (8 + al - 1) / al * al;	/* >= 4 KiB, aligned */
 
-		fill(buf, al * 512, 6);
-		r = pvv_sync(vq, VIRTIO_BLK_T_OUT, s, buf, al * 512 > 1048576 ?
-			     1048576 : al * 512);
-		r = r ? r : dwz(vq, VIRTIO_BLK_T_DISCARD, s, al, 0, seg);
+		fill(buf, 1048576, 6);
+		r = pvv_sync(vq, VIRTIO_BLK_T_OUT, s, buf, n * 512 > 1048576 ?
+			     1048576 : n * 512);
+		r = r ? r : dwz(vq, VIRTIO_BLK_T_DISCARD, s, n, 0, seg);
 		check(r == VIRTIO_BLK_S_OK, "discard", NULL);
 		if (dz) {
 			r = pvv_sync(vq, VIRTIO_BLK_T_IN, s, rd, 4096);
