@@ -197,7 +197,9 @@ for t in "${tests[@]}"; do
 		-append "$append" ${PVBLK_QEMU_ARGS:-} < /dev/null 2>&1 |
 		tr -d '\r' | tee "$log" |
 		if [ $verbose = 1 ]; then cat; else
-			grep --line-buffered -E '^[[:space:]]*(not )?ok\b|^PVBLK-VM|^# ' || true
+			awk '/^PVBLK-KTAP-BEGIN/ { k = 1 } /^PVBLK-KTAP-END/ { k = 0; next }
+				!k && /^[[:space:]]*(not )?ok([[:space:]]|$)|^PVBLK-VM|^# / {
+					print; fflush() }' || true
 		fi
 	rc=${PIPESTATUS[0]}
 	set -e
