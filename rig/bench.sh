@@ -54,7 +54,7 @@ if [ $smoke = 1 ]; then
 	reps=${PVBLK_BENCH_REPS:-1}
 	rt=${PVBLK_BENCH_RT:-1}
 	ramp=0
-	n=${PVBLK_BENCH_N:-2000}
+	n=${PVBLK_BENCH_N:-10000}
 	icount_reps=2
 	devs=nullb
 	queues=1
@@ -64,7 +64,7 @@ else
 	reps=${PVBLK_BENCH_REPS:-3}
 	rt=${PVBLK_BENCH_RT:-3}
 	ramp=1
-	n=${PVBLK_BENCH_N:-20000}
+	n=${PVBLK_BENCH_N:-50000}
 	icount_reps=3
 	devs=nullb+brd
 	queues=1+2

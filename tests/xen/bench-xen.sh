@@ -61,9 +61,14 @@ for rep in $(seq 1 "$REPS"); do
 		case $path in blkback-*) drvwant=vbd ;; esac
 		set -- 'phy:/dev/nullb0,xvdb,w'
 		[ "$DISKS" = "xvdb xvdc" ] && set -- 'phy:/dev/nullb0,xvdb,w' 'phy:/dev/ram0,xvdc,w'
-		DOMU_DISKS=$DISKS DOMU_BENCH_PATH=$path DOMU_BENCH_REP=$rep DOMU_BENCH_RT=$RT \
-			DOMU_BENCH_JOBS=$JOBS domu_start "$g" bench-xen.domu.sh "$@" ||
-			{ not_ok "xl create $g"; continue; }
+		if ! DOMU_DISKS=$DISKS DOMU_BENCH_PATH=$path DOMU_BENCH_REP=$rep \
+			DOMU_BENCH_RT=$RT DOMU_BENCH_JOBS=$JOBS \
+			domu_start "$g" bench-xen.domu.sh "$@"; then
+			not_ok "xl create $g"
+			# xl may fail after the domain started: let it end.
+			domid_of "$g" > /dev/null && domu_wait "$g"
+			continue
+		fi
 		if vbd_wait_connected "$g" xvdb; then
 			id=$(domid_of "$g")
 			drv=$(readlink "/sys/bus/xen-backend/devices/vbd-$id-$(vbd_devid xvdb)/driver" || true)
