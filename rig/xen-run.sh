@@ -14,7 +14,7 @@
 #   PVBLK_CACHE        cache root; images in xen/, logs in logs/xen-*
 #   PVBLK_XEN_ENV      extra KEY=VALUE words for the scenario's environment
 #                      (DOMU_* ones reach the guest script too)
-#   PVBLK_XEN_TIMEOUT  seconds before a hung boot is killed (default 900)
+#   PVBLK_XEN_TIMEOUT  seconds before a hung boot is killed (default 600)
 #   PVBLK_HEAVY_LOCK_HELD=1  the caller already holds /tmp/pvblk-heavy.lock
 #
 # Per run: <logdir>/console.log (raw serial), dom0.log, guest-NAME.log,
@@ -29,7 +29,7 @@ top=$(cd "$here/.." && pwd)
 . "$here/versions.sh"
 KVER=$(pvblk_kver)
 PVBLK_KO=${PVBLK_KO:-$top/pvblk.ko}
-timeout_s=${PVBLK_XEN_TIMEOUT:-900}
+timeout_s=${PVBLK_XEN_TIMEOUT:-600}
 say() { echo "xen-run: $*"; }
 
 [ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }

@@ -109,11 +109,27 @@ domu_gone() {
 	! xl list 2>/dev/null | awk 'NR > 1 { print $1 }' | grep -qx -e "$1" -e '(null)'
 }
 
+# guest_broken NAME: true (and NAME destroyed, with a "not ok") once the
+# guest's console shows blkfront rejecting the backend's responses - the
+# guest's I/O would then hang and the run would only end at the timeout.
+BLKFRONT_ERR_RE='response has wrong operation|disabled for further use|Bad return from blkdev|backend has not unmapped grant'
+guest_broken() {
+	local f=/var/log/xen/console/guest-$1.log
+	grep -qE "$BLKFRONT_ERR_RE" "$f" 2>/dev/null || return 1
+	[ -e "/run/broken-$1" ] && return 0
+	touch "/run/broken-$1"
+	not_ok "$1: blkfront reports a backend protocol error; destroying $1"
+	grep -E "$BLKFRONT_ERR_RE" "$f" | head -n 5 | sed 's/^/#   /'
+	xl destroy "$1" 2>&1 | sed 's/^/#   /'
+	return 0
+}
+
 # domu_wait NAME: wait until NAME has ended and is completely gone.
 domu_wait() {
 	local n=0
 	step "waiting for $1 to end"
 	while ! domu_gone "$1"; do
+		guest_broken "$1" || true
 		sleep 1
 		n=$((n + 1))
 		[ $((n % 30)) = 0 ] && xl list | sed 's/^/#   /'
@@ -130,6 +146,7 @@ domu_wait_phase() {
 		id=$(domid_of "$1") || { not_ok "$1 ended before phase $2"; return 1; }
 		p=$(xenstore-read "/local/domain/$id/data/phase" 2>/dev/null || true)
 		case " $p " in *" $2 "*) return 0 ;; esac
+		guest_broken "$1" && return 1
 		sleep 0.5
 	done
 }
@@ -159,6 +176,7 @@ vbd_wait_connected() {
 		b=$(xs_be "$1" "$2" state 2>/dev/null || true)
 		f=$(xs_fe "$1" "$2" state 2>/dev/null || true)
 		[ "$b" = 4 ] && [ "$f" = 4 ] && return 0
+		guest_broken "$1" && return 1
 		sleep 0.5
 	done
 }
