@@ -26,6 +26,7 @@ if vbd_wait_connected $G xvdb && vbd_wait_connected $G xvdc &&
 		while [ "$(awk '$1 == "write_reqs" { print $2 }' "$st" 2>/dev/null)" \
 			-lt 1 ] 2>/dev/null || [ ! -r "$st" ]; do
 			domid_of $G > /dev/null || break
+			guest_broken $G && break
 			sleep 0.5
 		done
 		sed "s/^/# $x stats before detach: /" "$st" 2>/dev/null | grep -E 'reqs|inflight|queues'
