@@ -7,7 +7,9 @@
  * that cannot do direct I/O, FLUSH (vfs_fsync), DISCARD and WRITE_ZEROES
  * (fallocate) run synchronously from pvblk_wq in req->work, and so does a
  * direct-I/O request the file system refused with -EINVAL (misaligned for
- * it): it is retried once, buffered.
+ * it): it is retried once, buffered.  Direct kiocbs are issued with
+ * IOCB_NOWAIT when the file supports it (as nvmet does); -EAGAIN issues
+ * them again, blocking, from pvblk_wq.
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -65,6 +67,14 @@ static void pvblk_file_retry_work(struct work_struct *work)
 	pvblk_req_put(req, pvblk_file_sync_rw(req, req->iocb.ki_filp));
 }
 
+static void pvblk_file_aio_issue(struct pvblk_req *req);
+
+/* IOCB_NOWAIT would have blocked: issue again, blocking, from pvblk_wq. */
+static void pvblk_file_reissue_work(struct work_struct *work)
+{
+	pvblk_file_aio_issue(container_of(work, struct pvblk_req, work));
+}
+
 static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
 {
 	struct pvblk_req *req = container_of(iocb, struct pvblk_req, iocb);
@@ -72,6 +82,13 @@ static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
 
 	if (req->op == PVBLK_OP_WRITE)
 		kiocb_end_write(iocb);
+	/* Both retries keep the kiocb's reference on the request. */
+	if (ret == -EAGAIN && (iocb->ki_flags & IOCB_NOWAIT)) {
+		iocb->ki_flags &= ~IOCB_NOWAIT;
+		INIT_WORK(&req->work, pvblk_file_reissue_work);
+		queue_work(pvblk_wq, &req->work);
+		return;
+	}
 	if (ret == -EINVAL && !(req->core_flags & PVBLK_RF_RETRIED)) {
 		req->core_flags |= PVBLK_RF_RETRIED;
 		INIT_WORK(&req->work, pvblk_file_retry_work);
@@ -85,28 +102,19 @@ static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
 	pvblk_req_put(req, status);
 }
 
-static void pvblk_file_aio(struct pvblk_req *req, struct file *file)
+/* Issue the prepared kiocb; its reference is dropped by the completion. */
+static void pvblk_file_aio_issue(struct pvblk_req *req)
 {
+	struct file *file = req->iocb.ki_filp;
 	struct iov_iter iter;
 	ssize_t ret;
 
+	/* The bvecs exist already (inline or file_bvecs): cannot fail. */
 	if (!pvblk_file_iter(req, &iter)) {
-		pvblk_req_complete(req, BLK_STS_RESOURCE);
+		pvblk_req_put(req, BLK_STS_RESOURCE);
 		return;
 	}
-	atomic_set(&req->pending, 2);
-	memset(&req->iocb, 0, sizeof(req->iocb));
-	req->iocb.ki_filp = file;
 	req->iocb.ki_pos = (loff_t)req->sector << SECTOR_SHIFT;
-	req->iocb.ki_flags = IOCB_DIRECT;
-	if (req->op == PVBLK_OP_WRITE) {
-		req->iocb.ki_flags |= IOCB_WRITE;
-		if (req->flags & PVBLK_REQ_FUA)
-			req->iocb.ki_flags |= IOCB_DSYNC;
-	}
-	req->iocb.ki_ioprio = IOPRIO_DEFAULT;
-	req->iocb.ki_complete = pvblk_file_aio_complete;
-
 	if (req->op == PVBLK_OP_WRITE) {
 		kiocb_start_write(&req->iocb);
 		ret = file->f_op->write_iter(&req->iocb, &iter);
@@ -115,6 +123,31 @@ static void pvblk_file_aio(struct pvblk_req *req, struct file *file)
 	}
 	if (ret != -EIOCBQUEUED)
 		pvblk_file_aio_complete(&req->iocb, ret);
+}
+
+static void pvblk_file_aio(struct pvblk_req *req, struct file *file)
+{
+	struct iov_iter iter;
+
+	if (!pvblk_file_iter(req, &iter)) {
+		pvblk_req_complete(req, BLK_STS_RESOURCE);
+		return;
+	}
+	atomic_set(&req->pending, 2);
+	memset(&req->iocb, 0, sizeof(req->iocb));
+	req->iocb.ki_filp = file;
+	req->iocb.ki_flags = IOCB_DIRECT;
+	/* Never block the transport's worker: blocking work goes to pvblk_wq. */
+	if (file->f_mode & FMODE_NOWAIT)
+		req->iocb.ki_flags |= IOCB_NOWAIT;
+	if (req->op == PVBLK_OP_WRITE) {
+		req->iocb.ki_flags |= IOCB_WRITE;
+		if (req->flags & PVBLK_REQ_FUA)
+			req->iocb.ki_flags |= IOCB_DSYNC;
+	}
+	req->iocb.ki_ioprio = IOPRIO_DEFAULT;
+	req->iocb.ki_complete = pvblk_file_aio_complete;
+	pvblk_file_aio_issue(req);
 	pvblk_req_put(req, BLK_STS_OK);
 }
 
