@@ -98,6 +98,12 @@ on_crash = "destroy"
 disk = [ $disks ]
 CFG
 	step "xl create $name ($*)"
+	# Follow the guest's console live (lines "~guest-NAME~ ..."), so a run
+	# killed at the timeout still shows what the guest did; the complete
+	# log is dumped again at the end for the judge.
+	touch "/var/log/xen/console/guest-$name.log"
+	tail -n +1 -F "/var/log/xen/console/guest-$name.log" 2>/dev/null |
+		sed -u "s/\r\$//; s/^/~guest-$name~ /" &
 	xl create "/tmp/$name.cfg"
 }
 
