@@ -27,6 +27,17 @@ struct bio_vec *pvblk_alloc_bvecs(unsigned int nr)
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_alloc_bvecs);
 
+/* ->read_iter / ->write_iter of the backing file (a KUnit stub point). */
+ssize_t pvblk_file_rw_iter(struct kiocb *iocb, struct iov_iter *iter,
+			   bool write)
+{
+	KUNIT_STATIC_STUB_REDIRECT(pvblk_file_rw_iter, iocb, iter, write);
+	if (write)
+		return iocb->ki_filp->f_op->write_iter(iocb, iter);
+	return iocb->ki_filp->f_op->read_iter(iocb, iter);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_file_rw_iter);
+
 static blk_status_t pvblk_errno_status(long ret)
 {
 	if (ret == -EOPNOTSUPP)
@@ -105,7 +116,6 @@ static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
 /* Issue the prepared kiocb; its reference is dropped by the completion. */
 static void pvblk_file_aio_issue(struct pvblk_req *req)
 {
-	struct file *file = req->iocb.ki_filp;
 	struct iov_iter iter;
 	ssize_t ret;
 
@@ -115,12 +125,10 @@ static void pvblk_file_aio_issue(struct pvblk_req *req)
 		return;
 	}
 	req->iocb.ki_pos = (loff_t)req->sector << SECTOR_SHIFT;
-	if (req->op == PVBLK_OP_WRITE) {
+	if (req->op == PVBLK_OP_WRITE)
 		kiocb_start_write(&req->iocb);
-		ret = file->f_op->write_iter(&req->iocb, &iter);
-	} else {
-		ret = file->f_op->read_iter(&req->iocb, &iter);
-	}
+	ret = pvblk_file_rw_iter(&req->iocb, &iter,
+				 req->op == PVBLK_OP_WRITE);
 	if (ret != -EIOCBQUEUED)
 		pvblk_file_aio_complete(&req->iocb, ret);
 }

@@ -173,6 +173,8 @@ void pvblk_get_id(struct pvblk_req *req);
 /* file.c */
 void pvblk_file_submit_req(struct pvblk_req *req, struct pvblk_backend *be);
 struct bio_vec *pvblk_alloc_bvecs(unsigned int nr);
+ssize_t pvblk_file_rw_iter(struct kiocb *iocb, struct iov_iter *iter,
+			   bool write);
 int pvblk_file_backend_init(struct pvblk_backend *be, struct file *file,
 			    bool read_only);
 

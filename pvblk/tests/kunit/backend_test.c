@@ -427,6 +427,79 @@ static void pvblk_backend_file_aio_alloc_failure(struct kunit *test)
 			pt_sts(BLK_STS_OK));
 }
 
+/*
+ * A file system that wants blocking (-EAGAIN for IOCB_NOWAIT) or refuses
+ * direct I/O (-EINVAL).  The stub only acts in the test's thread: the
+ * reissue and the buffered retry run in pvblk_wq and reach shmem.
+ */
+struct bt_fs {
+	unsigned int eagain, einval, passed;
+	bool refuse_direct;
+};
+
+static ssize_t bt_rw_iter(struct kiocb *iocb, struct iov_iter *iter,
+			  bool write)
+{
+	struct pt_ctx *c = kunit_get_current_test()->priv;
+	struct bt_fs *fs = c->extra;
+
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		fs->eagain++;
+		return -EAGAIN;
+	}
+	if (fs->refuse_direct && (iocb->ki_flags & IOCB_DIRECT)) {
+		fs->einval++;
+		return -EINVAL;
+	}
+	fs->passed++;
+	if (write)
+		return iocb->ki_filp->f_op->write_iter(iocb, iter);
+	return iocb->ki_filp->f_op->read_iter(iocb, iter);
+}
+
+/* NOWAIT -EAGAIN reissues blocking; direct -EINVAL retries buffered. */
+static void pvblk_backend_file_retries(struct kunit *test)
+{
+	struct file *f = shmem_file_setup("pvblk-kunit-retry", 1 << 20, 0);
+	struct page *wr = pt_alloc_pages(test, 4), *rd = pt_alloc_pages(test, 4);
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_backend *be;
+	struct bt_fs *fs;
+	blk_status_t st;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
+	f->f_mode |= FMODE_NOWAIT;
+	be = pvblk_backend_open_file(f, false);
+	fput(f);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
+	be->direct = true;
+	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	fs = kunit_kzalloc(test, sizeof(*fs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fs);
+	c->extra = fs;
+	kunit_activate_static_stub(test, pvblk_file_rw_iter, bt_rw_iter);
+
+	bt_fill(wr, 8, 1, 0x42);
+	st = bt_run(c, PVBLK_OP_WRITE, 0, 16, 0, wr, 8, 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_EQ(test, fs->eagain, 1);
+	KUNIT_EXPECT_EQ(test, fs->passed, 0);	/* reissued from pvblk_wq */
+
+	st = bt_run(c, PVBLK_OP_READ, 0, 16, 0, rd, 8, 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, 8, 1));
+
+	/* No NOWAIT: the direct read is refused here, retried buffered. */
+	f->f_mode &= ~FMODE_NOWAIT;
+	fs->refuse_direct = true;
+	bt_fill(rd, 8, 1, 0x99);
+	st = bt_run(c, PVBLK_OP_READ, 0, 16, 0, rd, 8, 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_EQ(test, fs->einval, 1);
+	KUNIT_EXPECT_EQ(test, fs->eagain, 2);
+	KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, 8, 1));
+}
+
 static void bt_real(struct kunit *test, const char *path)
 {
 	struct pvblk_backend *be;
@@ -508,6 +581,7 @@ static struct kunit_case pvblk_backend_cases[] = {
 	KUNIT_CASE(pvblk_backend_shmem_file),
 	KUNIT_CASE(pvblk_backend_file_read_only),
 	KUNIT_CASE(pvblk_backend_file_aio_alloc_failure),
+	KUNIT_CASE(pvblk_backend_file_retries),
 	KUNIT_CASE(pvblk_backend_debugfs),
 	KUNIT_CASE_SLOW(pvblk_backend_real_nullb),
 	KUNIT_CASE_SLOW(pvblk_backend_real_ram),
