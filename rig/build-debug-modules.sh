@@ -19,10 +19,12 @@ esac
 
 "$RIG_DIR/debug-kernel.sh" >/dev/null
 M=$PVBLK_CACHE/build/debug-modules
-step "syncing pvblk sources into $M"
-sync_pvblk_sources "$M"
+# One build at a time in $M and the debug build directory (rig/in-tree.sh
+# switches options in its config for a while).
 exec 9>"$DEBUG_BUILD/.pvblk-config.lock"
 flock 9
+step "syncing pvblk sources into $M"
+sync_pvblk_sources "$M"
 
 # build KUNIT(m|n) [make args]
 build() {

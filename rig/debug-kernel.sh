@@ -35,7 +35,7 @@ exec 9>"$B/.pvblk-config.lock"
 flock 9
 
 # The stamp names everything the kernel image depends on.
-stamp_key=$( { sha256sum "$FRAG"; echo "$KSRC_VERSION"; gcc --version | head -1; } | sha256sum | cut -c1-16)
+stamp_key=$( { sha256sum < "$FRAG"; echo "$KSRC_VERSION"; gcc --version | head -1; } | sha256sum | cut -c1-16)
 if [ $force = 0 ] && [ -f "$B/arch/x86/boot/bzImage" ] &&
    ! grep -q '^CONFIG_PVBLK=' "$B/.config" &&
    [ "$(cat "$B/.pvblk-stamp" 2>/dev/null)" = "$stamp_key" ]; then

@@ -66,7 +66,7 @@ stat_of() {
 }
 
 key=$( {
-	sha256sum "$0"
+	sha256sum < "$0"
 	echo "kver=$kver modroot=$modroot"
 	echo "modules=$modules"
 	echo "bins=$bins"
