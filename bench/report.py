@@ -309,6 +309,8 @@ def main():
     ap.add_argument("--n", type=int, default=0)
     ap.add_argument("--cmdline", default="")
     ap.add_argument("--versions", default="")
+    ap.add_argument("--xen-paths", default=" ".join(XEN_PATHS),
+                    help="Xen paths the scenario was asked to run")
     a = ap.parse_args()
     out = a.out
 
@@ -391,7 +393,7 @@ def main():
             else:
                 not_ok(f"{p}: cost per I/O", "no icount figures")
     if xen_ran:
-        for p in XEN_PATHS:
+        for p in a.xen_paths.split():
             n = sum(1 for r in recs if r["path"] == p and r["iops"] > 0)
             if n:
                 ok(f"{p}: {n} figures")
