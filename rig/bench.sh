@@ -9,6 +9,8 @@
 #   --out DIR    results directory (default results/<date-time>)
 #   --no-xen     skip the Xen boot (its rows read "not run")
 #   --no-icount  skip the -icount boot (no cost per I/O)
+#   --no-kvm     skip both KVM boots; with --out DIR of an earlier run, its
+#                KVM logs are kept and reported together with the new Xen run
 #
 # Boots (all QEMU TCG, Debian's stock kernel):
 #   1. KVM side, wall clock: bench/kvm.test in one rig VM (rig/vm-run.sh),
@@ -39,6 +41,7 @@ step() { echo "[bench +$(($(date +%s) - t_start))s] $*" >&2; }
 smoke=0
 xen=1
 icount=1
+kvm=1
 out=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -46,7 +49,8 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--no-xen) xen=0 ;;
 	--no-icount) icount=0 ;;
-	-h|--help) sed -n '3,31p' "$0"; exit 0 ;;
+	--no-kvm) kvm=0 ;;
+	-h|--help) sed -n '3,33p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -120,13 +124,18 @@ vm_boot() {
 	return 0
 }
 
-: >"$out/boots.txt"
-guest_env="PVBLK_BENCH_MODE=wall PVBLK_BENCH_REPS=$reps PVBLK_BENCH_RT=$rt"
-guest_env+=" PVBLK_BENCH_RAMP=$ramp PVBLK_BENCH_DEVS=$devs PVBLK_BENCH_QUEUES=$queues"
-guest_env+=" PVBLK_BENCH_JOBS=$jobs PVBLK_BENCH_PATHS=$paths"
-vm_boot "kvm wall-clock" kvm-wall.log --smp 2
+: >>"$out/boots.txt"
+if [ $kvm = 1 ]; then
+	sed -i '/^kvm /d; /^xen\t/d' "$out/boots.txt"
+	guest_env="PVBLK_BENCH_MODE=wall PVBLK_BENCH_REPS=$reps PVBLK_BENCH_RT=$rt"
+	guest_env+=" PVBLK_BENCH_RAMP=$ramp PVBLK_BENCH_DEVS=$devs PVBLK_BENCH_QUEUES=$queues"
+	guest_env+=" PVBLK_BENCH_JOBS=$jobs PVBLK_BENCH_PATHS=$paths"
+	vm_boot "kvm wall-clock" kvm-wall.log --smp 2
+fi
 
-if [ $icount = 1 ]; then
+if [ $kvm = 0 ]; then
+	step "kvm: skipped (--no-kvm)"
+elif [ $icount = 1 ]; then
 	guest_env="PVBLK_BENCH_MODE=icount PVBLK_BENCH_REPS=$icount_reps"
 	guest_env+=" PVBLK_BENCH_N=$n PVBLK_BENCH_DEVS=nullb PVBLK_BENCH_PATHS=$paths"
 	PVBLK_ACCEL="tcg,thread=single" PVBLK_QEMU_ARGS="-icount shift=0,sleep=off" \
@@ -143,6 +152,7 @@ elif [ ! -f rig/xen-run.sh ] || [ ! -f tests/xen/bench-xen.sh ]; then
 elif ! git ls-files --error-unmatch rig/xen-run.sh >/dev/null 2>&1; then
 	xen_note="rig/xen-run.sh is not committed yet (the Xen rig is still landing)"
 else
+	sed -i '/^xen\t/d' "$out/boots.txt"
 	step "xen: booting the Xen rig (rig/xen-run.sh tests/xen/bench-xen.sh)"
 	set +e
 	PVBLK_XEN_ENV="BENCH_REPS=$reps BENCH_RT=$xen_rt BENCH_SMOKE=$smoke" \
