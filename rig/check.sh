@@ -89,11 +89,19 @@ vm_tests() {
 
 step setup bash rig/setup.sh
 step build build_module
+# has_target T: tools/Makefile defines T.
+has_target() { grep -q "^$1:" tools/Makefile; }
+
 if [ -f tools/Makefile ]; then
-	step tools make -C tools
-	if grep -q '^test:' tools/Makefile; then
-		step tools-test make -C tools test
+	# The inner guest of the QEMU-in-VM test is built with the tools.
+	if has_target vhost-user-guest; then
+		step tools make -C tools all vhost-user-guest
+	else
+		step tools make -C tools
 	fi
+	for t in test:tools-test test-vhost-user:vu-test test-vhost-user-qemu:vu-qemu; do
+		has_target "${t%%:*}" && step "${t#*:}" make -C tools "${t%%:*}"
+	done
 else
 	skip tools "tools/Makefile not there yet"
 fi
