@@ -49,7 +49,10 @@
  * @fd: an open block device or regular file; -1 detaches.  Opened for
  *	writing unless the fd was opened O_RDONLY, in which case the device
  *	is read-only (VIRTIO_BLK_F_RO, writes fail with VIRTIO_BLK_S_IOERR).
- * Requests in flight on the old backend are drained first.  Returns 0,
+ * Requests in flight on the old backend are drained first.  The disk is
+ * written with bios (block device) or direct I/O (regular file), past the
+ * host's page cache of it: while the guest runs, look at the disk from the
+ * host with O_DIRECT, or drop that cache first.  Returns 0,
  * -EBADF, -EINVAL (index), -ENOTBLK/-EOPNOTSUPP (unusable fd), -EFAULT.
  */
 #define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
