@@ -175,9 +175,12 @@ xs_fe() { xenstore-read "/local/domain/$(domid_of "$1")/device/vbd/$(vbd_devid "
 
 # vbd_wait_connected NAME XVD: wait for both ends of a vbd in state 4.
 vbd_wait_connected() {
-	local b f
+	local b f n=0
 	step "waiting for $1 $2 to connect"
 	while :; do
+		# A progress line now and then, so a hung run shows where it hung.
+		n=$((n + 1))
+		[ $((n % 60)) = 0 ] && echo "# $1 $2 still not connected: backend state '$b', frontend state '$f'"
 		domid_of "$1" > /dev/null || { not_ok "$1 ended before $2 connected"; return 1; }
 		b=$(xs_be "$1" "$2" state 2>/dev/null || true)
 		f=$(xs_fe "$1" "$2" state 2>/dev/null || true)
