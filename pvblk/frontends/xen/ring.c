@@ -411,11 +411,22 @@ static void ring_work(struct work_struct *work)
 	 * A ring found hostile is never EOIed again: its event channel stays
 	 * masked until the frontend disconnects.
 	 */
-	if (eoi && ring->irq > 0 && !ring->broken) {
-		/* Nothing new since the event: tell Xen it was spurious. */
-		xen_irq_lateeoi(ring->irq,
-				ring->found ? 0 : XEN_EOI_FLAG_SPURIOUS);
-		ring->found = false;
+	if (eoi && !ring->broken) {
+		int irq = READ_ONCE(ring->irq);
+
+		if (irq > 0) {
+			/* Nothing new since the event: tell Xen so. */
+			xen_irq_lateeoi(irq, ring->found ?
+					0 : XEN_EOI_FLAG_SPURIOUS);
+			ring->found = false;
+		} else {
+			/*
+			 * Xen marks the port pending at bind time: the event
+			 * can arrive before the binder stored the irq.  Keep
+			 * the EOI owed; pvblk_xen_ring_start() re-runs us.
+			 */
+			atomic_set(&ring->irq_pending, 1);
+		}
 	}
 	if (more)
 		queue_work(pvblk_xen_wq, &ring->work);
@@ -544,8 +555,8 @@ int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 		WRITE_ONCE(ring->active, false);
 		return irq;
 	}
-	ring->irq = irq;
-	/* Requests may already be waiting. */
+	WRITE_ONCE(ring->irq, irq);
+	/* Requests, and the EOI of an early event, may be waiting. */
 	queue_work(pvblk_xen_wq, &ring->work);
 	return 0;
 }
