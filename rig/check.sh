@@ -107,7 +107,7 @@ else
 fi
 step lint bash rig/lint.sh
 
-for s in in-tree:rig/in-tree.sh kunit-uml:rig/kunit-uml.sh; do
+for s in rig-selftest:rig/selftest.sh in-tree:rig/in-tree.sh kunit-uml:rig/kunit-uml.sh; do
 	if [ -f "${s#*:}" ]; then
 		step "${s%%:*}" bash "${s#*:}"
 	else
