@@ -830,6 +830,8 @@ static long vhost_blk_get_config(struct vhost_blk *blk,
 	struct virtio_blk_config cfg = {};
 	u32 lbs, pbs;
 
+	BUILD_BUG_ON(sizeof(cfg) != VHOST_BLK_CONFIG_SIZE);
+
 	mutex_lock(&blk->dev.mutex);
 	if (!blk->has_backend) {
 		mutex_unlock(&blk->dev.mutex);

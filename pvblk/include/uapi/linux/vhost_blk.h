@@ -73,11 +73,22 @@ struct vhost_blk_serial {
 #define VHOST_BLK_SET_SERIAL	_IOW(VHOST_VIRTIO, 0x51, struct vhost_blk_serial)
 
 /*
+ * Bytes VHOST_BLK_GET_CONFIG copies out: struct virtio_blk_config as of
+ * Linux 6.12.  The size is fixed here rather than taken from
+ * sizeof(struct virtio_blk_config), which grows with the headers a program
+ * is built against (72 bytes in Linux 6.1's) and would change the ioctl
+ * number with it.
+ */
+#define VHOST_BLK_CONFIG_SIZE	96
+
+/*
  * VHOST_BLK_GET_CONFIG - the virtio-blk config space the device serves for
  * its current backend (little-endian, as a guest reads it): capacity,
  * size_max, seg_max, blk_size, physical_block_exp, num_queues, the discard
- * and write-zeroes limits.  -ENODEV without a backend.
+ * and write-zeroes limits.  The argument points at VHOST_BLK_CONFIG_SIZE
+ * bytes laid out as struct virtio_blk_config.  -ENODEV without a backend.
  */
-#define VHOST_BLK_GET_CONFIG	_IOR(VHOST_VIRTIO, 0x52, struct virtio_blk_config)
+#define VHOST_BLK_GET_CONFIG	_IOC(_IOC_READ, VHOST_VIRTIO, 0x52, \
+				     VHOST_BLK_CONFIG_SIZE)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */
