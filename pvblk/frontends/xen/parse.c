@@ -430,7 +430,8 @@ int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 	int st;
 
 	xr->id = r->id;
-	xr->operation = r->operation;
+	/* blkfront expects the indirect_op back, not BLKIF_OP_INDIRECT. */
+	xr->operation = r->indirect ? r->op : r->operation;
 	xr->nr_ents = 0;
 	xr->cached = false;
 

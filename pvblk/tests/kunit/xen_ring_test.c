@@ -544,6 +544,7 @@ static void xen_ring_indirect(struct kunit *test)
 	indirect_req(&r, BLKIF_OP_WRITE, 100);
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, f->xr.operation, BLKIF_OP_WRITE);
 	KUNIT_EXPECT_EQ(test, p->nr_segs, 100);
 	KUNIT_EXPECT_EQ(test, p->segs[3].offset, 3 * 512);
 	KUNIT_EXPECT_EQ(test, p->segs[3].len, 5 * 512);
@@ -848,7 +849,8 @@ static void xen_ring_hostile(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r),
 			c->status);
 	KUNIT_EXPECT_EQ(test, f->xr.id, r.id);
-	KUNIT_EXPECT_EQ(test, f->xr.operation, r.operation);
+	KUNIT_EXPECT_EQ(test, f->xr.operation,
+			r.indirect ? r.op : r.operation);
 	if (c->status != BLKIF_RSP_OKAY) {
 		KUNIT_EXPECT_EQ(test, f->live, 0);
 		KUNIT_EXPECT_EQ(test, f->xr.nr_ents, 0);
