@@ -46,6 +46,7 @@ check:
 	bash rig/check.sh
 
 bench:
+	bash rig/setup.sh
 	bash rig/bench.sh
 
 clean:
