@@ -390,6 +390,21 @@ static int stop_for_ring_change(struct vu_dev *d)
 	return detach(d);
 }
 
+/* Stop the rings, then hand one vring state (num or base) to the kernel. */
+static int set_vring_state(struct vu_dev *d, unsigned long req,
+			   const char *name, const struct vu_vring_state *st)
+{
+	struct vhost_vring_state s = { .index = st->index, .num = st->num };
+	int r = stop_for_ring_change(d);
+
+	if (r)
+		return r;
+	r = kio(d, req, &s);
+	if (r)
+		fail(d, r, "%s: %s", name, strerror(-r));
+	return r;
+}
+
 static int set_mem_table(struct vu_dev *d, const struct vu_msg *m)
 {
 	const struct vu_mem *mem = &m->p.mem;
@@ -730,17 +745,10 @@ int vu_handle(struct vu_dev *d, const struct vu_msg *m, struct vu_msg *reply,
 			r = fail(d, -EINVAL, "SET_VRING_NUM: bad size %u",
 				 m->p.state.num);
 		if (!r)
-			r = stop_for_ring_change(d);
-		if (!r) {
-			struct vhost_vring_state s = {
-				.index = m->p.state.index, .num = m->p.state.num };
-
-			r = kio(d, VHOST_SET_VRING_NUM, &s);
-			if (r)
-				fail(d, r, "VHOST_SET_VRING_NUM: %s", strerror(-r));
-			else
-				d->vrings[s.index].num = s.num;
-		}
+			r = set_vring_state(d, VHOST_SET_VRING_NUM,
+					    "VHOST_SET_VRING_NUM", &m->p.state);
+		if (!r)
+			d->vrings[m->p.state.index].num = m->p.state.num;
 		break;
 	case VU_SET_VRING_ADDR:
 		r = set_vring_addr(d, &m->p.addr);
@@ -751,15 +759,8 @@ int vu_handle(struct vu_dev *d, const struct vu_msg *m, struct vu_msg *reply,
 			r = fail(d, -EINVAL, "SET_VRING_BASE: bad index %u",
 				 m->p.state.num);
 		if (!r)
-			r = stop_for_ring_change(d);
-		if (!r) {
-			struct vhost_vring_state s = {
-				.index = m->p.state.index, .num = m->p.state.num };
-
-			r = kio(d, VHOST_SET_VRING_BASE, &s);
-			if (r)
-				fail(d, r, "VHOST_SET_VRING_BASE: %s", strerror(-r));
-		}
+			r = set_vring_state(d, VHOST_SET_VRING_BASE,
+					    "VHOST_SET_VRING_BASE", &m->p.state);
 		break;
 	case VU_GET_VRING_BASE:
 		r = get_vring_base(d, m->p.state.index, &num);
