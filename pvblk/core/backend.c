@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Backends (block device first, regular file on -ENOTBLK), request
- * validation and the batch submission path.
+ * Backends: a block device first, a regular file on -ENOTBLK.
  */
 #include <linux/blkdev.h>
 #include <linux/file.h>
 #include <linux/slab.h>
+#include <kunit/static_stub.h>
 #include <kunit/visibility.h>
 #include "internal.h"
 
@@ -56,10 +56,9 @@ struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only)
 	be->bdev = file_bdev(bf);
 	be->info.read_only = read_only || bdev_read_only(be->bdev);
 	pvblk_bdev_info(be);
-	pvblk_bio_limits_init(&be->lim, &be->info);
 	return be;
 }
-EXPORT_SYMBOL_GPL(pvblk_backend_open_dev);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_open_dev);
 
 /**
  * pvblk_backend_open_file() - open the backend behind an open file.
@@ -93,10 +92,9 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only)
 		kfree(be);
 		return ERR_PTR(ret);
 	}
-	pvblk_bio_limits_init(&be->lim, &be->info);
 	return be;
 }
-EXPORT_SYMBOL_GPL(pvblk_backend_open_file);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_open_file);
 
 void pvblk_backend_close(struct pvblk_backend *be)
 {
@@ -108,182 +106,16 @@ void pvblk_backend_close(struct pvblk_backend *be)
 		fput(be->file);
 	kfree(be);
 }
-EXPORT_SYMBOL_GPL(pvblk_backend_close);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_close);
 
-void pvblk_backend_get_info(struct pvblk_backend *be,
-			    struct pvblk_backend_info *info)
+/* Make what @be completed durable (synchronous); a backend change. */
+int pvblk_backend_flush(struct pvblk_backend *be)
 {
-	*info = be->info;
+	KUNIT_STATIC_STUB_REDIRECT(pvblk_backend_flush, be);
+	if (be->file)
+		return vfs_fsync(be->file, 0);
+	if (!be->info.flush || !be->bdev_file)
+		return 0;
+	return blkdev_issue_flush(be->bdev);
 }
-EXPORT_SYMBOL_GPL(pvblk_backend_get_info);
-
-/* Sector range within capacity and on logical block boundaries. */
-static blk_status_t pvblk_check_range(sector_t sector, u64 nr_sectors,
-				      const struct pvblk_backend *be)
-{
-	u64 lbs_mask = (be->lim.lbs >> SECTOR_SHIFT) - 1;
-
-	if (!nr_sectors || nr_sectors > be->info.capacity ||
-	    sector > be->info.capacity - nr_sectors)
-		return BLK_STS_IOERR;
-	if ((sector | nr_sectors) & lbs_mask)
-		return BLK_STS_IOERR;
-	return BLK_STS_OK;
-}
-
-static blk_status_t pvblk_check_segs(struct pvblk_req *req, bool sectors)
-{
-	unsigned int i;
-	u64 bytes = 0;
-
-	if (!req->nr_segs || req->nr_segs > PVBLK_MAX_SEGS || !req->segs)
-		return BLK_STS_IOERR;
-	for (i = 0; i < req->nr_segs; i++) {
-		const struct pvblk_seg *s = &req->segs[i];
-
-		if (!s->page || !s->len || s->offset >= PAGE_SIZE ||
-		    s->len > PAGE_SIZE - s->offset)
-			return BLK_STS_IOERR;
-		/* Data moves in sectors; a GET_ID buffer is any size. */
-		if (sectors && ((s->offset | s->len) & (SECTOR_SIZE - 1)))
-			return BLK_STS_IOERR;
-		bytes += s->len;
-	}
-	req->bytes = bytes;
-	return BLK_STS_OK;
-}
-
-/**
- * pvblk_req_check() - validate a request against a backend.
- * @req: the request, every number in it hostile.
- * @be: the backend (NULL: none installed).
- *
- * Return: the status documented in pvblk.h above pvblk_batch_add().
- */
-blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be)
-{
-	const struct pvblk_backend_info *info;
-	blk_status_t st;
-
-	if (req->op >= PVBLK_OP_MAX || (req->flags & ~PVBLK_REQ_ALL))
-		return BLK_STS_NOTSUPP;
-	if (!be)
-		return BLK_STS_IOERR;
-	info = &be->info;
-
-	switch (req->op) {
-	case PVBLK_OP_READ:
-	case PVBLK_OP_WRITE:
-		if (req->op == PVBLK_OP_WRITE && info->read_only)
-			return BLK_STS_IOERR;
-		st = pvblk_check_segs(req, true);
-		if (st)
-			return st;
-		return pvblk_check_range(req->sector,
-					 req->bytes >> SECTOR_SHIFT, be);
-	case PVBLK_OP_FLUSH:
-		return BLK_STS_OK;
-	case PVBLK_OP_DISCARD:
-		if (!info->max_discard_sectors)
-			return BLK_STS_NOTSUPP;
-		if ((req->flags & PVBLK_REQ_SECURE) && !info->secure_discard)
-			return BLK_STS_NOTSUPP;
-		if (info->read_only)
-			return BLK_STS_IOERR;
-		return pvblk_check_range(req->sector, req->nr_sectors, be);
-	case PVBLK_OP_WRITE_ZEROES:
-		if (!info->max_write_zeroes_sectors)
-			return BLK_STS_NOTSUPP;
-		if (info->read_only)
-			return BLK_STS_IOERR;
-		return pvblk_check_range(req->sector, req->nr_sectors, be);
-	case PVBLK_OP_GET_ID:
-		return pvblk_check_segs(req, false);
-	default:
-		return BLK_STS_NOTSUPP;
-	}
-}
-EXPORT_SYMBOL_IF_KUNIT(pvblk_req_check);
-
-/* Run a request that holds its epoch reference. */
-void pvblk_req_dispatch(struct pvblk_req *req, struct pvblk_backend *be)
-{
-	blk_status_t st = pvblk_req_check(req, be);
-
-	if (st) {
-		if (st != BLK_STS_NOTSUPP || req->op >= PVBLK_OP_MAX)
-			pr_warn_ratelimited("pvblk %s: refused op %u flags %#x sector %llu nr_sectors %llu nr_segs %u: %d\n",
-					    req->q->dev->name, req->op,
-					    req->flags,
-					    (unsigned long long)req->sector,
-					    req->nr_sectors, req->nr_segs,
-					    blk_status_to_errno(st));
-		pvblk_req_complete(req, st);
-		return;
-	}
-	if (req->bytes)
-		PVBLK_STAT_ADD(req->q, bytes[req->op], req->bytes);
-	if (req->op == PVBLK_OP_GET_ID)
-		pvblk_get_id(req);
-	else if (be->file)
-		pvblk_file_submit_req(req, be);
-	else
-		pvblk_bio_submit_req(req, be);
-}
-
-void pvblk_batch_start(struct pvblk_batch *b, struct pvblk_queue *q)
-{
-	b->q = q;
-	b->nr = 0;
-	blk_start_plug(&b->plug);
-}
-EXPORT_SYMBOL_GPL(pvblk_batch_start);
-
-void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req)
-{
-	struct pvblk_queue *q;
-	struct pvblk_dev *dev;
-	struct pvblk_backend *be;
-	bool run;
-
-	if (WARN_ON_ONCE(!req->q))
-		req->q = b->q;
-	q = req->q;
-	dev = q->dev;
-	b->nr++;
-	atomic_inc(&q->inflight);
-	req->core_flags |= PVBLK_RF_INFLIGHT;
-	req->status = BLK_STS_OK;
-	req->epoch = NULL;
-
-	if (req->op >= PVBLK_OP_MAX || (req->flags & ~PVBLK_REQ_ALL)) {
-		pvblk_req_dispatch(req, NULL);	/* refuses it: NOTSUPP */
-		return;
-	}
-	PVBLK_STAT_ADD(q, reqs[req->op], 1);
-	if (req->op == PVBLK_OP_FLUSH)
-		PVBLK_STAT_ADD(q, flushes, 1);
-
-	if (req->op == PVBLK_OP_FLUSH || (req->flags & PVBLK_REQ_BARRIER)) {
-		PVBLK_STAT_ADD(q, barriers, 1);
-		be = pvblk_epoch_barrier(dev, req, &run);
-		if (!run)
-			return;	/* parked: pvblk_epoch_run_ready() runs it */
-	} else {
-		be = pvblk_epoch_enter(dev, req);
-	}
-	pvblk_req_dispatch(req, be);
-	/* @req may be completed and gone already. */
-}
-EXPORT_SYMBOL_GPL(pvblk_batch_add);
-
-void pvblk_batch_finish(struct pvblk_batch *b)
-{
-	blk_finish_plug(&b->plug);
-	if (!b->nr)
-		return;
-	PVBLK_STAT_ADD(b->q, batches, 1);
-	PVBLK_STAT_ADD(b->q, batch_reqs, b->nr);
-	pvblk_stats_max(b->q, offsetof(struct pvblk_stats, max_batch), b->nr);
-}
-EXPORT_SYMBOL_GPL(pvblk_batch_finish);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_flush);

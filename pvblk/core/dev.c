@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Devices and queues, backend changes, module-wide state of the core.
+ * Devices, their queues and request pools, backend changes, module-wide
+ * state of the core.
  */
+#include <linux/cache.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/workqueue.h>
@@ -10,7 +12,7 @@
 #include <pvblk/modinit.h>
 #include "internal.h"
 
-/* Sync and fallback work of the file backend, released barriers. */
+/* Synchronous and fallback work of the file backend. */
 struct workqueue_struct *pvblk_wq;
 EXPORT_SYMBOL_IF_KUNIT(pvblk_wq);
 
@@ -24,16 +26,80 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_fail_alloc);
 
 #define PVBLK_ALLOC(expr)	(pvblk_fail_alloc() ? NULL : (expr))
 
+/* Carve @q's pool into @depth requests of @size bytes, all free. */
+static int pvblk_pool_init(struct pvblk_queue *q, unsigned int depth,
+			   size_t size)
+{
+	unsigned int i;
+
+	spin_lock_init(&q->pool_lock);
+	INIT_LIST_HEAD(&q->free);
+	q->req_size = ALIGN(size, L1_CACHE_BYTES);
+	q->pool = PVBLK_ALLOC(kvcalloc(depth, q->req_size, GFP_KERNEL));
+	if (!q->pool)
+		return -ENOMEM;
+	q->depth = depth;
+	for (i = 0; i < depth; i++) {
+		struct pvblk_req *req = q->pool + i * q->req_size;
+
+		list_add_tail(&req->free_node, &q->free);
+	}
+	return 0;
+}
+
+struct pvblk_req *pvblk_req_get(struct pvblk_queue *q)
+{
+	struct pvblk_req *req;
+
+	spin_lock(&q->pool_lock);
+	req = list_first_entry_or_null(&q->free, struct pvblk_req, free_node);
+	if (req)
+		list_del(&req->free_node);
+	spin_unlock(&q->pool_lock);
+	if (!req) {
+		PVBLK_STAT_ADD(q, pool_empty, 1);
+		return NULL;
+	}
+	memset(req, 0, sizeof(*req));
+	req->q = q;
+	req->segs = req->inline_segs;
+	return req;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_req_get);
+
+/* Back to the pool's tail: a finished request rests before its reuse. */
+void pvblk_req_put_free(struct pvblk_req *req)
+{
+	struct pvblk_queue *q = req->q;
+
+	spin_lock(&q->pool_lock);
+	list_add_tail(&req->free_node, &q->free);
+	spin_unlock(&q->pool_lock);
+}
+
+static void pvblk_queues_free(struct pvblk_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nr_queues; i++) {
+		free_percpu(dev->queues[i].stats);
+		kvfree(dev->queues[i].pool);
+	}
+	kfree(dev->queues);
+}
+
 struct pvblk_dev *pvblk_dev_create(const char *name,
 				   const struct pvblk_transport_ops *ops,
-				   void *priv, unsigned int nr_queues)
+				   void *priv, unsigned int nr_queues,
+				   unsigned int depth, size_t req_size)
 {
 	struct pvblk_dev *dev;
 	unsigned int i;
 	int ret = -ENOMEM;
 
 	if (!ops || !ops->complete || !ops->notify || !ops->queue_work ||
-	    !nr_queues || nr_queues > 256 || !name)
+	    !nr_queues || nr_queues > 256 || !name || !depth ||
+	    depth > 65536 || req_size < sizeof(struct pvblk_req))
 		return ERR_PTR(-EINVAL);
 
 	dev = PVBLK_ALLOC(kzalloc(sizeof(*dev), GFP_KERNEL));
@@ -59,28 +125,26 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 		q->dev = dev;
 		q->index = i;
 		init_llist_head(&q->cq);
+		init_llist_head(&q->ready);
 		atomic_set(&q->inflight, 0);
 		q->stats = PVBLK_ALLOC(alloc_percpu(struct pvblk_stats));
-		if (!q->stats)
-			goto err_free_stats;
+		if (!q->stats || pvblk_pool_init(q, depth, req_size))
+			goto err_free_queues;
 	}
 	ret = pvblk_epochs_init(dev);
 	if (ret)
-		goto err_free_stats;
+		goto err_free_queues;
 	pvblk_dev_debugfs_add(dev);
 	return dev;
 
-err_free_stats:
-	for (i = 0; i < nr_queues; i++)
-		free_percpu(dev->queues[i].stats);
-	kfree(dev->queues);
+err_free_queues:
+	pvblk_queues_free(dev);
 err_free_name:
 	kfree(dev->name);
 err_free_dev:
 	kfree(dev);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_create);
 
 void pvblk_dev_destroy(struct pvblk_dev *dev)
 {
@@ -94,22 +158,19 @@ void pvblk_dev_destroy(struct pvblk_dev *dev)
 	for (i = 0; i < dev->nr_queues; i++)
 		pvblk_queue_drain(&dev->queues[i], 0);
 	pvblk_epochs_exit(dev);
-	for (i = 0; i < dev->nr_queues; i++) {
+	for (i = 0; i < dev->nr_queues; i++)
 		WARN_ON_ONCE(!llist_empty(&dev->queues[i].cq) ||
 			     dev->queues[i].cq_backlog);
-		free_percpu(dev->queues[i].stats);
-	}
-	kfree(dev->queues);
+	pvblk_queues_free(dev);
 	kfree(dev->name);
 	kfree(dev);
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_destroy);
 
 void *pvblk_dev_priv(struct pvblk_dev *dev)
 {
 	return dev->priv;
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_priv);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_priv);
 
 struct pvblk_queue *pvblk_dev_queue(struct pvblk_dev *dev, unsigned int idx)
 {
@@ -117,13 +178,13 @@ struct pvblk_queue *pvblk_dev_queue(struct pvblk_dev *dev, unsigned int idx)
 		return NULL;
 	return &dev->queues[idx];
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_queue);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_queue);
 
 unsigned int pvblk_dev_nr_queues(struct pvblk_dev *dev)
 {
 	return dev->nr_queues;
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_nr_queues);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_nr_queues);
 
 void pvblk_dev_set_serial(struct pvblk_dev *dev, const char *serial,
 			  size_t len)
@@ -133,76 +194,46 @@ void pvblk_dev_set_serial(struct pvblk_dev *dev, const char *serial,
 	memcpy(dev->serial, serial, min(len, sizeof(dev->serial)));
 	spin_unlock(&dev->serial_lock);
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_set_serial);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_set_serial);
 
-int pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be)
+void pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be)
 {
 	struct pvblk_backend *old;
+	int err;
 
 	mutex_lock(&dev->lock);
-	spin_lock_irq(&dev->epoch_lock);
 	old = dev->be;
+	/* Everything that ran on @old, parked barriers included, ends on it. */
+	pvblk_dev_drain(dev);
+	if (old && old != be) {
+		err = pvblk_backend_flush(old);
+		if (err)
+			pr_warn_ratelimited("pvblk %s: flushing the old backend: %d\n",
+					    dev->name, err);
+	}
 	dev->be = be;
-	spin_unlock_irq(&dev->epoch_lock);
-	/* Requests that could have seen @old are in epochs closed here. */
+	pvblk_epoch_set_backend(dev, be);
+	/* Requests that raced with the change and still saw @old. */
 	pvblk_dev_drain(dev);
 	mutex_unlock(&dev->lock);
 	if (old != be)
 		pvblk_backend_close(old);
-	return 0;
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_set_backend);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_set_backend);
 
-/* Any context: the installed backend is closed only after being replaced. */
 int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info)
 {
-	unsigned long flags;
 	int ret = -ENODEV;
 
-	spin_lock_irqsave(&dev->epoch_lock, flags);
+	mutex_lock(&dev->lock);
 	if (dev->be) {
 		*info = dev->be->info;
 		ret = 0;
 	}
-	spin_unlock_irqrestore(&dev->epoch_lock, flags);
-	return ret;
-}
-EXPORT_SYMBOL_GPL(pvblk_dev_info);
-
-int pvblk_dev_add_mcache(struct pvblk_dev *dev, struct pvblk_mcache *c)
-{
-	int i, free = -1, ret = -ENOSPC;
-
-	mutex_lock(&dev->lock);
-	for (i = 0; i < PVBLK_MAX_MCACHES; i++) {
-		if (dev->mcaches[i] == c) {
-			ret = -EEXIST;
-			goto out;
-		}
-		if (!dev->mcaches[i] && free < 0)
-			free = i;
-	}
-	if (free >= 0) {
-		dev->mcaches[free] = c;
-		ret = 0;
-	}
-out:
 	mutex_unlock(&dev->lock);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_add_mcache);
-
-void pvblk_dev_del_mcache(struct pvblk_dev *dev, struct pvblk_mcache *c)
-{
-	int i;
-
-	mutex_lock(&dev->lock);
-	for (i = 0; i < PVBLK_MAX_MCACHES; i++)
-		if (dev->mcaches[i] == c)
-			dev->mcaches[i] = NULL;
-	mutex_unlock(&dev->lock);
-}
-EXPORT_SYMBOL_GPL(pvblk_dev_del_mcache);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_info);
 
 int pvblk_core_init(void)
 {

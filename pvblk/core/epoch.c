@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Flush epochs.
+ * Flush epochs, per queue.
  *
- * The device keeps a list of epochs, oldest first; the last one is current
- * and carries an "open" bias in its count.  A normal request is counted in
- * the current epoch.  A barrier (or flush) closes the current epoch: a new
- * one becomes current, the barrier itself is counted in the new one and is
- * parked on the closed one.  The oldest epoch that is not current and has
- * no request left is retired; retiring releases its barrier, so a barrier
- * runs exactly when its epoch and every older one have drained, while
- * newer requests keep flowing.  pvblk_dev_drain() closes an epoch without
- * a barrier and waits until it is retired.
+ * Each queue keeps a list of epochs, oldest first; the last one is current
+ * and carries an "open" bias in its count.  A request is counted in its
+ * queue's current epoch (one uncontended per-queue lock: nothing on the
+ * data path is device-wide).  A barrier closes the current epoch of every
+ * queue of the device: a new one becomes current on each, the barrier is
+ * counted in the new one of its own queue and waits in a struct pvblk_wait
+ * for the closed ones.  The oldest epoch of a queue that is not current and
+ * has no request left is retired, and its wait loses one; the barrier runs
+ * when its wait reaches zero, i.e. when every request submitted before it,
+ * on any queue, has completed, while newer requests keep flowing.
+ * pvblk_dev_drain() closes epochs the same way without a barrier and
+ * sleeps until its wait reaches zero.
  *
  * Epochs come from a per-device mempool (GFP_NOIO, process context): an
  * allocation waits for a retired epoch instead of failing, and epochs are
@@ -20,184 +23,197 @@
 #include <kunit/visibility.h>
 #include "internal.h"
 
-#define PVBLK_EPOCH_RESERVE	4
+static struct pvblk_epoch *pvblk_epoch_new(struct pvblk_dev *dev, int count)
+{
+	struct pvblk_epoch *e = mempool_alloc(dev->epoch_pool, GFP_NOIO);
+
+	atomic_set(&e->count, count);
+	e->wait = NULL;
+	return e;
+}
 
 int pvblk_epochs_init(struct pvblk_dev *dev)
 {
-	struct pvblk_epoch *e;
+	unsigned int i;
 
-	spin_lock_init(&dev->epoch_lock);
-	INIT_LIST_HEAD(&dev->epochs);
 	init_waitqueue_head(&dev->drain_wq);
-	init_llist_head(&dev->ready);
 	dev->epoch_pool = pvblk_fail_alloc() ? NULL :
-		mempool_create_kmalloc_pool(PVBLK_EPOCH_RESERVE, sizeof(*e));
+		mempool_create_kmalloc_pool(2 * dev->nr_queues + 2,
+					    sizeof(struct pvblk_epoch));
 	if (!dev->epoch_pool)
 		return -ENOMEM;
-	e = pvblk_fail_alloc() ? NULL : mempool_alloc(dev->epoch_pool,
-						      GFP_KERNEL);
-	if (!e) {
-		mempool_destroy(dev->epoch_pool);
-		return -ENOMEM;
+	for (i = 0; i < dev->nr_queues; i++) {
+		struct pvblk_queue *q = &dev->queues[i];
+
+		spin_lock_init(&q->lock);
+		INIT_LIST_HEAD(&q->epochs);
+		q->cur = pvblk_epoch_new(dev, 1);
+		list_add_tail(&q->cur->node, &q->epochs);
 	}
-	atomic_set(&e->count, 1);
-	e->seq = 1;			/* retired_seq 0: nothing retired yet */
-	dev->epoch_seq = 1;
-	e->barrier = NULL;
-	list_add_tail(&e->node, &dev->epochs);
-	dev->cur = e;
 	return 0;
 }
 
-/* The device is drained and idle: only the current epoch is left. */
+/* The device is drained and idle: only the current epochs are left. */
 void pvblk_epochs_exit(struct pvblk_dev *dev)
 {
 	struct pvblk_epoch *e, *tmp;
+	unsigned int i;
 
-	WARN_ON_ONCE(!llist_empty(&dev->ready));
-	list_for_each_entry_safe(e, tmp, &dev->epochs, node) {
-		WARN_ON_ONCE(e != dev->cur);
-		list_del(&e->node);
-		mempool_free(e, dev->epoch_pool);
+	for (i = 0; i < dev->nr_queues; i++) {
+		struct pvblk_queue *q = &dev->queues[i];
+
+		WARN_ON_ONCE(!llist_empty(&q->ready));
+		list_for_each_entry_safe(e, tmp, &q->epochs, node) {
+			WARN_ON_ONCE(e != q->cur);
+			list_del(&e->node);
+			mempool_free(e, dev->epoch_pool);
+		}
 	}
 	mempool_destroy(dev->epoch_pool);
 }
 
 /*
- * Retire every drained epoch from the head of the list.  Barriers whose
- * epoch retired go to dev->ready and their queue's worker is kicked
- * (pvblk_queue_drain() submits them), except @inline_req which the caller
- * runs itself (*run set).  Everything is done under the lock, so
- * pvblk_dev_drain() may free the device as soon as it can take it.
+ * One closed epoch of @w retired.  The last one releases the barrier to
+ * its queue's ready list (the worker submits it) and wakes drainers.
  */
-static void pvblk_epoch_retire_locked(struct pvblk_dev *dev,
-				      struct pvblk_req *inline_req, bool *run)
+static void pvblk_wait_put(struct pvblk_dev *dev, struct pvblk_wait *w)
 {
-	struct pvblk_epoch *e;
-	bool retired = false;
+	struct pvblk_req *req = w->req;
 
-	lockdep_assert_held(&dev->epoch_lock);
-	while (!list_empty(&dev->epochs)) {
-		e = list_first_entry(&dev->epochs, struct pvblk_epoch, node);
-		if (e == dev->cur || atomic_read(&e->count))
-			break;
-		list_del(&e->node);
-		dev->retired_seq = e->seq;
-		retired = true;
-		if (e->barrier && e->barrier == inline_req) {
-			*run = true;
-		} else if (e->barrier) {
-			llist_add(&e->barrier->cq_node, &dev->ready);
-			dev->ops->queue_work(e->barrier->q);
-		}
-		mempool_free(e, dev->epoch_pool);
+	if (!atomic_dec_and_test(&w->left))
+		return;
+	if (req) {
+		llist_add(&req->cq_node, &req->q->ready);
+		dev->ops->queue_work(req->q);
 	}
-	if (retired)
-		wake_up_all(&dev->drain_wq);
+	wake_up_all(&dev->drain_wq);
 }
 
-void pvblk_epoch_put(struct pvblk_dev *dev, struct pvblk_epoch *e)
+/*
+ * Retire every drained epoch from the head of @q's list.  Done under the
+ * lock, so that pvblk_dev_drain() may free the device as soon as it can
+ * take every queue's lock.
+ */
+static void pvblk_epoch_retire_locked(struct pvblk_queue *q)
+{
+	struct pvblk_epoch *e;
+
+	lockdep_assert_held(&q->lock);
+	while (!list_empty(&q->epochs)) {
+		e = list_first_entry(&q->epochs, struct pvblk_epoch, node);
+		if (e == q->cur || atomic_read(&e->count))
+			break;
+		list_del(&e->node);
+		if (e->wait)
+			pvblk_wait_put(q->dev, e->wait);
+		mempool_free(e, q->dev->epoch_pool);
+	}
+}
+
+void pvblk_epoch_put(struct pvblk_queue *q, struct pvblk_epoch *e)
 {
 	unsigned long flags;
 
 	if (!atomic_dec_and_test(&e->count))
 		return;
-	spin_lock_irqsave(&dev->epoch_lock, flags);
-	pvblk_epoch_retire_locked(dev, NULL, NULL);
-	spin_unlock_irqrestore(&dev->epoch_lock, flags);
+	spin_lock_irqsave(&q->lock, flags);
+	pvblk_epoch_retire_locked(q);
+	spin_unlock_irqrestore(&q->lock, flags);
 }
 
-/* Count @req in the current epoch; return the backend that epoch pins. */
-struct pvblk_backend *pvblk_epoch_enter(struct pvblk_dev *dev,
-					struct pvblk_req *req)
+/* Count @req in its queue's current epoch and give it the queue's backend. */
+void pvblk_epoch_enter(struct pvblk_req *req)
 {
-	struct pvblk_backend *be;
+	struct pvblk_queue *q = req->q;
 	unsigned long flags;
 
-	spin_lock_irqsave(&dev->epoch_lock, flags);
-	req->epoch = dev->cur;
-	atomic_inc(&dev->cur->count);
-	be = dev->be;
-	spin_unlock_irqrestore(&dev->epoch_lock, flags);
-	return be;
+	spin_lock_irqsave(&q->lock, flags);
+	req->epoch = q->cur;
+	atomic_inc(&q->cur->count);
+	req->be = q->be;
+	spin_unlock_irqrestore(&q->lock, flags);
 }
 
 /*
- * Close the current epoch.  @req (NULL for a drain) is counted in the new
- * epoch and parked on the closed one.  Returns the closed epoch's sequence
- * number; *run is set when it retired at once (nothing older in flight),
- * and then the caller runs @req itself.
+ * Close the current epoch of every queue and hang @w on the closed ones.
+ * @req (NULL for a drain) is counted in the new epoch of its queue.
+ * @w->left must hold nr_queues + 1: the caller drops the last one itself.
  */
-static u64 pvblk_epoch_close(struct pvblk_dev *dev, struct pvblk_req *req,
-			     bool *run, struct pvblk_backend **be)
+static void pvblk_epoch_close_all(struct pvblk_dev *dev, struct pvblk_wait *w,
+				  struct pvblk_req *req)
 {
 	struct pvblk_epoch *new, *old;
 	unsigned long flags;
-	u64 seq;
+	unsigned int i;
 
 	might_sleep();
-	/* Process context, GFP_NOIO: waits for a retired epoch, never fails. */
-	new = mempool_alloc(dev->epoch_pool, GFP_NOIO);
-	atomic_set(&new->count, req ? 2 : 1);
-	new->barrier = NULL;
+	for (i = 0; i < dev->nr_queues; i++) {
+		struct pvblk_queue *q = &dev->queues[i];
+		bool own = req && req->q == q;
 
-	spin_lock_irqsave(&dev->epoch_lock, flags);
-	old = dev->cur;
-	seq = old->seq;
-	new->seq = ++dev->epoch_seq;
-	list_add_tail(&new->node, &dev->epochs);
-	dev->cur = new;
-	old->barrier = req;
-	if (req)
-		req->epoch = new;
-	if (be)
-		*be = dev->be;
-	if (atomic_dec_and_test(&old->count))
-		pvblk_epoch_retire_locked(dev, req, run);
-	spin_unlock_irqrestore(&dev->epoch_lock, flags);
-	return seq;
-}
-
-struct pvblk_backend *pvblk_epoch_barrier(struct pvblk_dev *dev,
-					  struct pvblk_req *req, bool *run)
-{
-	struct pvblk_backend *be = NULL;
-
-	*run = false;
-	pvblk_epoch_close(dev, req, run, &be);
-	if (!*run)
-		atomic64_inc(&dev->parked);
-	return be;
+		new = pvblk_epoch_new(dev, own ? 2 : 1);
+		spin_lock_irqsave(&q->lock, flags);
+		old = q->cur;
+		list_add_tail(&new->node, &q->epochs);
+		q->cur = new;
+		old->wait = w;
+		if (own) {
+			req->epoch = new;
+			req->be = q->be;
+		}
+		if (atomic_dec_and_test(&old->count))
+			pvblk_epoch_retire_locked(q);
+		spin_unlock_irqrestore(&q->lock, flags);
+	}
 }
 
 /*
- * Submit the barriers released by retired epochs, in process context:
- * called by pvblk_queue_drain() (the transport's worker) and by
+ * Order barrier @req after every older request.  Return true when nothing
+ * older is in flight: the caller runs @req now.  Otherwise it is parked and
+ * pvblk_epoch_run_ready() runs it once released.
+ */
+bool pvblk_epoch_barrier(struct pvblk_req *req)
+{
+	struct pvblk_dev *dev = req->q->dev;
+	struct pvblk_wait *w = &req->wait;
+
+	atomic_set(&w->left, dev->nr_queues + 1);
+	w->req = req;
+	pvblk_epoch_close_all(dev, w, req);
+	if (atomic_dec_and_test(&w->left))
+		return true;
+	atomic64_inc(&dev->parked);
+	return false;
+}
+
+/*
+ * Submit the barriers of @q released by retired epochs, in process
+ * context: called by pvblk_queue_drain() (the transport's worker) and by
  * pvblk_dev_drain() while it waits, whichever comes first.
  */
-void pvblk_epoch_run_ready(struct pvblk_dev *dev)
+void pvblk_epoch_run_ready(struct pvblk_queue *q)
 {
 	struct pvblk_req *req, *tmp;
-	struct pvblk_backend *be;
 	struct llist_node *list;
 	struct blk_plug plug;
-	unsigned long flags;
 
-	if (llist_empty(&dev->ready))
+	if (llist_empty(&q->ready))
 		return;
-	list = llist_reverse_order(llist_del_all(&dev->ready));
+	list = llist_reverse_order(llist_del_all(&q->ready));
 	blk_start_plug(&plug);
-	llist_for_each_entry_safe(req, tmp, list, cq_node) {
-		/*
-		 * The request's own epoch pins whatever backend is installed
-		 * now: a backend change drains it before closing the old one.
-		 */
-		spin_lock_irqsave(&dev->epoch_lock, flags);
-		be = dev->be;
-		spin_unlock_irqrestore(&dev->epoch_lock, flags);
-		pvblk_req_dispatch(req, be);
-	}
+	llist_for_each_entry_safe(req, tmp, list, cq_node)
+		pvblk_req_dispatch(req);
 	blk_finish_plug(&plug);
+}
+
+static bool pvblk_any_ready(struct pvblk_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nr_queues; i++)
+		if (!llist_empty(&dev->queues[i].ready))
+			return true;
+	return false;
 }
 
 /**
@@ -211,37 +227,60 @@ void pvblk_epoch_run_ready(struct pvblk_dev *dev)
  */
 void pvblk_dev_drain(struct pvblk_dev *dev)
 {
-	u64 seq;
+	struct pvblk_wait w = { .req = NULL };
+	unsigned int i;
 
-	seq = pvblk_epoch_close(dev, NULL, NULL, NULL);
-	for (;;) {
-		wait_event(dev->drain_wq,
-			   READ_ONCE(dev->retired_seq) >= seq ||
-			   !llist_empty(&dev->ready));
-		if (READ_ONCE(dev->retired_seq) >= seq)
-			break;
-		/* Released barriers we wait for: do not rely on the worker. */
-		pvblk_epoch_run_ready(dev);
+	atomic_set(&w.left, dev->nr_queues + 1);
+	pvblk_epoch_close_all(dev, &w, NULL);
+	if (!atomic_dec_and_test(&w.left)) {
+		for (;;) {
+			wait_event(dev->drain_wq, !atomic_read(&w.left) ||
+				   pvblk_any_ready(dev));
+			if (!atomic_read(&w.left))
+				break;
+			/* Released barriers we wait for: do not rely on the worker. */
+			for (i = 0; i < dev->nr_queues; i++)
+				pvblk_epoch_run_ready(&dev->queues[i]);
+		}
 	}
-	/* The retiring side wakes us under the lock: let it finish. */
-	spin_lock_irq(&dev->epoch_lock);
-	spin_unlock_irq(&dev->epoch_lock);
+	/* The retiring side finishes under a queue lock: let it. */
+	for (i = 0; i < dev->nr_queues; i++) {
+		spin_lock_irq(&dev->queues[i].lock);
+		spin_unlock_irq(&dev->queues[i].lock);
+	}
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_drain);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_drain);
+
+/* Every queue's data path uses @be from now on; dev->lock held. */
+void pvblk_epoch_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	for (i = 0; i < dev->nr_queues; i++) {
+		spin_lock_irq(&dev->queues[i].lock);
+		dev->queues[i].be = be;
+		spin_unlock_irq(&dev->queues[i].lock);
+	}
+}
 
 /* For debugfs and tests: live epochs, and requests counted in them. */
 unsigned int pvblk_epoch_count(struct pvblk_dev *dev, u64 *inflight)
 {
 	struct pvblk_epoch *e;
-	unsigned int n = 0;
+	unsigned int i, n = 0;
 	u64 reqs = 0;
 
-	spin_lock_irq(&dev->epoch_lock);
-	list_for_each_entry(e, &dev->epochs, node) {
-		n++;
-		reqs += atomic_read(&e->count) - (e == dev->cur);
+	for (i = 0; i < dev->nr_queues; i++) {
+		struct pvblk_queue *q = &dev->queues[i];
+
+		spin_lock_irq(&q->lock);
+		list_for_each_entry(e, &q->epochs, node) {
+			n++;
+			reqs += atomic_read(&e->count) - (e == q->cur);
+		}
+		spin_unlock_irq(&q->lock);
 	}
-	spin_unlock_irq(&dev->epoch_lock);
 	if (inflight)
 		*inflight = reqs;
 	return n;

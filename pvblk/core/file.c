@@ -51,13 +51,14 @@ static bool pvblk_file_iter(struct pvblk_req *req, struct iov_iter *iter)
 	struct bio_vec *bv = req->inline_bvecs;
 	unsigned int i;
 
-	if (req->file_bvecs) {
+	if (req->core_flags & PVBLK_RF_BVECS_ALLOC) {
 		bv = req->file_bvecs;	/* a buffered retry */
 	} else if (req->nr_segs > PVBLK_INLINE_BVECS) {
 		bv = pvblk_alloc_bvecs(req->nr_segs);
 		if (!bv)
 			return false;
 		req->file_bvecs = bv;
+		req->core_flags |= PVBLK_RF_BVECS_ALLOC;
 	}
 	for (i = 0; i < req->nr_segs; i++)
 		bvec_set_page(&bv[i], req->segs[i].page, req->segs[i].len,

@@ -58,7 +58,7 @@ void pvblk_queue_stats(struct pvblk_queue *q, struct pvblk_stats *out)
 	for_each_possible_cpu(cpu)
 		pvblk_stats_sum(out, per_cpu_ptr(q->stats, cpu));
 }
-EXPORT_SYMBOL_GPL(pvblk_queue_stats);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_queue_stats);
 
 void pvblk_dev_stats(struct pvblk_dev *dev, struct pvblk_stats *out)
 {
@@ -71,7 +71,7 @@ void pvblk_dev_stats(struct pvblk_dev *dev, struct pvblk_stats *out)
 		pvblk_stats_sum(out, &s);
 	}
 }
-EXPORT_SYMBOL_GPL(pvblk_dev_stats);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_stats);
 
 static const char * const pvblk_op_names[PVBLK_OP_MAX] = {
 	[PVBLK_OP_READ] = "read",
@@ -97,12 +97,12 @@ static void pvblk_show_stats(struct seq_file *m, const char *pfx,
 		   pfx, s->batches, pfx, s->batch_reqs, pfx, s->max_batch);
 	seq_printf(m, "%sbios %llu\n%sdrains %llu\n%sdrained_reqs %llu\n",
 		   pfx, s->bios, pfx, s->drains, pfx, s->drained_reqs);
+	seq_printf(m, "%spool_empty %llu\n", pfx, s->pool_empty);
 }
 
 int pvblk_stats_show(struct seq_file *m, void *v)
 {
 	struct pvblk_dev *dev = m->private;
-	struct pvblk_mcache_stats ms;
 	struct pvblk_stats s;
 	unsigned int i, epochs, inflight = 0;
 	char pfx[24];
@@ -131,18 +131,9 @@ int pvblk_stats_show(struct seq_file *m, void *v)
 	if (dev->be)
 		seq_printf(m, "capacity %llu\nread_only %d\n",
 			   dev->be->info.capacity, dev->be->info.read_only);
-	for (i = 0; i < PVBLK_MAX_MCACHES; i++) {
-		if (!dev->mcaches[i])
-			continue;
-		pvblk_mcache_get_stats(dev->mcaches[i], &ms);
-		seq_printf(m, "mcache%u_hits %llu\nmcache%u_misses %llu\n",
-			   i, ms.hits, i, ms.misses);
-		seq_printf(m, "mcache%u_evictions %llu\nmcache%u_transient %llu\n",
-			   i, ms.evictions, i, ms.transient);
-		seq_printf(m, "mcache%u_map_errors %llu\nmcache%u_entries %u\nmcache%u_in_use %u\n",
-			   i, ms.map_errors, i, ms.entries, i, ms.in_use);
-	}
 	mutex_unlock(&dev->lock);
+	if (dev->ops->show)
+		dev->ops->show(m, dev);
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_stats_show);

@@ -4,10 +4,13 @@
  *
  * Pure functions over values the data path copied out of guest memory
  * once: they never touch the rings, so KUnit can feed them every hostile
- * layout directly.  A chain is judged on its layout (device-readable part:
- * header then write data or discard segments; device-writable part: read
- * data then the status byte, as its last byte), on the copied header and on
- * the backend's limits.  The answer is the virtio-blk status to write.
+ * layout directly.  A chain is judged only on what the virtio-blk wire
+ * format tells: its layout (device-readable part: header then write data
+ * or discard segments; device-writable part: read data then the status
+ * byte, as its last byte), the copied header, the features the driver
+ * acked and the limits advertised in the config space.  Everything that
+ * depends on the backend (range, read-only, support) is the core's to
+ * judge.  The answer is the virtio-blk status to write.
  */
 #include <linux/kernel.h>
 #include <linux/minmax.h>
@@ -64,49 +67,41 @@ void vhost_blk_measure(const struct iovec *iov, unsigned int out,
 }
 EXPORT_SYMBOL_IF_KUNIT(vhost_blk_measure);
 
-static bool vhost_blk_has(const struct vhost_blk_limits *lim, unsigned int bit)
+static bool vhost_blk_has(u64 features, unsigned int bit)
 {
-	return lim->features & BIT_ULL(bit);
+	return features & BIT_ULL(bit);
 }
 
 /* Data of a READ or WRITE: whole sectors, within SEG_MAX and SIZE_MAX. */
 static bool vhost_blk_data_ok(size_t bytes, unsigned int segs, size_t longest,
-			      const struct vhost_blk_limits *lim)
+			      u64 features)
 {
 	if (!bytes || (bytes & ((1U << VHOST_BLK_SECTOR_SHIFT) - 1)))
 		return false;
-	if (vhost_blk_has(lim, VIRTIO_BLK_F_SEG_MAX) &&
+	if (vhost_blk_has(features, VIRTIO_BLK_F_SEG_MAX) &&
 	    segs > VHOST_BLK_SEG_MAX)
 		return false;
-	if (vhost_blk_has(lim, VIRTIO_BLK_F_SIZE_MAX) &&
+	if (vhost_blk_has(features, VIRTIO_BLK_F_SIZE_MAX) &&
 	    longest > VHOST_BLK_SIZE_MAX)
 		return false;
 	return true;
 }
 
-/* [sector, sector + nr) lies inside the disk, without wrapping. */
-static bool vhost_blk_range_ok(u64 sector, u64 nr,
-			       const struct vhost_blk_limits *lim)
-{
-	return sector <= lim->capacity && nr <= lim->capacity - sector;
-}
-
 /**
  * vhost_blk_check() - validate one request.
  * @type: VIRTIO_BLK_T_* from the copied header (CPU order).
- * @sector: sector from the copied header (CPU order).
  * @c: layout of the chain (vhost_blk_measure()).
- * @lim: features and backend limits.
+ * @features: features the driver acked.
  * @op: set to the core operation when the answer is VIRTIO_BLK_S_OK.
  *
- * @type and @sector are ignored when the chain is too short for a header.
+ * @type is ignored when the chain is too short for a header.
  *
  * Return: VIRTIO_BLK_S_OK to go on, VIRTIO_BLK_S_IOERR or
  * VIRTIO_BLK_S_UNSUPP to answer at once, or VHOST_BLK_S_NONE when the
  * chain has no device-writable byte to answer in.
  */
-u8 vhost_blk_check(u32 type, u64 sector, const struct vhost_blk_chain *c,
-		   const struct vhost_blk_limits *lim, enum pvblk_op *op)
+u8 vhost_blk_check(u32 type, const struct vhost_blk_chain *c, u64 features,
+		   enum pvblk_op *op)
 {
 	const size_t hdr = sizeof(struct virtio_blk_outhdr);
 	const size_t dwz = sizeof(struct virtio_blk_discard_write_zeroes);
@@ -121,19 +116,15 @@ u8 vhost_blk_check(u32 type, u64 sector, const struct vhost_blk_chain *c,
 	case VIRTIO_BLK_T_IN:
 		data = c->in_bytes - 1;
 		if (c->out_bytes != hdr ||
-		    !vhost_blk_data_ok(data, c->in_segs, c->in_max, lim) ||
-		    !vhost_blk_range_ok(sector, data >> VHOST_BLK_SECTOR_SHIFT,
-					lim))
+		    !vhost_blk_data_ok(data, c->in_segs, c->in_max, features))
 			return VIRTIO_BLK_S_IOERR;
 		*op = PVBLK_OP_READ;
 		return VIRTIO_BLK_S_OK;
 
 	case VIRTIO_BLK_T_OUT:
 		data = c->out_bytes - hdr;
-		if (c->in_bytes != 1 || lim->read_only ||
-		    !vhost_blk_data_ok(data, c->out_segs, c->out_max, lim) ||
-		    !vhost_blk_range_ok(sector, data >> VHOST_BLK_SECTOR_SHIFT,
-					lim))
+		if (c->in_bytes != 1 ||
+		    !vhost_blk_data_ok(data, c->out_segs, c->out_max, features))
 			return VIRTIO_BLK_S_IOERR;
 		*op = PVBLK_OP_WRITE;
 		return VIRTIO_BLK_S_OK;
@@ -153,12 +144,12 @@ u8 vhost_blk_check(u32 type, u64 sector, const struct vhost_blk_chain *c,
 
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		if (!vhost_blk_has(lim, type == VIRTIO_BLK_T_DISCARD ?
+		if (!vhost_blk_has(features, type == VIRTIO_BLK_T_DISCARD ?
 				   VIRTIO_BLK_F_DISCARD :
 				   VIRTIO_BLK_F_WRITE_ZEROES))
 			return VIRTIO_BLK_S_UNSUPP;
 		data = c->out_bytes - hdr;
-		if (c->in_bytes != 1 || lim->read_only || !data ||
+		if (c->in_bytes != 1 || !data ||
 		    data % dwz || data / dwz > VHOST_BLK_DWZ_SEGS)
 			return VIRTIO_BLK_S_IOERR;
 		*op = type == VIRTIO_BLK_T_DISCARD ? PVBLK_OP_DISCARD :
@@ -172,37 +163,26 @@ u8 vhost_blk_check(u32 type, u64 sector, const struct vhost_blk_chain *c,
 EXPORT_SYMBOL_IF_KUNIT(vhost_blk_check);
 
 /**
- * vhost_blk_check_dwz() - validate a copied discard/write-zeroes segment.
+ * vhost_blk_check_dwz() - validate the flags of a copied discard or
+ * write-zeroes segment (its range is the core's to judge).
  * @type: VIRTIO_BLK_T_DISCARD or VIRTIO_BLK_T_WRITE_ZEROES.
- * @sector: first sector (CPU order).
- * @nr_sectors: length in sectors (CPU order).
  * @flags: segment flags (CPU order).
- * @lim: backend limits.
  * @req_flags: set to the PVBLK_REQ_* flags on VIRTIO_BLK_S_OK.
  *
  * Return: a VIRTIO_BLK_S_* status.
  */
-u8 vhost_blk_check_dwz(u32 type, u64 sector, u32 nr_sectors, u32 flags,
-		       const struct vhost_blk_limits *lim,
-		       unsigned int *req_flags)
+u8 vhost_blk_check_dwz(u32 type, u32 flags, unsigned int *req_flags)
 {
-	u32 max;
-
 	/* Reserved flag bits, or unmap on a discard: not ours to guess. */
 	if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
 		return VIRTIO_BLK_S_UNSUPP;
 	if (type == VIRTIO_BLK_T_DISCARD &&
 	    (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
 		return VIRTIO_BLK_S_UNSUPP;
-
-	max = type == VIRTIO_BLK_T_DISCARD ? lim->max_discard_sectors :
-					     lim->max_write_zeroes_sectors;
-	if (!nr_sectors || nr_sectors > max ||
-	    !vhost_blk_range_ok(sector, nr_sectors, lim))
-		return VIRTIO_BLK_S_IOERR;
-
-	*req_flags = (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ?
-		     PVBLK_REQ_UNMAP : 0;
+	/* The limits advertised in the config space are not split. */
+	*req_flags = PVBLK_REQ_NOSPLIT;
+	if (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		*req_flags |= PVBLK_REQ_UNMAP;
 	return VIRTIO_BLK_S_OK;
 }
 EXPORT_SYMBOL_IF_KUNIT(vhost_blk_check_dwz);

@@ -4,15 +4,19 @@
  *
  * /dev/vhost-blk speaks the standard vhost ioctls plus the few of
  * <uapi/linux/vhost_blk.h>.  Each virtqueue is one pvblk queue.  The kick
- * handler (on the virtqueue's worker) fetches chains, copies and validates
- * each header, pins the data pages through the core and hands the whole kick
- * to the core under one plug.  Completions come back on the core's lockless
- * completion list; the core asks us to run our completion work on the same
- * worker, which writes the status bytes, logs dirty pages when a VMM
- * migrates, and publishes the batch in the used ring with one signal.
+ * handler (on the virtqueue's worker) fetches chains, takes a request from
+ * the core's pool for each, copies and checks the header, pins the data
+ * pages through the core and hands the whole kick to the core under one
+ * plug; a chain it cannot decode goes to the core pre-failed.  Completions
+ * come back on the core's lockless completion list; the core asks us to run
+ * our completion work on the same worker, where ops->complete() writes the
+ * status byte (the only place that answers a chain), logs dirty pages when
+ * a VMM migrates, and the batch is published in the used ring with one
+ * signal.
  *
  * Guest memory is hostile: every header and segment is copied once and the
- * copy validated (check.c); broken descriptor tables stop that virtqueue only.
+ * copy checked against the wire format (check.c); the core judges the rest.
+ * Broken descriptor tables stop that virtqueue only.
  */
 #define pr_fmt(fmt) "pvblk vhost: " fmt
 
@@ -47,6 +51,8 @@
  */
 #define VHOST_BLK_MINOR		243
 
+/* Requests in flight per virtqueue (the core's pool). */
+#define VHOST_BLK_QUEUE_DEPTH	256
 /* Requests one kick may take before yielding to the other virtqueues. */
 #define VHOST_BLK_WEIGHT	256
 #define VHOST_BLK_BYTE_WEIGHT	(8 << 20)
@@ -78,9 +84,9 @@
 struct vhost_blk;
 
 /*
- * One virtqueue.  @inflight, @throttled and @broken are protected by
- * vq.mutex (the kick handler and the completion work both hold it), and
- * so is vq.heads, where completed requests wait for the batch's
+ * One virtqueue.  @throttled and @broken are protected by vq.mutex (the
+ * kick handler and the completion work both hold it), and so are @nheads
+ * and vq.heads, where completed requests wait for the batch's
  * vhost_add_used_n().
  */
 struct vhost_blk_vq {
@@ -89,18 +95,12 @@ struct vhost_blk_vq {
 	struct pvblk_queue *pq;
 	struct vhost_work done_work;	/* pvblk_queue_drain() on the worker */
 	struct work_struct orphan_work;	/* same, once the worker is gone */
-	unsigned int inflight;		/* requests handed to the core */
 	unsigned int nheads;		/* used elements not yet published */
-	bool throttled;			/* stopped at vq.num in flight */
+	bool throttled;			/* the core's pool was empty */
 	bool broken;			/* descriptor error: stop until reset */
 };
 
-/*
- * One open /dev/vhost-blk.  @info and @has_backend are protected by
- * dev.mutex; the kick handlers read @info without it, which is safe because
- * backend changes first detach every virtqueue (vq backend NULL under
- * vq.mutex) and flush the workers.
- */
+/* One open /dev/vhost-blk.  @has_backend is protected by dev.mutex. */
 struct vhost_blk {
 	struct vhost_dev dev;
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_QUEUES];
@@ -108,19 +108,16 @@ struct vhost_blk {
 	struct pvblk_dev *pdev;
 	int id;
 	bool has_backend;
-	struct pvblk_backend_info info;
-	spinlock_t serial_lock;		/* protects @serial */
-	u8 serial[VHOST_BLK_SERIAL_BYTES];
 };
 
 /*
- * One request in flight: the core's request plus what we need to answer it
- * after the chain's iovecs in vq->iov have long been reused.
+ * One request, from the core's pool: what we need to answer it after the
+ * chain's iovecs in vq->iov have long been reused.
  */
 struct vhost_blk_req {
 	struct pvblk_req preq;
 	struct vhost_blk_vq *bvq;
-	u8 __user *status;		/* last device-writable byte */
+	u8 __user *status;		/* last device-writable byte, or NULL */
 	u32 in_len;			/* device-writable bytes of the chain */
 	u16 head;
 	unsigned int log_num;
@@ -128,7 +125,6 @@ struct vhost_blk_req {
 	struct vhost_log inline_log[VHOST_BLK_INLINE_LOGS];
 };
 
-static struct kmem_cache *vhost_blk_req_cache;
 static DEFINE_IDA(vhost_blk_ida);
 
 static struct vhost_blk_vq *to_bvq(struct vhost_virtqueue *vq)
@@ -181,14 +177,10 @@ static bool vhost_blk_in_owner_mm(struct vhost_virtqueue *vq)
 	return current->mm && current->mm == vq->dev->mm;
 }
 
-static void vhost_blk_free_req(struct vhost_blk_req *req)
-{
-	if (req->log != req->inline_log)
-		kfree(req->log);
-	kmem_cache_free(vhost_blk_req_cache, req);
-}
-
-/* ops->complete: vq.mutex held, in the worker (or the orphan work). */
+/*
+ * ops->complete: the one place a chain is answered.  vq.mutex held, in the
+ * worker (or the orphan work).
+ */
 static void vhost_blk_complete(struct pvblk_req *preq)
 {
 	struct vhost_blk_req *req = container_of(preq, struct vhost_blk_req,
@@ -196,18 +188,24 @@ static void vhost_blk_complete(struct pvblk_req *preq)
 	struct vhost_blk_vq *bvq = req->bvq;
 	struct vhost_virtqueue *vq = &bvq->vq;
 	u8 status = vhost_blk_status(preq->status);
-	u32 len = 1;
+	u32 len = 0;
 
 	lockdep_assert_held(&vq->mutex);
 
 	if (likely(vhost_blk_in_owner_mm(vq))) {
-		if (put_user(status, req->status)) {
+		if (!req->status) {
+			/* No device-writable byte: nothing to answer in. */
+		} else if (put_user(status, req->status)) {
 			pr_err_ratelimited("vq %u: cannot write a status byte\n",
 					   bvq->pq->index);
 		} else {
+			len = 1;
 			if (status == VIRTIO_BLK_S_OK &&
 			    preq->op == PVBLK_OP_READ)
 				len = req->in_len;
+			else if (status == VIRTIO_BLK_S_OK &&
+				 preq->op == PVBLK_OP_GET_ID)
+				len = VHOST_BLK_SERIAL_BYTES + 1;
 			vhost_blk_log(vq, req->log, req->log_num, req->in_len);
 		}
 		if (bvq->nheads >= vq->dev->iov_limit)
@@ -217,9 +215,8 @@ static void vhost_blk_complete(struct pvblk_req *preq)
 		bvq->nheads++;
 	}
 
-	if (!WARN_ON_ONCE(!bvq->inflight))
-		bvq->inflight--;
-	vhost_blk_free_req(req);
+	if (req->log != req->inline_log)
+		kfree(req->log);
 }
 
 /* ops->notify: once per drained batch, vq.mutex held. */
@@ -236,8 +233,8 @@ static void vhost_blk_notify(struct pvblk_queue *pq)
 	}
 	bvq->nheads = 0;
 
-	/* The kick handler stopped at vq.num in flight: let it go on. */
-	if (bvq->throttled && bvq->inflight < vq->num) {
+	/* The kick handler found the pool empty: requests are back. */
+	if (bvq->throttled) {
 		bvq->throttled = false;
 		vhost_poll_queue(&vq->poll);
 	}
@@ -298,101 +295,51 @@ static u8 __user *vhost_blk_status_ptr(const struct iovec *iov,
 }
 
 /*
- * Answer a chain at once, without the core; @written is the used length
- * once the status byte is written (data bytes + 1).
+ * Keep the writable part's dirty log (vq->log is reused by the next chain).
+ * Without memory for a long log, keep its tail, where the status byte is,
+ * and fail the request: only that byte is written then.
  */
-static void vhost_blk_answer(struct vhost_blk_vq *bvq, u16 head,
-			     u8 __user *status_ptr, u8 status, u32 written,
-			     const struct vhost_blk_chain *c,
-			     unsigned int log_num)
-{
-	struct vhost_virtqueue *vq = &bvq->vq;
-	u32 len = 0;
-
-	if (status_ptr && status != VHOST_BLK_S_NONE) {
-		if (put_user(status, status_ptr)) {
-			pr_err_ratelimited("vq %u: cannot write a status byte\n",
-					   bvq->pq->index);
-		} else {
-			len = written;
-			vhost_blk_log(vq, vq->log, log_num, c->in_bytes);
-		}
-	}
-	if (vhost_add_used(vq, head, len))
-		pr_err_ratelimited("vq %u: cannot write the used ring\n",
-				   bvq->pq->index);
-}
-
-static void vhost_blk_limits(struct vhost_blk *blk, struct vhost_virtqueue *vq,
-			     struct vhost_blk_limits *lim)
-{
-	lim->features = vq->acked_features;
-	lim->capacity = blk->info.capacity;
-	lim->read_only = blk->info.read_only;
-	lim->max_discard_sectors = blk->info.max_discard_sectors;
-	lim->max_write_zeroes_sectors = blk->info.max_write_zeroes_sectors;
-}
-
-/*
- * GET_ID is answered here: copy the serial (zero-padded to 20 bytes) into
- * the writable part, which vhost_blk_check() made at least that long.
- */
-static u8 vhost_blk_get_id(struct vhost_blk_vq *bvq, unsigned int out,
-			   unsigned int in, const struct vhost_blk_chain *c)
-{
-	struct vhost_blk *blk = bvq->blk;
-	u8 id[VHOST_BLK_SERIAL_BYTES];
-	struct iov_iter it;
-
-	spin_lock(&blk->serial_lock);
-	memcpy(id, blk->serial, sizeof(id));
-	spin_unlock(&blk->serial_lock);
-
-	iov_iter_init(&it, ITER_DEST, bvq->vq.iov + out, in, c->in_bytes);
-	if (copy_to_iter(id, sizeof(id), &it) != sizeof(id))
-		return VIRTIO_BLK_S_IOERR;
-	return VIRTIO_BLK_S_OK;
-}
-
-/* Copy the writable part's dirty log out of vq->log into @req. */
 static int vhost_blk_save_log(struct vhost_blk_req *req,
 			      const struct vhost_log *log,
 			      unsigned int log_num)
 {
+	int ret = 0;
+
 	req->log = req->inline_log;
 	if (log_num > VHOST_BLK_INLINE_LOGS) {
 		req->log = kmalloc_array(log_num, sizeof(*log), GFP_KERNEL);
-		if (!req->log)
-			return -ENOMEM;
+		if (!req->log) {
+			req->log = req->inline_log;
+			log += log_num - VHOST_BLK_INLINE_LOGS;
+			log_num = VHOST_BLK_INLINE_LOGS;
+			ret = -ENOMEM;
+		}
 	}
 	memcpy(req->log, log, log_num * sizeof(*log));
 	req->log_num = log_num;
-	return 0;
+	return ret;
 }
 
 /*
- * Fill @req for @op from the chain in vq->iov; @out_it stands right after
- * the header.  Return a virtio-blk status; on failure nothing is held.
+ * Decode the chain in vq->iov into @req for @op; @out_it stands right after
+ * the header.  Return a virtio-blk status; on failure the core releases
+ * whatever was pinned.
  */
 static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
-			 enum pvblk_op op, u32 type, u64 sector,
-			 struct iov_iter *out_it, unsigned int out,
-			 unsigned int in, const struct vhost_blk_chain *c,
-			 const struct vhost_blk_limits *lim)
+			 enum pvblk_op op, u32 type, struct iov_iter *out_it,
+			 unsigned int out, unsigned int in,
+			 const struct vhost_blk_chain *c)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct virtio_blk_discard_write_zeroes seg;
 	struct pvblk_req *preq = &req->preq;
 	struct iov_iter in_it;
-	unsigned int flags;
-	u8 status;
-	int ret;
+	int ret = 0;
 
 	preq->op = op;
-	preq->sector = sector;
-
 	switch (op) {
 	case PVBLK_OP_READ:
+	case PVBLK_OP_GET_ID:
 		iov_iter_init(&in_it, ITER_DEST, vq->iov + out, in,
 			      c->in_bytes);
 		iov_iter_truncate(&in_it, c->in_bytes - 1);
@@ -405,20 +352,11 @@ static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
 	case PVBLK_OP_WRITE_ZEROES:
 		if (copy_from_iter(&seg, sizeof(seg), out_it) != sizeof(seg))
 			return VIRTIO_BLK_S_IOERR;
-		sector = le64_to_cpu(seg.sector);
-		status = vhost_blk_check_dwz(type, sector,
-					     le32_to_cpu(seg.num_sectors),
-					     le32_to_cpu(seg.flags), lim,
-					     &flags);
-		if (status != VIRTIO_BLK_S_OK)
-			return status;
-		preq->sector = sector;
+		preq->sector = le64_to_cpu(seg.sector);
 		preq->nr_sectors = le32_to_cpu(seg.num_sectors);
-		preq->flags = flags;
-		ret = 0;
-		break;
+		return vhost_blk_check_dwz(type, le32_to_cpu(seg.flags),
+					   &preq->flags);
 	default:
-		ret = 0;
 		break;
 	}
 	if (ret) {
@@ -429,31 +367,36 @@ static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
 	return VIRTIO_BLK_S_OK;
 }
 
+static blk_status_t vhost_blk_to_blk_status(u8 status)
+{
+	return status == VIRTIO_BLK_S_UNSUPP ? BLK_STS_NOTSUPP : BLK_STS_IOERR;
+}
+
 /*
- * Turn one chain into a request in @batch, or answer it at once.  Return
- * the chain's size for the byte weight.
+ * Turn one chain into request @req of @batch, pre-failed when it cannot
+ * be decoded.  Return the chain's size for the byte weight.
  */
 static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 				     struct pvblk_batch *batch,
-				     const struct vhost_blk_limits *lim,
-				     u16 head, unsigned int out,
-				     unsigned int in, unsigned int log_num,
-				     bool *signal)
+				     struct vhost_blk_req *req, u16 head,
+				     unsigned int out, unsigned int in,
+				     unsigned int log_num)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct virtio_blk_outhdr hdr;
 	struct vhost_blk_chain c;
-	struct vhost_blk_req *req;
 	struct iov_iter out_it;
-	u8 __user *status_ptr;
-	u32 written = 1;
 	enum pvblk_op op;
 	u32 type = 0;
-	u64 sector = 0;
 	u8 status;
 
 	vhost_blk_measure(vq->iov, out, in, &c);
-	status_ptr = vhost_blk_status_ptr(vq->iov + out, in);
+	req->bvq = bvq;
+	req->head = head;
+	req->status = vhost_blk_status_ptr(vq->iov + out, in);
+	req->in_len = c.in_bytes;
+	status = vhost_blk_save_log(req, vq->log, log_num) ?
+		 VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 
 	/* Copy the header once; only the copy is looked at. */
 	iov_iter_init(&out_it, ITER_SOURCE, vq->iov, out, c.out_bytes);
@@ -461,58 +404,29 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 		if (copy_from_iter(&hdr, sizeof(hdr), &out_it) !=
 		    sizeof(hdr)) {
 			status = VIRTIO_BLK_S_IOERR;
-			goto answer;
+		} else {
+			type = vhost32_to_cpu(vq, hdr.type);
+			req->preq.sector = vhost64_to_cpu(vq, hdr.sector);
 		}
-		type = vhost32_to_cpu(vq, hdr.type);
-		sector = vhost64_to_cpu(vq, hdr.sector);
 	}
-
-	status = vhost_blk_check(type, sector, &c, lim, &op);
-	if (status != VIRTIO_BLK_S_OK) {
-		pr_debug_ratelimited("vq %u: head %u type %u: status %u\n",
-				     bvq->pq->index, head, type, status);
-		goto answer;
+	if (status == VIRTIO_BLK_S_OK)
+		status = vhost_blk_check(type, &c, vq->acked_features, &op);
+	if (status == VIRTIO_BLK_S_OK)
+		status = vhost_blk_fill(bvq, req, op, type, &out_it, out, in,
+					&c);
+	if (status == VIRTIO_BLK_S_OK) {
+		pvblk_batch_add(batch, &req->preq);
+	} else {
+		if (status == VHOST_BLK_S_NONE)
+			pr_warn_ratelimited("vq %u: head %u has no status byte\n",
+					    bvq->pq->index, head);
+		else
+			pr_debug_ratelimited("vq %u: head %u type %u: status %u\n",
+					     bvq->pq->index, head, type,
+					     status);
+		pvblk_batch_fail(batch, &req->preq,
+				 vhost_blk_to_blk_status(status));
 	}
-	if (op == PVBLK_OP_GET_ID) {
-		status = vhost_blk_get_id(bvq, out, in, &c);
-		if (status == VIRTIO_BLK_S_OK)
-			written = VHOST_BLK_SERIAL_BYTES + 1;
-		goto answer;
-	}
-
-	req = kmem_cache_alloc(vhost_blk_req_cache, GFP_KERNEL);
-	if (!req) {
-		status = VIRTIO_BLK_S_IOERR;
-		goto answer;
-	}
-	pvblk_req_init(&req->preq, bvq->pq);
-	req->bvq = bvq;
-	req->head = head;
-	req->status = status_ptr;
-	req->in_len = c.in_bytes;
-	if (vhost_blk_save_log(req, vq->log, log_num)) {
-		kmem_cache_free(vhost_blk_req_cache, req);
-		status = VIRTIO_BLK_S_IOERR;
-		goto answer;
-	}
-
-	status = vhost_blk_fill(bvq, req, op, type, sector, &out_it, out, in,
-				&c, lim);
-	if (status != VIRTIO_BLK_S_OK) {
-		vhost_blk_free_req(req);
-		goto answer;
-	}
-
-	bvq->inflight++;
-	pvblk_batch_add(batch, &req->preq);
-	return c.out_bytes + c.in_bytes;
-
-answer:
-	if (status == VHOST_BLK_S_NONE)
-		pr_warn_ratelimited("vq %u: head %u has no status byte\n",
-				    bvq->pq->index, head);
-	vhost_blk_answer(bvq, head, status_ptr, status, written, &c, log_num);
-	*signal = true;
 	return c.out_bytes + c.in_bytes;
 }
 
@@ -521,27 +435,19 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct vhost_blk *blk = bvq->blk;
-	struct vhost_blk_limits lim;
 	struct pvblk_batch batch;
 	unsigned int out, in, log_num;
-	bool signal = false;
+	struct pvblk_req *preq;
 	int head, pkts = 0;
 	size_t bytes = 0;
 
 	if (bvq->broken)
 		return;
 
-	vhost_blk_limits(blk, vq, &lim);
 	vhost_disable_notify(&blk->dev, vq);
 	pvblk_batch_start(&batch, bvq->pq);
 
 	for (;;) {
-		/* Bounded in flight: a guest reusing heads cannot flood us. */
-		if (bvq->inflight >= vq->num) {
-			bvq->throttled = true;
-			break;
-		}
-
 		/* Always collect the log: LOG_ALL may be acked mid-flight. */
 		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
 					 &out, &in, vq->log, &log_num);
@@ -560,17 +466,23 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 			}
 			break;
 		}
-
-		bytes += vhost_blk_handle_chain(bvq, &batch, &lim, head, out,
-						in, log_num, &signal);
+		/* Bounded in flight: the chain waits for a free request. */
+		preq = pvblk_req_get(bvq->pq);
+		if (!preq) {
+			vhost_discard_vq_desc(vq, 1);
+			bvq->throttled = true;
+			break;
+		}
+		bytes += vhost_blk_handle_chain(bvq, &batch,
+						container_of(preq,
+							     struct vhost_blk_req,
+							     preq),
+						head, out, in, log_num);
 		if (vhost_exceeds_weight(vq, ++pkts,
 					 min_t(size_t, bytes, INT_MAX)))
 			break;
 	}
-
 	pvblk_batch_finish(&batch);
-	if (signal)
-		vhost_signal(&blk->dev, vq);
 }
 
 static void vhost_blk_handle_kick(struct vhost_work *work)
@@ -664,7 +576,7 @@ static void vhost_blk_drain(struct vhost_blk *blk)
 		flush_work(&bvq->orphan_work);
 		mutex_lock(&bvq->vq.mutex);
 		pvblk_queue_drain(bvq->pq, 0);
-		WARN_ON_ONCE(bvq->inflight);
+		WARN_ON_ONCE(atomic_read(&bvq->pq->inflight));
 		mutex_unlock(&bvq->vq.mutex);
 	}
 }
@@ -673,20 +585,11 @@ static void vhost_blk_drain(struct vhost_blk *blk)
 static int vhost_blk_switch_backend(struct vhost_blk *blk,
 				    struct pvblk_backend *be)
 {
-	struct pvblk_backend_info info = {};
 	int ret;
 
 	vhost_blk_stop_vqs(blk);
 	vhost_blk_drain(blk);
-
-	if (be)
-		pvblk_backend_get_info(be, &info);
-	ret = pvblk_dev_set_backend(blk->pdev, be);
-	if (ret) {
-		blk->has_backend = false;
-		return ret;
-	}
-	blk->info = info;
+	pvblk_dev_set_backend(blk->pdev, be);
 	blk->has_backend = !!be;
 	if (!be)
 		return 0;
@@ -694,7 +597,7 @@ static int vhost_blk_switch_backend(struct vhost_blk *blk,
 	ret = vhost_blk_start_vqs(blk);
 	if (ret) {
 		vhost_blk_stop_vqs(blk);
-		vhost_dev_flush(&blk->dev);
+		vhost_blk_drain(blk);
 		pvblk_dev_set_backend(blk->pdev, NULL);
 		blk->has_backend = false;
 	}
@@ -764,17 +667,19 @@ out:
 /* ------------------------------------------------------------------ */
 /* ioctls                                                             */
 
+/* What the backend the core has lets us offer; dev.mutex held. */
 static u64 vhost_blk_offered(struct vhost_blk *blk)
 {
+	struct pvblk_backend_info info;
 	u64 f = VHOST_BLK_FEATURES_BASE;
 
-	if (!blk->has_backend)
+	if (pvblk_dev_info(blk->pdev, &info))
 		return f;
-	if (blk->info.read_only)
+	if (info.read_only)
 		f |= BIT_ULL(VIRTIO_BLK_F_RO);
-	if (blk->info.max_discard_sectors && !blk->info.read_only)
+	if (info.max_discard_sectors && !info.read_only)
 		f |= BIT_ULL(VIRTIO_BLK_F_DISCARD);
-	if (blk->info.max_write_zeroes_sectors && !blk->info.read_only)
+	if (info.max_write_zeroes_sectors && !info.read_only)
 		f |= BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
 	return f;
 }
@@ -812,31 +717,21 @@ static long vhost_blk_set_serial(struct vhost_blk *blk,
 		return -EFAULT;
 	if (s.len > VHOST_BLK_SERIAL_BYTES || s.reserved)
 		return -EINVAL;
-	mutex_lock(&blk->dev.mutex);
-	spin_lock(&blk->serial_lock);
-	memset(blk->serial, 0, sizeof(blk->serial));
-	memcpy(blk->serial, s.id, s.len);
-	spin_unlock(&blk->serial_lock);
-	/* The core keeps a copy for its own reports. */
 	pvblk_dev_set_serial(blk->pdev, (const char *)s.id, s.len);
-	mutex_unlock(&blk->dev.mutex);
 	return 0;
 }
 
 static long vhost_blk_get_config(struct vhost_blk *blk,
 				 struct virtio_blk_config __user *argp)
 {
-	const struct pvblk_backend_info *info = &blk->info;
+	struct pvblk_backend_info i, *info = &i;
 	struct virtio_blk_config cfg = {};
 	u32 lbs, pbs;
 
 	BUILD_BUG_ON(sizeof(cfg) != VHOST_BLK_CONFIG_SIZE);
 
-	mutex_lock(&blk->dev.mutex);
-	if (!blk->has_backend) {
-		mutex_unlock(&blk->dev.mutex);
+	if (pvblk_dev_info(blk->pdev, info))
 		return -ENODEV;
-	}
 	lbs = info->logical_block_size ?: 512;
 	pbs = max(info->physical_block_size, lbs);
 
@@ -866,7 +761,6 @@ static long vhost_blk_get_config(struct vhost_blk *blk,
 			__cpu_to_virtio32(true, VHOST_BLK_DWZ_SEGS);
 		cfg.write_zeroes_may_unmap = 1;
 	}
-	mutex_unlock(&blk->dev.mutex);
 
 	if (copy_to_user(argp, &cfg, sizeof(cfg)))
 		return -EFAULT;
@@ -939,7 +833,6 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	if (!blk)
 		return -ENOMEM;
 
-	spin_lock_init(&blk->serial_lock);
 	blk->id = ida_alloc(&vhost_blk_ida, GFP_KERNEL);
 	if (blk->id < 0) {
 		ret = blk->id;
@@ -947,7 +840,8 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	}
 	snprintf(name, sizeof(name), "vhost-blk%d", blk->id);
 	blk->pdev = pvblk_dev_create(name, &vhost_blk_ops, blk,
-				     VHOST_BLK_MAX_QUEUES);
+				     VHOST_BLK_MAX_QUEUES, VHOST_BLK_QUEUE_DEPTH,
+				     PVBLK_REQ_SIZE(struct vhost_blk_req, preq));
 	if (IS_ERR(blk->pdev)) {
 		ret = PTR_ERR(blk->pdev);
 		goto err_ida;
@@ -1013,10 +907,6 @@ int pvblk_vhost_init(void)
 {
 	int ret;
 
-	vhost_blk_req_cache = KMEM_CACHE(vhost_blk_req, 0);
-	if (!vhost_blk_req_cache)
-		return -ENOMEM;
-
 	ret = misc_register(&vhost_blk_misc);
 	if (ret == -EBUSY) {
 		pr_warn("minor %d taken, using a dynamic minor (no autoload)\n",
@@ -1024,17 +914,12 @@ int pvblk_vhost_init(void)
 		vhost_blk_misc.minor = MISC_DYNAMIC_MINOR;
 		ret = misc_register(&vhost_blk_misc);
 	}
-	if (ret) {
-		kmem_cache_destroy(vhost_blk_req_cache);
-		return ret;
-	}
-	return 0;
+	return ret;
 }
 
 void pvblk_vhost_exit(void)
 {
 	misc_deregister(&vhost_blk_misc);
-	kmem_cache_destroy(vhost_blk_req_cache);
 }
 
 MODULE_ALIAS_MISCDEV(VHOST_BLK_MINOR);

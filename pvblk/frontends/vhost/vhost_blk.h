@@ -5,7 +5,9 @@
  * Everything the guest controls is judged by pure functions over copies:
  * vhost_blk_measure() sums up the iovec layout of one descriptor chain,
  * vhost_blk_check() validates a copied virtio_blk_outhdr against that
- * layout, vhost_blk_check_dwz() a copied discard/write-zeroes segment.
+ * layout, vhost_blk_check_dwz() the flags of a copied discard/write-zeroes
+ * segment.  Only what the wire format tells is judged here; the backend's
+ * limits are the core's.
  */
 #ifndef _PVBLK_VHOST_BLK_H
 #define _PVBLK_VHOST_BLK_H
@@ -45,29 +47,11 @@ struct vhost_blk_chain {
 	size_t in_max;
 };
 
-/**
- * struct vhost_blk_limits - what a chain is checked against.
- * @features: features the driver acked.
- * @capacity: backend size in 512-byte sectors.
- * @read_only: the backend was opened read-only.
- * @max_discard_sectors: 0 when the backend cannot discard.
- * @max_write_zeroes_sectors: 0 when the backend cannot write zeroes.
- */
-struct vhost_blk_limits {
-	u64 features;
-	u64 capacity;
-	bool read_only;
-	u32 max_discard_sectors;
-	u32 max_write_zeroes_sectors;
-};
-
 void vhost_blk_measure(const struct iovec *iov, unsigned int out,
 		       unsigned int in, struct vhost_blk_chain *c);
-u8 vhost_blk_check(u32 type, u64 sector, const struct vhost_blk_chain *c,
-		   const struct vhost_blk_limits *lim, enum pvblk_op *op);
-u8 vhost_blk_check_dwz(u32 type, u64 sector, u32 nr_sectors, u32 flags,
-		       const struct vhost_blk_limits *lim,
-		       unsigned int *req_flags);
+u8 vhost_blk_check(u32 type, const struct vhost_blk_chain *c, u64 features,
+		   enum pvblk_op *op);
+u8 vhost_blk_check_dwz(u32 type, u32 flags, unsigned int *req_flags);
 u8 vhost_blk_status(blk_status_t status);
 
 #endif /* _PVBLK_VHOST_BLK_H */

@@ -5,9 +5,11 @@
  * The shared ring is guest memory that may change under us.  The ring
  * runtime copies a slot once into a private union pvblk_xen_raw_req; all
  * functions here work on private copies only and never trust a value more
- * than once.  They do not touch Xen: grant mapping goes through
- * ring->gops (or the mapping cache, whose ops call ring->gops), so the
- * KUnit suite pvblk_xen_ring runs them with fake mappings.
+ * than once.  They judge what the blkif wire format tells (operations,
+ * segment fields, what we advertised); range, read-only and backend
+ * support are left to the core.  They do not touch Xen: grant mapping goes
+ * through ring->gops (or the mapping cache, whose ops call ring->gops), so
+ * the KUnit suite pvblk_xen_ring runs them with fake mappings.
  */
 #include <linux/kernel.h>
 #include <linux/string.h>
@@ -112,8 +114,6 @@ static int check_rw(const struct pvblk_xen_breq *r,
 		plan->map_ro = true;
 		break;
 	case BLKIF_OP_WRITE_BARRIER:
-		if (!lim->barrier)
-			return BLKIF_RSP_EOPNOTSUPP;
 		plan->flags = PVBLK_REQ_BARRIER;
 		if (r->nr_segs) {
 			plan->op = PVBLK_OP_WRITE;
@@ -124,8 +124,6 @@ static int check_rw(const struct pvblk_xen_breq *r,
 		}
 		break;
 	case BLKIF_OP_FLUSH_DISKCACHE:
-		if (!lim->flush)
-			return BLKIF_RSP_EOPNOTSUPP;
 		if (r->nr_segs) {
 			/* blkfront sends FUA writes this way */
 			plan->op = PVBLK_OP_WRITE;
@@ -138,21 +136,14 @@ static int check_rw(const struct pvblk_xen_breq *r,
 	default:
 		return BLKIF_RSP_ERROR;
 	}
-	if (plan->op != PVBLK_OP_READ && lim->read_only)
-		return BLKIF_RSP_ERROR;
 	plan->has_data = r->nr_segs != 0;
-	if (!plan->has_data)
-		return BLKIF_RSP_OKAY;
-	/* Start sector; the end is checked once the segments are known. */
-	if (r->sector >= lim->capacity)
-		return BLKIF_RSP_ERROR;
 	return BLKIF_RSP_OKAY;
 }
 
 /**
- * pvblk_xen_check_req() - validate a decoded request against @lim.
+ * pvblk_xen_check_req() - validate a decoded request's wire fields.
  * @r: private copy.
- * @lim: what the backend offers.
+ * @lim: what we advertised.
  * @plan: filled with the core operation on success.
  *
  * Segment contents are checked later by pvblk_xen_check_segs() (indirect
@@ -181,11 +172,6 @@ int pvblk_xen_check_req(const struct pvblk_xen_breq *r,
 	case BLKIF_OP_DISCARD:
 		if (!lim->discard)
 			return BLKIF_RSP_EOPNOTSUPP;
-		if (lim->read_only)
-			return BLKIF_RSP_ERROR;
-		if (!r->nr_sectors || r->sector >= lim->capacity ||
-		    r->nr_sectors > lim->capacity - r->sector)
-			return BLKIF_RSP_ERROR;
 		plan->op = PVBLK_OP_DISCARD;
 		if ((r->discard_flag & BLKIF_DISCARD_SECURE) &&
 		    lim->secure_discard)
@@ -201,26 +187,18 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_check_req);
  * pvblk_xen_check_segs() - validate data segments (private copies).
  * @segs: segment descriptors.
  * @n: how many.
- * @sector: start sector of the request.
- * @lim: capacity.
  *
  * Return: BLKIF_RSP_OKAY or BLKIF_RSP_ERROR.
  */
 int pvblk_xen_check_segs(const struct blkif_request_segment *segs,
-			 unsigned int n, u64 sector,
-			 const struct pvblk_xen_limits *lim)
+			 unsigned int n)
 {
-	u64 nr_sects = 0;
 	unsigned int i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (segs[i].first_sect > segs[i].last_sect ||
 		    segs[i].last_sect >= PVBLK_XEN_SECTS_PER_PAGE)
 			return BLKIF_RSP_ERROR;
-		nr_sects += segs[i].last_sect - segs[i].first_sect + 1;
-	}
-	if (sector >= lim->capacity || nr_sects > lim->capacity - sector)
-		return BLKIF_RSP_ERROR;
 	return BLKIF_RSP_OKAY;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_check_segs);
@@ -268,7 +246,7 @@ void pvblk_xen_build_segs(const struct blkif_request_segment *segs,
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_build_segs);
 
-/* The one mapping of a core status to a wire status. */
+/* The one mapping of a core status to a wire status, and back. */
 int pvblk_xen_rsp_status(blk_status_t status)
 {
 	if (status == BLK_STS_OK)
@@ -278,6 +256,15 @@ int pvblk_xen_rsp_status(blk_status_t status)
 	return BLKIF_RSP_ERROR;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_rsp_status);
+
+blk_status_t pvblk_xen_blk_status(int rsp)
+{
+	if (rsp == BLKIF_RSP_OKAY)
+		return BLK_STS_OK;
+	if (rsp == BLKIF_RSP_EOPNOTSUPP)
+		return BLK_STS_NOTSUPP;
+	return BLK_STS_IOERR;
+}
 
 /* A producer more than a ring ahead of our responses is lying. */
 bool pvblk_xen_prod_overflow(RING_IDX req_prod,
@@ -303,31 +290,20 @@ void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
 			 void *slot, u64 id, u8 operation,
 			 int status)
 {
-	if (proto == PVBLK_XEN_PROTO_X86_32) {
-		struct pvblk_xen_x86_32_response rsp;
+	/* id, operation and status sit at the same offsets in all three. */
+	struct pvblk_xen_x86_64_response rsp;
 
-		memset(&rsp, 0, sizeof(rsp));
-		rsp.id = id;
-		rsp.operation = operation;
-		rsp.status = status;
-		memcpy(slot, &rsp, sizeof(rsp));
-	} else if (proto == PVBLK_XEN_PROTO_X86_64) {
-		struct pvblk_xen_x86_64_response rsp;
-
-		memset(&rsp, 0, sizeof(rsp));
-		rsp.id = id;
-		rsp.operation = operation;
-		rsp.status = status;
-		memcpy(slot, &rsp, sizeof(rsp));
-	} else {
-		struct blkif_response rsp;
-
-		memset(&rsp, 0, sizeof(rsp));
-		rsp.id = id;
-		rsp.operation = operation;
-		rsp.status = status;
-		memcpy(slot, &rsp, sizeof(rsp));
-	}
+	BUILD_BUG_ON(offsetof(struct pvblk_xen_x86_32_response, status) !=
+		     offsetof(struct pvblk_xen_x86_64_response, status));
+	BUILD_BUG_ON(offsetof(struct blkif_response, status) !=
+		     offsetof(struct pvblk_xen_x86_64_response, status));
+	memset(&rsp, 0, sizeof(rsp));
+	rsp.id = id;
+	rsp.operation = operation;
+	rsp.status = status;
+	memcpy(slot, &rsp, proto == PVBLK_XEN_PROTO_X86_32 ?
+	       sizeof(struct pvblk_xen_x86_32_response) :
+	       sizeof(struct blkif_response));
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_write_rsp);
 
@@ -417,7 +393,7 @@ static int read_indirect(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
  * @r: decoded private copy.
  *
  * Return: BLKIF_RSP_OKAY with @xr->preq ready for pvblk_batch_add(), or the
- * status to answer (nothing held).
+ * status to hand it pre-failed with (nothing held).
  */
 int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 		      const struct pvblk_xen_breq *r)
@@ -440,10 +416,11 @@ int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 	if (r->nr_segs > ring->max_segs)
 		return BLKIF_RSP_ERROR;
 
-	pvblk_req_init(preq, ring->q);
 	preq->op = plan.op;
 	preq->flags = plan.flags;
 	preq->sector = r->sector;
+	preq->nr_sectors = 0;
+	preq->nr_segs = 0;
 	if (plan.op == PVBLK_OP_DISCARD) {
 		preq->nr_sectors = r->nr_sectors;
 		return BLKIF_RSP_OKAY;
@@ -456,7 +433,7 @@ int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 			return BLKIF_RSP_ERROR;
 		segs = xr->isegs;
 	}
-	st = pvblk_xen_check_segs(segs, r->nr_segs, r->sector, &ring->lim);
+	st = pvblk_xen_check_segs(segs, r->nr_segs);
 	if (st)
 		return st;
 

@@ -3,9 +3,11 @@
  * pvblk Xen blkif backend: the ring runtime.
  *
  * One work item per ring does everything on the hot path: it drains the
- * core's completions (writing responses), then fetches new requests (copy
- * the slot once, validate the copy, map its grants, hand it to the core
- * under one plug), pushes the responses and notifies the frontend.  The
+ * core's completions (ops->complete() writes the responses: the only
+ * place that does), then fetches new requests (take one from the core's
+ * pool, copy the slot once, validate the copy, map its grants, hand it to
+ * the core under one plug, pre-failed if it could not be decoded), pushes
+ * the responses and notifies the frontend.  The
  * event channel is bound with late EOI: the EOI is sent when the work has
  * looked at the ring, flagged spurious when the event brought nothing, so
  * a frontend storming events is throttled by Xen instead of hanging dom0.
@@ -15,6 +17,7 @@
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/interrupt.h>
+#include <linux/seq_file.h>
 #include <xen/events.h>
 #include <xen/grant_table.h>
 #include <kunit/visibility.h>
@@ -158,29 +161,24 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_mcache_ops);
 
 /* ---- responses ---- */
 
-static void *rsp_slot(struct pvblk_xen_ring *ring)
+/*
+ * Slot @idx of the shared ring.  The three ABIs share the ring header and
+ * the back ring's indexes; only the size of a slot differs.
+ */
+static void *ring_slot(struct pvblk_xen_ring *ring, RING_IDX idx)
 {
-	union pvblk_xen_back_rings *br = &ring->rings;
-
-	switch (ring->proto) {
-	case PVBLK_XEN_PROTO_X86_32:
-		return RING_GET_RESPONSE(&br->x86_32, br->x86_32.rsp_prod_pvt);
-	case PVBLK_XEN_PROTO_X86_64:
-		return RING_GET_RESPONSE(&br->x86_64, br->x86_64.rsp_prod_pvt);
-	default:
-		return RING_GET_RESPONSE(&br->native, br->native.rsp_prod_pvt);
-	}
+	return (u8 *)ring->rings.sring->ring +
+		(idx & (ring->nr_ents - 1)) * ring->slot_size;
 }
 
 static void make_response(struct pvblk_xen_ring *ring, u64 id, u8 operation,
 			  int status)
 {
-	pvblk_xen_write_rsp(ring->proto, rsp_slot(ring), id, operation, status);
-	/* rsp_prod_pvt sits at the same place in the three back rings. */
-	ring->rings.native.rsp_prod_pvt++;
+	pvblk_xen_write_rsp(ring->proto,
+			    ring_slot(ring, ring->rings.rsp_prod_pvt), id,
+			    operation, status);
+	ring->rings.rsp_prod_pvt++;
 	ring->rsp_pending = true;
-	if (status)
-		ring->st_errors++;
 }
 
 static void push_responses(struct pvblk_xen_ring *ring)
@@ -190,84 +188,40 @@ static void push_responses(struct pvblk_xen_ring *ring)
 	if (!ring->rsp_pending)
 		return;
 	ring->rsp_pending = false;
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&ring->rings.native, notify);
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&ring->rings, notify);
 	if (notify && ring->irq > 0)
 		notify_remote_via_irq(ring->irq);
 }
 
-/* ---- the request pool ---- */
+/* ---- requests of the core's pool ---- */
 
+/* Bytes of a request with the per-segment arrays of @max_segs segments. */
+size_t pvblk_xen_req_size(unsigned int max_segs)
+{
+	return PVBLK_REQ_SIZE(struct pvblk_xen_req, preq) +
+		max_segs * (sizeof(struct pvblk_mentry *) +
+			    sizeof(struct pvblk_mentry) +
+			    sizeof(struct pvblk_seg) +
+			    sizeof(struct blkif_request_segment) + sizeof(u64));
+}
+
+/* A request from the ring's queue, its arrays laid out in its tail. */
 static struct pvblk_xen_req *req_get(struct pvblk_xen_ring *ring)
 {
+	struct pvblk_req *preq = pvblk_req_get(ring->q);
+	unsigned int m = ring->max_segs;
 	struct pvblk_xen_req *xr;
 
-	xr = list_first_entry_or_null(&ring->free_reqs, struct pvblk_xen_req,
-				      free_node);
-	if (xr) {
-		list_del(&xr->free_node);
-		ring->inflight++;
-	}
+	if (!preq)
+		return NULL;
+	xr = container_of(preq, struct pvblk_xen_req, preq);
+	xr->ring = ring;
+	xr->tents = (void *)xr->mem;
+	xr->ents = (void *)(xr->tents + m);
+	xr->segs = (void *)(xr->ents + m);
+	xr->keys = (void *)(xr->segs + m);
+	xr->isegs = (void *)(xr->keys + m);
 	return xr;
-}
-
-static void req_put(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr)
-{
-	list_add(&xr->free_node, &ring->free_reqs);
-	if (!--ring->inflight)
-		wake_up_all(&ring->idle_wq);
-}
-
-int pvblk_xen_ring_alloc_pool(struct pvblk_xen_ring *ring)
-{
-	unsigned int n = ring->nr_ents, m = ring->max_segs, i;
-	struct pvblk_mentry **ents;
-	struct pvblk_mentry *tents;
-	struct pvblk_seg *segs;
-	struct blkif_request_segment *isegs;
-	u64 *keys;
-
-	ring->pool = kvcalloc(n, sizeof(*ring->pool), GFP_KERNEL);
-	ents = kvcalloc(n * m, sizeof(*ents), GFP_KERNEL);
-	tents = kvcalloc(n * m, sizeof(*tents), GFP_KERNEL);
-	segs = kvcalloc(n * m, sizeof(*segs), GFP_KERNEL);
-	isegs = kvcalloc(n * m, sizeof(*isegs), GFP_KERNEL);
-	keys = kvcalloc(n * m, sizeof(*keys), GFP_KERNEL);
-	ring->pool_mem[0] = ents;
-	ring->pool_mem[1] = tents;
-	ring->pool_mem[2] = segs;
-	ring->pool_mem[3] = isegs;
-	ring->pool_mem[4] = keys;
-	if (!ring->pool || !ents || !tents || !segs || !isegs || !keys)
-		return -ENOMEM;
-
-	ring->pool_size = n;
-	INIT_LIST_HEAD(&ring->free_reqs);
-	for (i = 0; i < n; i++) {
-		struct pvblk_xen_req *xr = &ring->pool[i];
-
-		xr->ring = ring;
-		xr->ents = ents + i * m;
-		xr->tents = tents + i * m;
-		xr->segs = segs + i * m;
-		xr->isegs = isegs + i * m;
-		xr->keys = keys + i * m;
-		list_add_tail(&xr->free_node, &ring->free_reqs);
-	}
-	return 0;
-}
-
-static void ring_free_pool(struct pvblk_xen_ring *ring)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(ring->pool_mem); i++) {
-		kvfree(ring->pool_mem[i]);
-		ring->pool_mem[i] = NULL;
-	}
-	kvfree(ring->pool);
-	ring->pool = NULL;
-	ring->pool_size = 0;
-	INIT_LIST_HEAD(&ring->free_reqs);
 }
 
 /* ---- the core's transport callbacks ---- */
@@ -281,7 +235,6 @@ static void xen_complete(struct pvblk_req *preq)
 	pvblk_xen_release(xr);
 	make_response(ring, xr->id, xr->operation,
 		      pvblk_xen_rsp_status(preq->status));
-	req_put(ring, xr);
 }
 
 static void xen_notify(struct pvblk_queue *q)
@@ -302,36 +255,15 @@ const struct pvblk_transport_ops pvblk_xen_transport_ops = {
 	.complete = xen_complete,
 	.notify = xen_notify,
 	.queue_work = xen_queue_work,
+	.show = pvblk_xen_show,
 };
 
 /* ---- fetching requests ---- */
 
-static void copy_slot(struct pvblk_xen_ring *ring, RING_IDX rc,
-		      union pvblk_xen_raw_req *raw)
-{
-	union pvblk_xen_back_rings *br = &ring->rings;
-
-	/* The only read of guest ring memory for this request. */
-	switch (ring->proto) {
-	case PVBLK_XEN_PROTO_X86_32:
-		memcpy(&raw->x86_32, RING_GET_REQUEST(&br->x86_32, rc),
-		       sizeof(raw->x86_32));
-		break;
-	case PVBLK_XEN_PROTO_X86_64:
-		memcpy(&raw->x86_64, RING_GET_REQUEST(&br->x86_64, rc),
-		       sizeof(raw->x86_64));
-		break;
-	default:
-		memcpy(&raw->native, RING_GET_REQUEST(&br->native, rc),
-		       sizeof(raw->native));
-		break;
-	}
-}
-
 /* Return true when requests are left for another run. */
 static bool fetch_requests(struct pvblk_xen_ring *ring)
 {
-	struct blkif_back_ring *br = &ring->rings.native;
+	struct blkif_back_ring *br = &ring->rings;
 	union pvblk_xen_raw_req raw;
 	struct pvblk_xen_breq r;
 	struct pvblk_batch batch;
@@ -364,12 +296,10 @@ static bool fetch_requests(struct pvblk_xen_ring *ring)
 			break;
 		}
 		xr = req_get(ring);
-		if (!xr) {
-			/* Completions will re-run the work. */
-			ring->st_oo_req++;
-			break;
-		}
-		copy_slot(ring, rc, &raw);
+		if (!xr)
+			break;	/* completions will re-run the work */
+		/* The only read of guest ring memory for this request. */
+		memcpy(&raw, ring_slot(ring, rc), ring->req_size);
 		br->req_cons = ++rc;
 		ring->found = true;
 
@@ -379,8 +309,8 @@ static bool fetch_requests(struct pvblk_xen_ring *ring)
 			pr_debug_ratelimited("pvblk-xen: dom%u ring %u: request op %u answered %d\n",
 					     ring->domid, ring->index,
 					     r.operation, st);
-			make_response(ring, xr->id, xr->operation, st);
-			req_put(ring, xr);
+			pvblk_batch_fail(&batch, &xr->preq,
+					 pvblk_xen_blk_status(st));
 			continue;
 		}
 		pvblk_batch_add(&batch, &xr->preq);
@@ -389,7 +319,7 @@ static bool fetch_requests(struct pvblk_xen_ring *ring)
 
 	if (!more && rc == rp && !ring->broken) {
 		RING_FINAL_CHECK_FOR_REQUESTS(br, more_to_do);
-		more = more_to_do && ring->inflight < ring->pool_size;
+		more = more_to_do;
 	}
 	return more;
 }
@@ -468,8 +398,6 @@ void pvblk_xen_ring_init(struct pvblk_xen_ring *ring,
 	ring->gops = &pvblk_xen_gnttab_ops;
 	INIT_WORK(&ring->work, ring_work);
 	INIT_DELAYED_WORK(&ring->purge_work, purge_work);
-	INIT_LIST_HEAD(&ring->free_reqs);
-	init_waitqueue_head(&ring->idle_wq);
 	gnttab_page_cache_init(&ring->page_cache);
 }
 
@@ -489,29 +417,22 @@ int pvblk_xen_ring_map(struct pvblk_xen_ring *ring, grant_ref_t *grefs,
 	if (err < 0)
 		return err;
 	ring->sring = addr;
-	switch (ring->proto) {
-	case PVBLK_XEN_PROTO_X86_32: {
-		struct pvblk_xen_x86_32_sring *s = addr;
-
-		BACK_RING_INIT(&ring->rings.x86_32, s, size);
-		ring->nr_ents = RING_SIZE(&ring->rings.x86_32);
-		break;
+	/* The native back ring's indexes serve all three ABIs. */
+	BACK_RING_INIT(&ring->rings, (struct blkif_sring *)addr, size);
+	ring->nr_ents = RING_SIZE(&ring->rings);
+	if (ring->proto == PVBLK_XEN_PROTO_X86_32) {
+		ring->nr_ents = __CONST_RING_SIZE(pvblk_xen_x86_32, size);
+		ring->slot_size = sizeof(union pvblk_xen_x86_32_sring_entry);
+		ring->req_size = sizeof(struct pvblk_xen_x86_32_request);
+	} else if (ring->proto == PVBLK_XEN_PROTO_X86_64) {
+		ring->nr_ents = __CONST_RING_SIZE(pvblk_xen_x86_64, size);
+		ring->slot_size = sizeof(union pvblk_xen_x86_64_sring_entry);
+		ring->req_size = sizeof(struct pvblk_xen_x86_64_request);
+	} else {
+		ring->slot_size = sizeof(union blkif_sring_entry);
+		ring->req_size = sizeof(struct blkif_request);
 	}
-	case PVBLK_XEN_PROTO_X86_64: {
-		struct pvblk_xen_x86_64_sring *s = addr;
-
-		BACK_RING_INIT(&ring->rings.x86_64, s, size);
-		ring->nr_ents = RING_SIZE(&ring->rings.x86_64);
-		break;
-	}
-	default: {
-		struct blkif_sring *s = addr;
-
-		BACK_RING_INIT(&ring->rings.native, s, size);
-		ring->nr_ents = RING_SIZE(&ring->rings.native);
-		break;
-	}
-	}
+	ring->rings.nr_ents = ring->nr_ents;
 	ring->evtchn = evtchn;
 	return 0;
 }
@@ -540,10 +461,6 @@ int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 			ring->mcache = NULL;
 			return err;
 		}
-		/* debugfs shows at most a few caches per device: optional */
-		if (pvblk_dev_add_mcache(q->dev, ring->mcache))
-			pr_debug("pvblk-xen: %s: cache not shown in debugfs\n",
-				 name);
 		queue_delayed_work(pvblk_xen_wq, &ring->purge_work,
 				   msecs_to_jiffies(pvblk_xen_pgrant_idle_ms));
 	}
@@ -562,11 +479,11 @@ int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 }
 
 /*
- * pvblk_xen_ring_stop() - stop serving: unbind the event channel, wait
- * until every request taken from the ring has been answered, unmap every
- * persistent grant.  The shared ring stays mapped (pvblk_xen_ring_free()).
+ * pvblk_xen_ring_quiesce() - stop fetching: unbind the event channel and
+ * wait for the work item.  Requests in flight still complete through the
+ * core and the work item (pvblk_dev_drain()).
  */
-void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
+void pvblk_xen_ring_quiesce(struct pvblk_xen_ring *ring)
 {
 	WRITE_ONCE(ring->active, false);
 	if (ring->irq > 0) {
@@ -574,30 +491,47 @@ void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
 		ring->irq = 0;
 	}
 	flush_work(&ring->work);
-	/* In-flight requests complete through the core and our work. */
-	while (!wait_event_timeout(ring->idle_wq, !READ_ONCE(ring->inflight),
-				   10 * HZ))
-		pr_warn("pvblk-xen: dom%u ring %u: waiting for %u requests\n",
-			ring->domid, ring->index, READ_ONCE(ring->inflight));
+}
+
+/*
+ * pvblk_xen_ring_stop() - once the device is drained: stop the work items
+ * for good and unmap every persistent grant.  Call after
+ * pvblk_dev_destroy(), whose last completions still use the cache.  The
+ * shared ring stays mapped (pvblk_xen_ring_free()).
+ */
+void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
+{
 	cancel_work_sync(&ring->work);
-	if (ring->q) {
-		/* Anything the last completions left behind. */
-		pvblk_queue_drain(ring->q, 0);
-		push_responses(ring);
-	}
 	cancel_delayed_work_sync(&ring->purge_work);
 	if (ring->mcache) {
-		if (ring->q)
-			pvblk_dev_del_mcache(ring->q->dev, ring->mcache);
 		pvblk_mcache_destroy(ring->mcache);
 		ring->mcache = NULL;
 	}
-	if (ring->q)
-		ring->q->priv = NULL;
 	ring->q = NULL;
 }
 
-/* Undo pvblk_xen_ring_map() and pvblk_xen_ring_alloc_pool(). */
+/* Persistent-grant counters of every ring (the device's debugfs file). */
+void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
+{
+	struct pvblk_mcache_stats ms;
+	unsigned int i;
+
+	for (i = 0; i < pvblk_dev_nr_queues(dev); i++) {
+		struct pvblk_xen_ring *ring = pvblk_dev_queue(dev, i)->priv;
+
+		if (!ring || !ring->mcache)
+			continue;
+		pvblk_mcache_get_stats(ring->mcache, &ms);
+		seq_printf(m, "mcache%u_hits %llu\nmcache%u_misses %llu\n",
+			   i, ms.hits, i, ms.misses);
+		seq_printf(m, "mcache%u_evictions %llu\nmcache%u_transient %llu\n",
+			   i, ms.evictions, i, ms.transient);
+		seq_printf(m, "mcache%u_map_errors %llu\nmcache%u_entries %u\nmcache%u_in_use %u\n",
+			   i, ms.map_errors, i, ms.entries, i, ms.in_use);
+	}
+}
+
+/* Undo pvblk_xen_ring_map(). */
 void pvblk_xen_ring_free(struct pvblk_xen_ring *ring)
 {
 	struct xenbus_device *xdev = ring->xdev;
@@ -606,6 +540,5 @@ void pvblk_xen_ring_free(struct pvblk_xen_ring *ring)
 		xenbus_unmap_ring_vfree(xdev, ring->sring);
 		ring->sring = NULL;
 	}
-	ring_free_pool(ring);
 	gnttab_page_cache_shrink(&ring->page_cache, 0);
 }

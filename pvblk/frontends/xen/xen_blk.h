@@ -9,13 +9,15 @@
  *    physical device, negotiated features, the pvblk_dev with one queue
  *    per ring).
  *  - struct pvblk_xen_ring: one blkif ring (shared ring mapping, event
- *    channel, worker, request pool, grant page cache, mapping cache).
- *  - struct pvblk_xen_req: one request of the pool, embeds struct pvblk_req.
+ *    channel, worker, grant page cache, mapping cache).
+ *  - struct pvblk_xen_req: one request of the core's pool for the ring's
+ *    queue; starts with struct pvblk_req, its per-segment arrays follow.
  *
- * Everything a ring touches on its hot path (pool, responses, back ring
- * indexes) is used only by the ring's work item, which never runs
- * concurrently with itself: no lock is needed there.  The mapping cache has
- * its own locking (the periodic purge runs from another work item).
+ * Everything a ring touches on its hot path (responses, back ring indexes,
+ * taking requests from the core's pool) is used only by the ring's work
+ * item, which never runs concurrently with itself: no lock is needed there.
+ * The mapping cache has its own locking (the periodic purge runs from
+ * another work item).
  */
 #ifndef _PVBLK_XEN_BLK_H
 #define _PVBLK_XEN_BLK_H
@@ -32,6 +34,7 @@
 #include <xen/interface/io/protocols.h>
 #include <kunit/visibility.h>
 #include <pvblk/pvblk.h>
+#include "mcache.h"
 
 /* ---- the two non-native request layouts (the ABI, from blkif.h) ---- */
 
@@ -153,12 +156,6 @@ enum pvblk_xen_proto {
 	PVBLK_XEN_PROTO_X86_64,
 };
 
-union pvblk_xen_back_rings {
-	struct blkif_back_ring native;
-	struct pvblk_xen_x86_32_back_ring x86_32;
-	struct pvblk_xen_x86_64_back_ring x86_64;
-};
-
 /* Largest request slot of the three ABIs (the private copy's size). */
 union pvblk_xen_raw_req {
 	struct blkif_request native;
@@ -204,15 +201,12 @@ struct pvblk_xen_breq {
 };
 
 /**
- * struct pvblk_xen_limits - what the backend offers; requests are checked
- * against it before any grant is touched.
+ * struct pvblk_xen_limits - what we advertised in xenstore; requests are
+ * checked against it before any grant is touched.  What the backend can do
+ * (range, read-only, support) is the core's to judge.
  */
 struct pvblk_xen_limits {
-	u64 capacity;			/* 512-byte sectors */
 	unsigned int max_indirect_segs;	/* 0: no indirect descriptors */
-	bool read_only;
-	bool flush;			/* feature-flush-cache */
-	bool barrier;			/* feature-barrier */
 	bool discard;			/* feature-discard */
 	bool secure_discard;		/* discard-secure */
 };
@@ -245,10 +239,9 @@ struct pvblk_xen_gnt_ops {
 };
 
 /**
- * struct pvblk_xen_req - one request of a ring's pool.
- * @preq: the core's request (must stay first for nothing; container_of).
+ * struct pvblk_xen_req - one request of the core's pool for a ring.
+ * @preq: the core's request (first: PVBLK_REQ_SIZE()).
  * @ring: owner.
- * @free_node: on ring->free_reqs while unused.
  * @id: guest cookie.
  * @operation: wire operation for the response.
  * @nr_ents: data grants held in @ents.
@@ -260,11 +253,11 @@ struct pvblk_xen_gnt_ops {
  * @keys: grant references being looked up.
  * @ients: indirect page mappings (held only while parsing).
  * @itents: storage of transient indirect page mappings.
+ * @mem: the five arrays above, ring->max_segs entries each.
  */
 struct pvblk_xen_req {
 	struct pvblk_req preq;
 	struct pvblk_xen_ring *ring;
-	struct list_head free_node;
 	u64 id;
 	u8 operation;
 	unsigned int nr_ents;
@@ -276,6 +269,7 @@ struct pvblk_xen_req {
 	u64 *keys;
 	struct pvblk_mentry *ients[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	struct pvblk_mentry itents[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	u64 mem[];
 };
 
 struct pvblk_xen_blkif;
@@ -283,18 +277,20 @@ struct pvblk_xen_blkif;
 /**
  * struct pvblk_xen_ring - one blkif ring.
  *
- * @rings, @pool, @free_reqs, @inflight, @rsp_pending, @found are owned by
- * @work.  @irq_pending is set by the interrupt handler.  Connect and
- * disconnect run under blkif->lock with the irq unbound and @work idle.
+ * @rings, @rsp_pending, @found are owned by @work.  @irq_pending is set by
+ * the interrupt handler.  Connect and disconnect run under blkif->lock
+ * with the irq unbound and @work idle.
  */
 struct pvblk_xen_ring {
 	struct pvblk_xen_blkif *blkif;
 	struct xenbus_device *xdev;
 	unsigned int index;
 	enum pvblk_xen_proto proto;
-	union pvblk_xen_back_rings rings;
+	struct blkif_back_ring rings;	/* indexes; slots sized per ABI */
 	void *sring;
 	unsigned int nr_ents;
+	size_t slot_size;		/* request/response slot of the ABI */
+	size_t req_size;		/* request of the ABI (the copy) */
 	unsigned int evtchn;
 	int irq;
 	bool active;			/* fetch requests */
@@ -308,20 +304,10 @@ struct pvblk_xen_ring {
 	struct pvblk_xen_limits lim;
 	unsigned int max_segs;		/* per request, direct or indirect */
 
-	struct pvblk_xen_req *pool;
-	unsigned int pool_size;
-	struct list_head free_reqs;
-	unsigned int inflight;		/* taken from the pool */
-	wait_queue_head_t idle_wq;
-	void *pool_mem[5];		/* per-request array blocks */
-
 	struct pvblk_mcache *mcache;	/* persistent grants, or NULL */
 	struct gnttab_page_cache page_cache;
 	const struct pvblk_xen_gnt_ops *gops;
 	domid_t domid;
-
-	u64 st_errors;			/* answered with an error status */
-	u64 st_oo_req;			/* pool empty: fetch deferred */
 };
 
 /* ---- parse.c: pure functions ---- */
@@ -333,8 +319,7 @@ int pvblk_xen_check_req(const struct pvblk_xen_breq *r,
 			const struct pvblk_xen_limits *lim,
 			struct pvblk_xen_plan *plan);
 int pvblk_xen_check_segs(const struct blkif_request_segment *segs,
-			 unsigned int n, u64 sector,
-			 const struct pvblk_xen_limits *lim);
+			 unsigned int n);
 void pvblk_xen_copy_indirect(void * const *ipages,
 			     unsigned int nr_segs,
 			     struct blkif_request_segment *out);
@@ -342,6 +327,7 @@ void pvblk_xen_build_segs(const struct blkif_request_segment *segs,
 			  struct pvblk_mentry * const *ents,
 			  unsigned int n, struct pvblk_seg *out);
 int pvblk_xen_rsp_status(blk_status_t status);
+blk_status_t pvblk_xen_blk_status(int rsp);
 bool pvblk_xen_prod_overflow(RING_IDX req_prod,
 			     RING_IDX rsp_prod_pvt,
 			     unsigned int ring_size);
@@ -368,13 +354,15 @@ extern struct workqueue_struct *pvblk_xen_wq;
 extern unsigned int pvblk_xen_max_pgrants;
 extern unsigned int pvblk_xen_pgrant_idle_ms;
 
+size_t pvblk_xen_req_size(unsigned int max_segs);
 int pvblk_xen_ring_map(struct pvblk_xen_ring *ring, grant_ref_t *grefs,
 		       unsigned int nr_grefs, unsigned int evtchn);
-int pvblk_xen_ring_alloc_pool(struct pvblk_xen_ring *ring);
 int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 			 bool persistent, const char *name);
+void pvblk_xen_ring_quiesce(struct pvblk_xen_ring *ring);
 void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring);
 void pvblk_xen_ring_free(struct pvblk_xen_ring *ring);
+void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev);
 void pvblk_xen_ring_init(struct pvblk_xen_ring *ring,
 			 struct pvblk_xen_blkif *blkif,
 			 struct xenbus_device *xdev, unsigned int index);

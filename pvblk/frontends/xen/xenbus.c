@@ -62,8 +62,6 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * @read_only: mode has no "w".
  * @cdrom: the frontend's device-type is "cdrom".
  * @be: opened backend not yet handed to @pdev (owned here).
- * @info: what the backend reported at open.
- * @have_info: @info is valid.
  * @pdev: core device, one queue per ring; exists while connected.
  * @proto: negotiated ABI.
  * @persistent: persistent grants negotiated for this connection.
@@ -71,7 +69,7 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * @nr_ring_pages: pages per ring.
  * @multi_ref: the frontend uses ring-refN nodes.
  * @rings: @nr_rings rings, mapped when the frontend initialised.
- * @rings_mapped: @rings are mapped and have their pools.
+ * @rings_mapped: @rings are mapped.
  * @name: debugfs name of @pdev.
  */
 struct pvblk_xen_blkif {
@@ -83,8 +81,6 @@ struct pvblk_xen_blkif {
 	bool read_only;
 	bool cdrom;
 	struct pvblk_backend *be;
-	struct pvblk_backend_info info;
-	bool have_info;
 	struct pvblk_dev *pdev;
 	enum pvblk_xen_proto proto;
 	bool persistent;
@@ -96,35 +92,44 @@ struct pvblk_xen_blkif {
 	char name[32];
 };
 
-static struct pvblk_xen_limits make_limits(struct pvblk_xen_blkif *blkif)
+/* What we advertise for a backend that reports @i (see write_disk()). */
+static struct pvblk_xen_limits make_limits(struct pvblk_xen_blkif *blkif,
+					   const struct pvblk_backend_info *i)
 {
-	const struct pvblk_backend_info *i = &blkif->info;
 	struct pvblk_xen_limits lim = {
-		.capacity = i->capacity,
 		.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
 					   PVBLK_XEN_MAX_INDIRECT_SEGS),
-		.read_only = i->read_only || blkif->read_only,
-		.flush = true,
-		.barrier = true,
-		.discard = i->max_discard_sectors != 0,
-		.secure_discard = i->secure_discard,
+		.discard = i->max_discard_sectors &&
+			xenbus_read_unsigned(blkif->xdev->nodename,
+					     "discard-enable", 1),
 	};
 
+	lim.secure_discard = lim.discard && i->secure_discard;
 	return lim;
 }
 
 /* ---- disconnect ---- */
 
+/*
+ * Stop fetching on every ring, let everything in flight complete and be
+ * answered, then destroy the device and the rings' grant caches (the last
+ * completions still use them).
+ */
 static void stop_rings(struct pvblk_xen_blkif *blkif)
 {
 	unsigned int i;
 
 	for (i = 0; i < blkif->nr_rings; i++)
-		pvblk_xen_ring_stop(&blkif->rings[i]);
+		pvblk_xen_ring_quiesce(&blkif->rings[i]);
 	if (blkif->pdev) {
+		pvblk_dev_drain(blkif->pdev);
+		for (i = 0; i < blkif->nr_rings; i++)
+			cancel_work_sync(&blkif->rings[i].work);
 		pvblk_dev_destroy(blkif->pdev);
 		blkif->pdev = NULL;
 	}
+	for (i = 0; i < blkif->nr_rings; i++)
+		pvblk_xen_ring_stop(&blkif->rings[i]);
 }
 
 static void disconnect(struct pvblk_xen_blkif *blkif)
@@ -154,72 +159,50 @@ static int open_backend(struct pvblk_xen_blkif *blkif)
 	if (IS_ERR(be))
 		return PTR_ERR(be);
 	blkif->be = be;
-	pvblk_backend_get_info(be, &blkif->info);
-	blkif->have_info = true;
 	return 0;
 }
 
-static void write_discard(struct xenbus_transaction xbt,
-			  struct pvblk_xen_blkif *blkif)
-{
-	struct xenbus_device *dev = blkif->xdev;
-	const struct pvblk_backend_info *i = &blkif->info;
-	int err;
+/* One xenstore node of the disk properties. */
+struct xen_node {
+	const char *name;
+	u64 val;
+	bool write;
+};
 
-	if (!i->max_discard_sectors ||
-	    !xenbus_read_unsigned(dev->nodename, "discard-enable", 1))
-		return;
-	err = xenbus_printf(xbt, dev->nodename, "discard-granularity", "%u",
-			    i->discard_granularity ?: i->logical_block_size);
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename, "discard-alignment",
-				    "%u", i->discard_alignment);
-	if (!err && i->secure_discard)
-		err = xenbus_printf(xbt, dev->nodename, "discard-secure",
-				    "%d", 1);
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename, "feature-discard",
-				    "%d", 1);
-	if (err)
-		dev_warn(&dev->dev, "writing discard properties: %d\n", err);
-}
-
-/* Write what the frontend needs to know about the disk. */
-static int write_disk(struct pvblk_xen_blkif *blkif)
+/* Write what the frontend needs to know about the disk, in one transaction. */
+static int write_disk(struct pvblk_xen_blkif *blkif,
+		      const struct pvblk_backend_info *i)
 {
-	struct xenbus_device *dev = blkif->xdev;
-	const struct pvblk_backend_info *i = &blkif->info;
-	struct xenbus_transaction xbt;
+	const struct pvblk_xen_limits *lim = &blkif->rings[0].lim;
 	bool ro = i->read_only || blkif->read_only;
+	const struct xen_node nodes[] = {
+		{ "feature-flush-cache", 1, true },
+		{ "feature-barrier", 1, true },
+		{ "discard-granularity", i->discard_granularity ?:
+		  i->logical_block_size, lim->discard },
+		{ "discard-alignment", i->discard_alignment, lim->discard },
+		{ "discard-secure", 1, lim->secure_discard },
+		{ "feature-discard", 1, lim->discard },
+		{ "feature-persistent", feature_persistent, true },
+		{ "sectors", i->capacity, true },
+		{ "info", (blkif->cdrom ? VDISK_CDROM : 0) |
+		  (ro ? VDISK_READONLY : 0), true },
+		{ "sector-size", i->logical_block_size, true },
+		{ "physical-sector-size", i->physical_block_size, true },
+	};
+	struct xenbus_transaction xbt;
+	unsigned int n;
 	int err;
 
 again:
 	err = xenbus_transaction_start(&xbt);
 	if (err)
 		return err;
-	err = xenbus_printf(xbt, dev->nodename, "feature-flush-cache", "%d", 1);
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename, "feature-barrier",
-				    "%d", 1);
-	if (!err)
-		write_discard(xbt, blkif);
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename, "feature-persistent",
-				    "%u", feature_persistent ? 1 : 0);
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename, "sectors", "%llu",
-				    (unsigned long long)i->capacity);
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename, "info", "%u",
-				    (blkif->cdrom ? VDISK_CDROM : 0) |
-				    (ro ? VDISK_READONLY : 0));
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename, "sector-size", "%u",
-				    i->logical_block_size);
-	if (!err)
-		err = xenbus_printf(xbt, dev->nodename,
-				    "physical-sector-size", "%u",
-				    i->physical_block_size);
+	for (n = 0; n < ARRAY_SIZE(nodes) && !err; n++)
+		if (nodes[n].write)
+			err = xenbus_printf(xbt, blkif->xdev->nodename,
+					    nodes[n].name, "%llu",
+					    (unsigned long long)nodes[n].val);
 	if (err) {
 		xenbus_transaction_end(xbt, 1);
 		return err;
@@ -237,6 +220,8 @@ again:
 static void maybe_connect(struct pvblk_xen_blkif *blkif)
 {
 	struct xenbus_device *dev = blkif->xdev;
+	struct pvblk_backend_info info;
+	struct pvblk_xen_limits lim;
 	struct pvblk_dev *pdev;
 	unsigned int i;
 	char qname[48];
@@ -252,25 +237,24 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 				 MAJOR(blkif->devt), MINOR(blkif->devt));
 		return;
 	}
+	/* One pool per ring, a request per ring slot. */
 	pdev = pvblk_dev_create(blkif->name, &pvblk_xen_transport_ops, blkif,
-				blkif->nr_rings);
+				blkif->nr_rings, blkif->rings[0].nr_ents,
+				pvblk_xen_req_size(blkif->rings[0].max_segs));
 	if (IS_ERR(pdev)) {
 		xenbus_dev_fatal(dev, PTR_ERR(pdev), "creating pvblk device");
 		return;
 	}
-	err = pvblk_dev_set_backend(pdev, blkif->be);
-	if (err) {
-		pvblk_dev_destroy(pdev);
-		xenbus_dev_fatal(dev, err, "attaching the device");
-		return;
-	}
+	pvblk_dev_set_backend(pdev, blkif->be);
 	blkif->be = NULL;	/* owned by pdev now */
 	blkif->pdev = pdev;
+	pvblk_dev_info(pdev, &info);
+	lim = make_limits(blkif, &info);
 
 	for (i = 0; i < blkif->nr_rings; i++) {
 		struct pvblk_xen_ring *ring = &blkif->rings[i];
 
-		ring->lim = make_limits(blkif);
+		ring->lim = lim;
 		snprintf(qname, sizeof(qname), "%s-q%u", blkif->name, i);
 		err = pvblk_xen_ring_start(ring, pvblk_dev_queue(pdev, i),
 					   blkif->persistent, qname);
@@ -280,7 +264,7 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 		}
 	}
 
-	err = write_disk(blkif);
+	err = write_disk(blkif, &info);
 	if (err) {
 		xenbus_dev_fatal(dev, err, "writing disk properties");
 		goto fail;
@@ -339,10 +323,7 @@ static int read_ring(struct pvblk_xen_blkif *blkif,
 	ring->max_segs = max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
 			       min_t(unsigned int, max_indirect_segs,
 				     PVBLK_XEN_MAX_INDIRECT_SEGS));
-	err = pvblk_xen_ring_alloc_pool(ring);
-	if (err)
-		xenbus_dev_fatal(dev, err, "allocating requests of %s", dir);
-	return err;
+	return 0;
 }
 
 /* Negotiate with the frontend and map its rings. */
@@ -551,7 +532,18 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 static int pvblk_xen_probe(struct xenbus_device *dev,
 			   const struct xenbus_device_id *id)
 {
+	const struct xen_node nodes[] = {
+		{ "feature-max-indirect-segments",
+		  min_t(unsigned int, max_indirect_segs,
+			PVBLK_XEN_MAX_INDIRECT_SEGS), max_indirect_segs != 0 },
+		{ "multi-queue-max-queues",
+		  min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES), true },
+		{ "max-ring-page-order",
+		  min_t(unsigned int, max_ring_order,
+			XENBUS_MAX_RING_GRANT_ORDER), true },
+	};
 	struct pvblk_xen_blkif *blkif;
+	unsigned int n;
 	int err;
 
 	blkif = kzalloc(sizeof(*blkif), GFP_KERNEL);
@@ -565,25 +557,16 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 		 dev->otherend_id, strrchr(dev->nodename, '/') + 1);
 	dev_set_drvdata(&dev->dev, blkif);
 
-	if (max_indirect_segs) {
-		err = xenbus_printf(XBT_NIL, dev->nodename,
-				    "feature-max-indirect-segments", "%u",
-				    min_t(unsigned int, max_indirect_segs,
-					  PVBLK_XEN_MAX_INDIRECT_SEGS));
+	/* What the frontend may negotiate; best effort, as xen-blkback. */
+	for (n = 0; n < ARRAY_SIZE(nodes); n++) {
+		if (!nodes[n].write)
+			continue;
+		err = xenbus_printf(XBT_NIL, dev->nodename, nodes[n].name,
+				    "%llu", (unsigned long long)nodes[n].val);
 		if (err)
-			dev_warn(&dev->dev, "writing feature-max-indirect-segments: %d\n",
+			dev_warn(&dev->dev, "writing %s: %d\n", nodes[n].name,
 				 err);
 	}
-	err = xenbus_printf(XBT_NIL, dev->nodename, "multi-queue-max-queues",
-			    "%u", min_t(unsigned int, max_queues,
-					PVBLK_XEN_MAX_QUEUES));
-	if (err)
-		dev_warn(&dev->dev, "writing multi-queue-max-queues: %d\n", err);
-	err = xenbus_printf(XBT_NIL, dev->nodename, "max-ring-page-order",
-			    "%u", min_t(unsigned int, max_ring_order,
-					XENBUS_MAX_RING_GRANT_ORDER));
-	if (err)
-		dev_warn(&dev->dev, "writing max-ring-page-order: %d\n", err);
 
 	err = xenbus_watch_pathfmt(dev, &blkif->watch, NULL, physdev_changed,
 				   "%s/%s", dev->nodename, "physical-device");

@@ -2,21 +2,27 @@
 /*
  * pvblk - the shared core that both transports (vhost-blk, Xen blkback) feed.
  *
- * Shape (learned from nvmet): a transport embeds struct pvblk_req in its own
- * per-request struct, fills op/sector/segments, and hands a batch of requests
- * picked up from one ring kick to the core under one blk_plug.  Every request
- * leaves the core through exactly one path: pvblk_req_complete() pushes it on
- * its queue's lockless completion list (any context, including bio end_io in
- * interrupt context) and asks the transport to run its worker; the worker
- * calls pvblk_queue_drain(), which calls ops->complete() for each request in
- * process context and ops->notify() once per drained batch.
+ * Shape (learned from nvmet and blk-mq): the core owns every request.  Each
+ * queue has a pool of requests created with the device; a transport's
+ * per-request struct starts with struct pvblk_req and its size is given at
+ * pvblk_dev_create() (the blk-mq cmd_size idea).  The transport takes a
+ * request from its queue (pvblk_req_get()), decodes its wire format into it
+ * and hands it to the core in a batch under one blk_plug; a request whose
+ * decoding failed is handed over pre-failed (pvblk_batch_fail()).  The core
+ * validates it against the backend it has, runs it, and every request
+ * leaves through one path: the queue's lockless completion list, drained by
+ * the transport's worker with pvblk_queue_drain(), which calls
+ * ops->complete() for each request (the only place a transport writes its
+ * wire answer), ops->notify() once per batch, and puts the request back in
+ * the pool.
  *
- * Flush epochs: every submitted request holds a reference on the device's
- * current epoch.  A request flagged PVBLK_REQ_BARRIER (and every FLUSH) closes
- * the current epoch and is parked until that epoch and all older ones have no
- * request left in flight; new requests keep flowing in the next epoch.
- * pvblk_dev_drain() uses the same mechanism to wait for everything in flight
- * (reset, teardown, backend change).
+ * Ordering: a FLUSH is a cache flush of what has completed (a PREFLUSH bio);
+ * it does not wait for requests still in flight.  A request flagged
+ * PVBLK_REQ_BARRIER (Xen's WRITE_BARRIER) runs only once every request
+ * submitted before it, on any queue of the device, has completed; newer
+ * requests keep flowing meanwhile (flush epochs, per queue).
+ * pvblk_dev_drain() waits the same way for everything in flight (reset,
+ * teardown, backend change).
  */
 #ifndef _PVBLK_PVBLK_H
 #define _PVBLK_PVBLK_H
@@ -25,27 +31,24 @@
 #include <linux/bio.h>
 #include <linux/blk_types.h>
 #include <linux/blkdev.h>
+#include <linux/build_bug.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
 #include <linux/list.h>
-#include <linux/rbtree.h>
-#include <linux/refcount.h>
 #include <linux/spinlock.h>
-#include <linux/wait.h>
 #include <linux/workqueue.h>
-#include <linux/percpu.h>
 
 struct pvblk_dev;
 struct pvblk_queue;
-struct pvblk_mcache;
 struct pvblk_backend;
 struct pvblk_epoch;
+struct seq_file;
 
 /**
  * enum pvblk_op - what a request asks for.
  * @PVBLK_OP_READ: read segments from @sector.
  * @PVBLK_OP_WRITE: write segments at @sector.
- * @PVBLK_OP_FLUSH: make completed writes durable (always a barrier).
+ * @PVBLK_OP_FLUSH: make completed writes durable (no drain).
  * @PVBLK_OP_DISCARD: discard @nr_sectors at @sector (no segments).
  * @PVBLK_OP_WRITE_ZEROES: zero @nr_sectors at @sector (no segments).
  * @PVBLK_OP_GET_ID: copy the device serial into the segments.
@@ -62,17 +65,18 @@ enum pvblk_op {
 
 /* Request flags (struct pvblk_req.flags). */
 #define PVBLK_REQ_FUA		BIT(0)	/* write through (REQ_FUA) */
-#define PVBLK_REQ_BARRIER	BIT(1)	/* drain older epochs before running */
+#define PVBLK_REQ_BARRIER	BIT(1)	/* wait for every older request */
 #define PVBLK_REQ_PREFLUSH	BIT(2)	/* flush the cache before the write */
 #define PVBLK_REQ_UNMAP		BIT(3)	/* write-zeroes may deallocate */
 #define PVBLK_REQ_SECURE	BIT(4)	/* secure discard */
+#define PVBLK_REQ_NOSPLIT	BIT(5)	/* refuse a range over the limit */
 
 /* Length of the serial returned by PVBLK_OP_GET_ID (VIRTIO_BLK_ID_BYTES). */
 #define PVBLK_ID_BYTES		20
 
 /**
  * struct pvblk_seg - one data segment of a request.
- * @page: the page (pinned or mapped by the transport or the mapping cache).
+ * @page: the page (pinned by the core or mapped by the transport).
  * @offset: byte offset in @page.
  * @len: bytes; @offset + @len <= PAGE_SIZE.
  */
@@ -85,20 +89,25 @@ struct pvblk_seg {
 #define PVBLK_INLINE_SEGS	4
 #define PVBLK_INLINE_BVECS	4
 
+/* A barrier's wait for the epochs it closed (one per queue). */
+struct pvblk_wait {
+	atomic_t left;			/* closed epochs not retired + 1 */
+	struct pvblk_req *req;		/* the barrier, NULL for a drain */
+};
+
 /**
- * struct pvblk_req - one block request, embedded in the transport's struct.
+ * struct pvblk_req - one block request, the head of a transport's request.
  *
- * No locks: a request has one owner at a time.  The transport owns it until
- * pvblk_batch_add() (or a direct pvblk_req_complete()); then the core, which
- * counts it in an epoch (req->epoch holds that reference until completion)
- * and in @pending (one per bio or kiocb in flight plus the submitter's);
- * from the moment it is pushed on q->cq the queue's worker owns it, and
- * ops->complete() hands it back to the transport.
+ * No locks: a request has one owner at a time.  pvblk_req_get() hands it,
+ * cleared, to the transport; pvblk_batch_add() or pvblk_batch_fail() to the
+ * core, which counts it in an epoch of its queue and in @pending (one per
+ * bio or kiocb in flight plus the submitter's); once it is on q->cq the
+ * queue's worker owns it; ops->complete() lends it to the transport one
+ * last time and the core puts it back in the pool.
  *
- * Fields above the marker are filled by the transport before submission
- * (pvblk_req_init() clears the whole struct first); the rest belongs to the
- * core until ops->complete() is called.  The transport may point @segs at
- * @inline_segs (up to PVBLK_INLINE_SEGS) or at its own array.
+ * Fields above the marker are filled by the transport; the rest belongs
+ * to the core.  @segs points at @inline_segs, at the core's array (pinned
+ * user memory) or at the transport's own array.
  */
 struct pvblk_req {
 	enum pvblk_op op;
@@ -109,41 +118,52 @@ struct pvblk_req {
 	unsigned int nr_segs;
 	struct pvblk_seg inline_segs[PVBLK_INLINE_SEGS];
 
-	/* --- owned by the core from submission to ops->complete() --- */
+	/* --- owned by the core --- */
 	struct pvblk_queue *q;
+	struct pvblk_backend *be;	/* pinned by @epoch */
+	struct pvblk_epoch *epoch;	/* counted in it until completion */
 	blk_status_t status;		/* first error wins */
+	unsigned int core_flags;	/* PVBLK_RF_* (core/internal.h) */
 	atomic_t pending;		/* bios/kiocbs outstanding + 1 */
-	struct pvblk_epoch *epoch;	/* epoch this request is counted in */
-	struct list_head wait_node;	/* unused: barriers park via cq_node */
-	struct llist_node cq_node;	/* dev ready list (released barrier), then q->cq */
 	u64 bytes;			/* total data bytes */
-	struct bio inline_bio;		/* small I/O: one bio, no allocation */
+	struct llist_node cq_node;	/* q->ready (barrier), then q->cq */
 	struct bio_vec inline_bvecs[PVBLK_INLINE_BVECS];
-	struct kiocb iocb;		/* file backend */
-	struct bio_vec *file_bvecs;	/* file backend, > PVBLK_INLINE_BVECS */
-	unsigned int core_flags;	/* PVBLK_RF_* */
-	struct work_struct work;	/* file backend: sync ops, fallbacks */
+	union {
+		struct list_head free_node;	/* in the pool */
+		struct pvblk_wait wait;		/* parked barrier */
+		struct bio inline_bio;		/* block device */
+		struct {			/* regular file */
+			struct kiocb iocb;
+			struct bio_vec *file_bvecs;
+			struct work_struct work;
+		};
+	};
 };
 
-/* struct pvblk_req.core_flags */
-#define PVBLK_RF_PINNED		BIT(0)	/* segs pinned by pvblk_req_pin_user() */
-#define PVBLK_RF_SEGS_ALLOC	BIT(1)	/* segs allocated by the core */
+/*
+ * Size of a transport's request type @type whose struct pvblk_req member
+ * @member comes first, for pvblk_dev_create().
+ */
+#define PVBLK_REQ_SIZE(type, member) \
+	(sizeof(type) + BUILD_BUG_ON_ZERO(offsetof(type, member) != 0))
 
 /**
  * struct pvblk_transport_ops - what a transport gives the core.
- * @complete: required. Process context, called from pvblk_queue_drain() for
- *	each finished request; req->status holds the result.  The transport
- *	writes its wire response (map the status with its own function),
- *	releases the pages it pinned or mapped and frees its request.
- * @notify: required. Called once after a drained batch that completed at
- *	least one request: signal the guest.
+ * @complete: required. Process context, from pvblk_queue_drain(), once per
+ *	request; req->status holds the result.  The only place the transport
+ *	writes its wire answer (with its own status map); it releases what
+ *	it mapped and must not keep @req afterwards.
+ * @notify: required. Once after a drained batch that completed at least
+ *	one request: signal the guest.
  * @queue_work: required. Any context (bio end_io included): make the
  *	transport's worker for @q run pvblk_queue_drain(@q) soon.
+ * @show: optional. Extra lines of the device's debugfs stats file.
  */
 struct pvblk_transport_ops {
 	void (*complete)(struct pvblk_req *req);
 	void (*notify)(struct pvblk_queue *q);
 	void (*queue_work)(struct pvblk_queue *q);
+	void (*show)(struct seq_file *m, struct pvblk_dev *dev);
 };
 
 /**
@@ -169,7 +189,7 @@ struct pvblk_backend_info {
 
 /**
  * struct pvblk_stats - counters, per queue; summed per device in debugfs.
- * All fields are updated with the per-cpu helpers below, never locked.
+ * All fields are updated with the per-cpu helpers, never locked.
  */
 struct pvblk_stats {
 	u64 reqs[PVBLK_OP_MAX];
@@ -183,27 +203,46 @@ struct pvblk_stats {
 	u64 bios;
 	u64 drains;			/* completion batches */
 	u64 drained_reqs;
+	u64 pool_empty;			/* pvblk_req_get() found none */
 };
 
 /**
  * struct pvblk_queue - one hardware-queue-like channel (a virtqueue, a blkif
- * ring).  Lock-free: @cq is an llist filled from any context and emptied
- * only by the transport's worker (single consumer).
+ * ring), kcalloc'd with its device and freed with it.
  *
- * Lifetime: embedded in its device, created and freed with it; @dev,
- * @index and @stats are immutable.  @priv belongs to the transport.
- * @cq_backlog is touched only inside pvblk_queue_drain() (the worker).
- * @inflight counts requests between pvblk_batch_add() and
- * pvblk_req_complete().  @stats are per-cpu, written with preemption off.
+ * Locks:
+ * @lock (irq-safe: taken from bio end_io when an epoch retires): @epochs,
+ *	@cur, @be.
+ * @pool_lock: @free.  pvblk_req_get() runs on the submitting side,
+ *	pvblk_queue_drain() puts requests back.
+ * @cq is an llist filled from any context and emptied only by the
+ * transport's worker (single consumer: pvblk_queue_drain() calls for one
+ * queue never overlap); @cq_backlog is touched only there.  @ready is
+ * filled under @lock and emptied by pvblk_queue_drain() and
+ * pvblk_dev_drain().  @dev, @index, @pool, @depth, @req_size and @stats are
+ * immutable; @priv belongs to the transport.  @inflight counts requests
+ * between pvblk_batch_add() and their completion.
  */
 struct pvblk_queue {
 	struct pvblk_dev *dev;
 	unsigned int index;
 	void *priv;			/* transport's per-queue data */
 	struct llist_head cq;
+	struct llist_node *cq_backlog;	/* drained over budget: worker only */
+	struct llist_head ready;	/* released barriers to submit */
 	atomic_t inflight;
 	struct pvblk_stats __percpu *stats;
-	struct llist_node *cq_backlog;	/* drained over budget: worker only */
+
+	spinlock_t lock;		/* see above */
+	struct list_head epochs;	/* oldest first; last is @cur */
+	struct pvblk_epoch *cur;
+	struct pvblk_backend *be;
+
+	spinlock_t pool_lock;		/* @free */
+	struct list_head free;		/* FIFO: a freed request rests */
+	void *pool;
+	unsigned int depth;
+	size_t req_size;
 };
 
 /**
@@ -211,21 +250,24 @@ struct pvblk_queue {
  * @name: debugfs directory name (copied).
  * @ops: transport callbacks (must outlive the device).
  * @priv: transport data, returned by pvblk_dev_priv().
+ * @nr_queues: 1..256.
+ * @depth: requests in each queue's pool (1..65536).
+ * @req_size: size of the transport's request (PVBLK_REQ_SIZE()).
  *
  * Return: the device or an ERR_PTR().  No backend yet: submitted requests
  * complete with BLK_STS_IOERR until pvblk_dev_set_backend().
  */
 struct pvblk_dev *pvblk_dev_create(const char *name,
 				   const struct pvblk_transport_ops *ops,
-				   void *priv, unsigned int nr_queues);
+				   void *priv, unsigned int nr_queues,
+				   unsigned int depth, size_t req_size);
 /*
- * Ownership: the device belongs to the transport that created it (no
- * reference count).  pvblk_dev_destroy(): the transport must have stopped
- * submitting; destroy drains everything in flight (submitting released
- * barriers itself), completes whatever is still on the queues' completion
- * lists through ops->complete()/ops->notify() (so the transport's
- * callbacks must still work), closes the backend, removes debugfs and
- * frees.  Sleeps.
+ * The device belongs to the transport that created it (no reference
+ * count).  pvblk_dev_destroy(): the transport has stopped submitting and
+ * its workers no longer drain; destroy drains everything in flight, hands
+ * what is left on the completion lists to ops->complete()/ops->notify()
+ * (so the callbacks must still work), closes the backend, removes debugfs
+ * and frees the pools.  Sleeps.
  */
 void pvblk_dev_destroy(struct pvblk_dev *dev);
 void *pvblk_dev_priv(struct pvblk_dev *dev);
@@ -235,12 +277,14 @@ unsigned int pvblk_dev_nr_queues(struct pvblk_dev *dev);
 void pvblk_dev_set_serial(struct pvblk_dev *dev, const char *serial, size_t len);
 
 /*
- * Install @be (NULL detaches).  Drains every request in flight on the old
- * backend first; the device takes ownership of @be and closes the old one.
- * Sleeps.
+ * Install @be (NULL detaches); the device takes ownership of it.  Drains
+ * every request in flight, flushes the old backend's cache, installs @be,
+ * waits for requests that entered meanwhile and closes the old backend.
+ * The transport stops submitting first: requests that race with the change
+ * may run on either backend.  Sleeps.
  */
-int pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be);
-/* Fill @info from the current backend; -ENODEV when there is none.  Any context. */
+void pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be);
+/* Fill @info from the current backend; -ENODEV when there is none.  Sleeps. */
 int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info);
 /* Wait until every request submitted before the call has completed. */
 void pvblk_dev_drain(struct pvblk_dev *dev);
@@ -257,17 +301,21 @@ void pvblk_dev_drain(struct pvblk_dev *dev);
 struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only);
 struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only);
 void pvblk_backend_close(struct pvblk_backend *be);
-void pvblk_backend_get_info(struct pvblk_backend *be,
-			    struct pvblk_backend_info *info);
 
 /**
- * pvblk_req_init() - clear @req and set its queue.  Call before filling it.
+ * pvblk_req_get() - a cleared request from @q's pool.
+ * @q: the queue.
+ *
+ * Return: the request (req->q set, req->segs at its inline segments), or
+ * NULL when every request of the pool is in use: the transport stops
+ * fetching and resumes when ops->notify() is called.  Process context;
+ * calls for one queue are serialised by the transport.
  */
-void pvblk_req_init(struct pvblk_req *req, struct pvblk_queue *q);
+struct pvblk_req *pvblk_req_get(struct pvblk_queue *q);
 
 /**
  * pvblk_req_pin_user() - pin the user memory of @iter into @req's segments.
- * @req: initialised request; its segments are appended to.
+ * @req: request from pvblk_req_get(); its segments are appended to.
  * @iter: ITER_UBUF/ITER_IOVEC over the current task's memory (for vhost:
  *	the VMM's, since the vhost worker runs in its mm).
  * @max_segs: refuse (-EINVAL) chains that need more segments than this.
@@ -295,15 +343,14 @@ void pvblk_batch_start(struct pvblk_batch *b, struct pvblk_queue *q);
 /*
  * Validate @req against the backend (range, alignment, read-only, support)
  * and submit it.  Never fails synchronously: an invalid request is completed
- * through the normal path with an error status.  Process context (may sleep
- * briefly for an epoch allocation).  @req->q must be set (pvblk_req_init()).
+ * through the normal path with an error status.  Process context.
  *
  * Checks, in order, and the status each failure completes with:
  *   op >= PVBLK_OP_MAX, or a flag outside PVBLK_REQ_*     BLK_STS_NOTSUPP
  *   no backend installed                                  BLK_STS_IOERR
  *   READ/WRITE/GET_ID: nr_segs 0 or > 4096, segs NULL, a segment with
- *     no page, len 0, offset + len > PAGE_SIZE, offset or len not a
- *     multiple of 512                                     BLK_STS_IOERR
+ *     no page, len 0, offset + len > PAGE_SIZE; READ/WRITE: offset or len
+ *     not a multiple of 512                               BLK_STS_IOERR
  *   WRITE on a read-only backend                          BLK_STS_IOERR
  *   READ/WRITE: sector + bytes/512 beyond capacity (overflow-safe), or
  *     sector / length not multiples of the logical block  BLK_STS_IOERR
@@ -313,111 +360,32 @@ void pvblk_batch_start(struct pvblk_batch *b, struct pvblk_queue *q);
  *   DISCARD/WRITE_ZEROES: nr_sectors 0, beyond capacity or unaligned
  *                                                         BLK_STS_IOERR
  * FLUSH ignores sector and segments.  Ranges longer than the device's
- * discard/write-zeroes limit are split, not refused.  Flags that do not
- * apply to an op (FUA on a READ) are ignored.  Allocation failure while
- * submitting completes with BLK_STS_RESOURCE.
+ * discard/write-zeroes limit are split, or refused with BLK_STS_IOERR
+ * when PVBLK_REQ_NOSPLIT is set (the transport advertised that limit).
+ * Flags that do not apply to an op (FUA on a READ) are ignored.
  */
 void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req);
-void pvblk_batch_finish(struct pvblk_batch *b);
-
 /*
- * The single exit.  Any context.  The first non-OK status sticks.
+ * Hand over a request the transport could not decode: it completes with
+ * @status (not BLK_STS_OK) through ops->complete() like any other.
  */
-void pvblk_req_complete(struct pvblk_req *req, blk_status_t status);
+void pvblk_batch_fail(struct pvblk_batch *b, struct pvblk_req *req,
+		      blk_status_t status);
+void pvblk_batch_finish(struct pvblk_batch *b);
 
 /*
  * Transport worker: complete every request on @q->cq through ops->complete()
  * and call ops->notify() once if any were completed.  At most @budget
  * requests (0: no limit); returns the number completed.  If requests remain
  * it calls ops->queue_work() again.  Process context.  It also submits the
- * barriers of the device whose older epochs have drained (ops->queue_work()
+ * barriers of the queue whose older requests have completed (ops->queue_work()
  * is called when one is released), so the worker must keep running until
  * the device is drained (pvblk_dev_drain() submits them too if it waits).
  */
 unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget);
 
-/*
- * Show the counters of a mapping cache in the device's debugfs stats file.
- * Up to 8 caches per device; -ENOSPC beyond, -EEXIST if attached already.
- * Detach before pvblk_mcache_destroy(); destroy detaches what is left.
- */
-int pvblk_dev_add_mcache(struct pvblk_dev *dev, struct pvblk_mcache *c);
-void pvblk_dev_del_mcache(struct pvblk_dev *dev, struct pvblk_mcache *c);
-
 /* Sum the per-cpu counters of @q (or of all queues of @dev). */
 void pvblk_queue_stats(struct pvblk_queue *q, struct pvblk_stats *out);
 void pvblk_dev_stats(struct pvblk_dev *dev, struct pvblk_stats *out);
-
-/* ------------------------------------------------------------------ */
-/* Mapping cache: persistent grants (Xen) or pinned guest pages (vhost). */
-
-struct pvblk_mcache;
-
-/**
- * struct pvblk_mentry - one cached mapping.
- * @key: transport key (grant reference, guest address).
- * @page: filled by ops->map.
- * @handle: transport data (grant handle, ...), opaque to the core.
- * @err: set by ops->map for this entry (0 on success).
- * The rest is the cache's.
- */
-struct pvblk_mentry {
-	u64 key;
-	struct page *page;
-	u64 handle;
-	int err;
-
-	/* cache-private */
-	struct rb_node node;
-	struct list_head lru;
-	unsigned int users;
-	unsigned long last_used;	/* jiffies */
-	bool transient;			/* not cached: unmapped on put */
-};
-
-/**
- * struct pvblk_mcache_ops - batch mapping callbacks of a transport.
- * @map: map @n entries (each has @key set); set ->page and ->handle, or
- *	->err on failure, for each.  Return 0 or a global error.  Sleeps.
- * @unmap: unmap @n entries that were mapped.  Sleeps.
- */
-struct pvblk_mcache_ops {
-	int (*map)(void *priv, struct pvblk_mentry **ents, unsigned int n);
-	void (*unmap)(void *priv, struct pvblk_mentry **ents, unsigned int n);
-};
-
-struct pvblk_mcache_stats {
-	u64 hits;
-	u64 misses;
-	u64 evictions;
-	u64 transient;		/* mapped but not cached (over a cap) */
-	u64 map_errors;
-	unsigned int entries;
-	unsigned int in_use;
-};
-
-/*
- * A cache of at most @max_entries (0: the module default) mappings; a global
- * cap across all caches is a module parameter.  Over a cap the least recently
- * used idle entries are purged; if none is idle the new mapping is transient.
- */
-struct pvblk_mcache *pvblk_mcache_create(const char *name,
-					 const struct pvblk_mcache_ops *ops,
-					 void *priv, unsigned int max_entries);
-/* Unmap everything.  Entries still in use are a caller bug: WARN, unmap. */
-void pvblk_mcache_destroy(struct pvblk_mcache *c);
-/*
- * Look up @n keys, map every miss in one ops->map batch, take an in-use
- * reference on each and store them in @out.  On error nothing is held.
- */
-int pvblk_mcache_get(struct pvblk_mcache *c, const u64 *keys, unsigned int n,
-		     struct pvblk_mentry **out);
-/* Drop in-use references; transient entries are unmapped in one batch. */
-void pvblk_mcache_put(struct pvblk_mcache *c, struct pvblk_mentry **ents,
-		      unsigned int n);
-/* Unmap idle entries unused for @idle_ms (0: all idle); returns count. */
-unsigned int pvblk_mcache_purge(struct pvblk_mcache *c, unsigned int idle_ms);
-void pvblk_mcache_get_stats(struct pvblk_mcache *c,
-			    struct pvblk_mcache_stats *out);
 
 #endif /* _PVBLK_PVBLK_H */

@@ -127,9 +127,7 @@ static void pvblk_backend_validation(struct kunit *test)
 		be->info.max_discard_sectors = 64;
 		be->info.max_write_zeroes_sectors = 64;
 	}
-	pvblk_bio_limits_init(&be->lim, &be->info);
-
-	pvblk_req_init(req, NULL);
+	req->segs = req->inline_segs;
 	req->op = t->op;
 	req->flags = t->flags;
 	req->sector = t->sector;
@@ -251,12 +249,12 @@ static void bt_exercise(struct kunit *test, struct pvblk_backend *be)
 	struct pt_ctx *c = pt_setup(test, 1);
 	struct page *wr = pt_alloc_pages(test, 7), *rd = pt_alloc_pages(test, 7);
 	struct pvblk_backend_info info;
-	unsigned int bios, want, per_bio;
+	unsigned int bios;
 	sector_t sector;
 	blk_status_t st;
 
 	c->pass_through = true;
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	pvblk_dev_set_backend(c->dev, be);
 	KUNIT_ASSERT_EQ(test, pvblk_dev_info(c->dev, &info), 0);
 	kunit_info(test, "capacity %llu lbs %u max_segments %u max_sectors %u seg %u discard %u wz %u flush %d file %d\n",
 		   info.capacity, info.logical_block_size, info.max_segments,
@@ -271,11 +269,8 @@ static void bt_exercise(struct kunit *test, struct pvblk_backend *be)
 	st = bt_run(c, PVBLK_OP_WRITE, 0, sector, 0, wr, BT_PAGES, 2);
 	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 	if (!info.is_file) {
-		/* Non-contiguous pages: one bvec each, limits decide. */
-		per_bio = min_t(u32, be->lim.max_bvecs,
-				be->lim.max_bytes / PAGE_SIZE);
-		want = DIV_ROUND_UP(BT_PAGES, per_bio);
-		KUNIT_EXPECT_EQ(test, c->nr_bios - bios, want);
+		/* One bio: the block layer splits it to the limits. */
+		KUNIT_EXPECT_EQ(test, c->nr_bios - bios, 1);
 	}
 	st = bt_run(c, PVBLK_OP_READ, 0, sector, 0, rd, BT_PAGES, 2);
 	KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
@@ -377,7 +372,7 @@ static void pvblk_backend_file_read_only(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
 	KUNIT_EXPECT_TRUE(test, be->info.read_only);
 	KUNIT_EXPECT_EQ(test, be->info.max_discard_sectors, 0);
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	pvblk_dev_set_backend(c->dev, be);
 	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_WRITE, 0, 0, 0, pg, 1, 1)),
 			pt_sts(BLK_STS_IOERR));
 	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_READ, 0, 0, 0, pg, 1, 1)),
@@ -410,7 +405,7 @@ static void pvblk_backend_file_aio_alloc_failure(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
 	/* shmem completes "direct" kiocbs synchronously, in this thread. */
 	be->direct = true;
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	pvblk_dev_set_backend(c->dev, be);
 
 	bt_fill(wr, 8, 1, 0x33);
 	st = bt_run(c, PVBLK_OP_WRITE, PVBLK_REQ_FUA, 0, 0, wr, 8, 1);
@@ -473,7 +468,7 @@ static void pvblk_backend_file_retries(struct kunit *test)
 	fput(f);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
 	be->direct = true;
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	pvblk_dev_set_backend(c->dev, be);
 	fs = kunit_kzalloc(test, sizeof(*fs), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, fs);
 	c->extra = fs;
@@ -545,7 +540,8 @@ static void pvblk_backend_debugfs(struct kunit *test)
 	struct pvblk_dev *dup;
 	struct pt_req *r;
 
-	dup = pvblk_dev_create(test->name, c->dev->ops, c, 1);
+	dup = pvblk_dev_create(test->name, c->dev->ops, c, 1, 4,
+			       PVBLK_REQ_SIZE(struct pt_req, req));
 	KUNIT_ASSERT_FALSE(test, IS_ERR(dup));
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, bt_destroy, dup),
 			0);

@@ -1,121 +1,78 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suite pvblk_bio: the bio planner (pure) over page layouts and
- * device limits, and the block device submission path with captured bios:
- * inline vs allocated bios, pending counting, flags, allocation failure,
+ * KUnit suite pvblk_bio: the block device submission path with captured
+ * bios: page layouts through bio_add_page() and bio_chain(), inline vs
+ * allocated bios, completion of a chain, flags, allocation failure,
  * discard / write-zeroes splitting, GET_ID.
  */
 #include <kunit/test.h>
 #include <linux/highmem.h>
 #include "core_test.h"
 
-struct bio_plan_case {
+struct bio_layout_case {
 	const char *name;
 	unsigned int nr_segs;
 	unsigned int stride;	/* pages between segments; 0: one page */
 	unsigned int seg_len;
-	u32 lbs, max_segments, max_segment_size, max_sectors;
-	bool merge;
-	unsigned int bios, bvecs, first_bytes;
+	unsigned int bios, first_bvecs;
+	bool inline_bio;
 };
 
-static const struct bio_plan_case bio_plan_cases[] = {
-	{ "4x4K contiguous, merged", 4, 1, 4096, 512, 128, 65536, 256, true,
-	  1, 1, 16384 },
-	{ "4x4K scattered", 4, 2, 4096, 512, 128, 65536, 256, true,
-	  1, 4, 16384 },
-	{ "16x4K scattered, max_segments 4", 16, 2, 4096, 512, 4, 65536, 256,
-	  true, 4, 16, 16384 },
-	{ "16x4K contiguous, max_sectors 32", 16, 1, 4096, 512, 128, 65536, 32,
-	  true, 4, 4, 16384 },
-	{ "16x4K contiguous, max_segment_size 8K", 16, 1, 4096, 512, 128, 8192,
-	  256, true, 1, 8, 65536 },
-	{ "8x512 scattered, lbs 4K, max_segments 3", 8, 2, 512, 4096, 3, 65536,
-	  256, true, 1, 8, 4096 },
-	{ "16x512 scattered, lbs 4K, max_segments 12", 16, 2, 512, 4096, 12,
-	  65536, 256, true, 2, 16, 4096 },
-	{ "300x4K unmerged, BIO_MAX_VECS", 300, 1, 4096, 512, 1024, 65536, 4096,
-	  false, 2, 300, 1048576 },
-	{ "64x4K contiguous, max_sectors 255, lbs 4K", 64, 1, 4096, 4096, 128,
-	  65536, 255, true, 3, 5, 126976 },
-	{ "2x2K in one page, unmerged", 2, 0, 2048, 512, 128, 65536, 256, false,
-	  1, 1, 4096 },
+static const struct bio_layout_case bio_layout_cases[] = {
+	{ "4x4K contiguous: one bvec", 4, 1, 4096, 1, 1, true },
+	{ "4x4K scattered", 4, 2, 4096, 1, 4, true },
+	{ "2x2K in one page: one bvec", 2, 0, 2048, 1, 1, true },
+	{ "8x512 in one page, allocated bio", 8, 0, 512, 1, 1, false },
+	{ "5x4K scattered, allocated bio", 5, 2, 4096, 1, 5, false },
+	{ "64x4K contiguous: one bvec", 64, 1, 4096, 1, 1, false },
+	{ "300x4K scattered: a chain of two", 300, 2, 4096, 2, BIO_MAX_VECS,
+	  false },
 };
 
-static void bio_plan_desc(const struct bio_plan_case *t, char *desc)
+static void bio_layout_desc(const struct bio_layout_case *t, char *desc)
 {
 	strscpy(desc, t->name, KUNIT_PARAM_DESC_SIZE);
 }
 
-KUNIT_ARRAY_PARAM(bio_plan, bio_plan_cases, bio_plan_desc);
+KUNIT_ARRAY_PARAM(bio_layout, bio_layout_cases, bio_layout_desc);
 
-static void pvblk_bio_plan_layouts(struct kunit *test)
+/*
+ * Segments become bios through bio_add_page(): what may be merged is, a
+ * full bio is chained to the next, all data is carried once in order.
+ */
+static void pvblk_bio_layouts(struct kunit *test)
 {
-	const struct bio_plan_case *t = test->param_value;
-	struct pvblk_backend_info info = {
-		.logical_block_size = t->lbs,
-		.max_segments = t->max_segments,
-		.max_segment_size = t->max_segment_size,
-		.max_sectors = t->max_sectors,
-	};
-	struct pvblk_seg_pos pos = { 0, 0 };
-	struct pvblk_bio_limits lim;
-	struct pvblk_seg *segs;
-	struct bio_vec *bv;
-	struct page *pages = pt_alloc_pages(test, 9);
-	unsigned int i, n, bytes, bios = 0, bvecs = 0;
+	const struct bio_layout_case *t = test->param_value;
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct page *pages = pt_alloc_pages(test, 10);
+	struct pt_req *r = pt_new_req(c, PVBLK_OP_WRITE, 8);
+	struct pvblk_req *req = &r->req;
+	unsigned int i, b;
 	u64 total = 0;
 
-	segs = kunit_kcalloc(test, t->nr_segs, sizeof(*segs), GFP_KERNEL);
-	bv = kunit_kcalloc(test, BIO_MAX_VECS, sizeof(*bv), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, segs);
-	KUNIT_ASSERT_NOT_NULL(test, bv);
-	for (i = 0; i < t->nr_segs; i++) {
-		segs[i].page = pages + i * t->stride;
-		segs[i].offset = t->stride ? 0 : i * t->seg_len;
-		segs[i].len = t->seg_len;
+	pt_set_fake(c, 1 << 20, 512, 128, 65536, 256);
+	if (t->stride) {
+		pt_add_pages(c, r, pages, t->nr_segs, t->stride, t->seg_len);
+	} else {
+		pt_add_pages(c, r, pages, t->nr_segs, 0, t->seg_len);
+		for (i = 0; i < t->nr_segs; i++)
+			req->segs[i].offset = i * t->seg_len;
 	}
-	pvblk_bio_limits_init(&lim, &info);
-	lim.merge_pages = t->merge;
-
-	while (pos.seg < t->nr_segs) {
-		bytes = pvblk_bio_plan_next(segs, t->nr_segs, &lim, &pos, bv,
-					    BIO_MAX_VECS, &n);
-		KUNIT_ASSERT_GT(test, bytes, 0);
-		if (!bios) {
-			KUNIT_EXPECT_EQ(test, bytes, t->first_bytes);
-			KUNIT_EXPECT_PTR_EQ(test, bv[0].bv_page, segs[0].page);
-			KUNIT_EXPECT_EQ(test, bv[0].bv_offset, segs[0].offset);
-		}
-		KUNIT_EXPECT_EQ(test, bytes % t->lbs, 0);
-		KUNIT_EXPECT_LE(test, bytes, lim.max_bytes);
-		for (i = 0; i < n; i++)
-			KUNIT_EXPECT_LE(test, bv[i].bv_len, lim.max_bvec_bytes);
-		bios++;
-		bvecs += n;
-		total += bytes;
-		KUNIT_ASSERT_LE(test, bios, t->nr_segs);
+	pt_submit(c, r);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, t->bios);
+	KUNIT_EXPECT_EQ(test, c->bios[0] == &req->inline_bio, t->inline_bio);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_vcnt, t->first_bvecs);
+	KUNIT_EXPECT_PTR_EQ(test, c->bios[0]->bi_io_vec[0].bv_page,
+			    req->segs[0].page);
+	for (b = 0; b < c->nr_bios; b++) {
+		KUNIT_EXPECT_EQ(test, c->bios[b]->bi_iter.bi_sector,
+				8 + (total >> SECTOR_SHIFT));
+		total += c->bios[b]->bi_iter.bi_size;
 	}
-	KUNIT_EXPECT_EQ(test, bios, t->bios);
-	KUNIT_EXPECT_EQ(test, bvecs, t->bvecs);
 	KUNIT_EXPECT_EQ(test, total, (u64)t->nr_segs * t->seg_len);
-}
-
-/* max_sectors not a multiple of the block size is rounded down. */
-static void pvblk_bio_limits_rounding(struct kunit *test)
-{
-	struct pvblk_backend_info info = {
-		.logical_block_size = 4096,
-		.max_segments = 1000,
-		.max_sectors = 255,
-	};
-	struct pvblk_bio_limits lim;
-
-	pvblk_bio_limits_init(&lim, &info);
-	KUNIT_EXPECT_EQ(test, lim.max_bytes, 31 * 4096);
-	KUNIT_EXPECT_EQ(test, lim.max_bvecs, BIO_MAX_VECS);
-	KUNIT_EXPECT_EQ(test, lim.max_bvec_bytes, UINT_MAX);
-	KUNIT_EXPECT_EQ(test, lim.lbs, 4096);
+	pt_end_all_bios(c);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_OK));
 }
 
 static struct pt_ctx *bio_setup(struct kunit *test, u32 max_segments)
@@ -149,28 +106,27 @@ static void pvblk_bio_inline(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->notifies, 1);
 }
 
-/* Large requests: allocated bios, the request ends with the last one. */
+/* A chain: the request ends when every bio did, with the first error. */
 static void pvblk_bio_allocated_pending(struct kunit *test)
 {
 	struct pt_ctx *c = bio_setup(test, 16);
-	struct page *pg = pt_alloc_pages(test, 7);
+	struct page *pg = pt_alloc_pages(test, 10);
 	struct pt_req *r = pt_new_req(c, PVBLK_OP_READ, 1000);
 
-	pt_add_pages(c, r, pg, 40, 2, PAGE_SIZE);
+	pt_add_pages(c, r, pg, 300, 2, PAGE_SIZE);
 	pt_submit(c, r);
-	KUNIT_ASSERT_EQ(test, c->nr_bios, 3);
-	KUNIT_EXPECT_EQ(test, c->bio_allocs, 3);
-	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_vcnt, 16);
-	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_vcnt, 8);
-	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_sector, 1000 + 16 * 8);
-	KUNIT_EXPECT_EQ(test, c->bios[2]->bi_iter.bi_sector, 1000 + 32 * 8);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);
+	KUNIT_EXPECT_EQ(test, c->bio_allocs, 2);
+	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_vcnt, BIO_MAX_VECS);
+	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_vcnt, 300 - BIO_MAX_VECS);
+	KUNIT_EXPECT_EQ(test, c->bios[1]->bi_iter.bi_sector,
+			1000 + BIO_MAX_VECS * 8);
 	KUNIT_EXPECT_EQ(test, pt_op(c->bios[1]), (__force u32)REQ_OP_READ);
 
-	pt_end_bio(c, 2, BLK_STS_OK);
-	pt_end_bio(c, 0, BLK_STS_OK);
+	pt_end_bio(c, 1, BLK_STS_OK);		/* the last one first */
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 0);
 	KUNIT_EXPECT_FALSE(test, r->done);
-	pt_end_bio(c, 1, BLK_STS_MEDIUM);
+	pt_end_bio(c, 0, BLK_STS_MEDIUM);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
 	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_MEDIUM));
 }
@@ -200,11 +156,11 @@ static void pvblk_bio_flags(struct kunit *test)
 static void pvblk_bio_alloc_failure(struct kunit *test)
 {
 	struct pt_ctx *c = bio_setup(test, 16);
-	struct page *pg = pt_alloc_pages(test, 7);
+	struct page *pg = pt_alloc_pages(test, 10);
 	struct pt_req *r = pt_new_req(c, PVBLK_OP_WRITE, 0);
 
 	c->fail_alloc_at = 2;
-	pt_add_pages(c, r, pg, 40, 2, PAGE_SIZE);
+	pt_add_pages(c, r, pg, 300, 2, PAGE_SIZE);
 	pt_submit(c, r);
 	KUNIT_EXPECT_EQ(test, c->bio_allocs, 2);
 	KUNIT_ASSERT_EQ(test, c->nr_bios, 1);
@@ -218,7 +174,7 @@ static void pvblk_bio_alloc_failure(struct kunit *test)
 	/* First allocation failing: no bio at all, completes at once. */
 	c->fail_alloc_at = c->bio_allocs + 1;
 	r = pt_new_req(c, PVBLK_OP_WRITE, 0);
-	pt_add_pages(c, r, pg, 40, 2, PAGE_SIZE);
+	pt_add_pages(c, r, pg, 300, 2, PAGE_SIZE);
 	pt_submit(c, r);
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
 	KUNIT_EXPECT_EQ(test, pt_drain(c), 1);
@@ -257,7 +213,7 @@ static void pvblk_bio_secure_discard(struct kunit *test)
 	be = pt_fake_backend(test, 1 << 20, 4096, 128, 65536, 256);
 	be->info.secure_discard = true;
 	be->info.max_discard_sectors = 100;	/* rounded down to 96 */
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	pvblk_dev_set_backend(c->dev, be);
 	r = pt_new_req(c, PVBLK_OP_DISCARD, 8);
 	r->req.flags = PVBLK_REQ_SECURE;
 	r->req.nr_sectors = 200;
@@ -339,7 +295,7 @@ static void pvblk_bio_flush(struct kunit *test)
 
 	be = pt_fake_backend(test, 1 << 20, 512, 128, 65536, 256);
 	be->info.flush = false;
-	KUNIT_ASSERT_EQ(test, pvblk_dev_set_backend(c->dev, be), 0);
+	pvblk_dev_set_backend(c->dev, be);
 	r = pt_new_req(c, PVBLK_OP_FLUSH, 0);
 	pt_submit(c, r);
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
@@ -348,8 +304,7 @@ static void pvblk_bio_flush(struct kunit *test)
 }
 
 static struct kunit_case pvblk_bio_cases[] = {
-	KUNIT_CASE_PARAM(pvblk_bio_plan_layouts, bio_plan_gen_params),
-	KUNIT_CASE(pvblk_bio_limits_rounding),
+	KUNIT_CASE_PARAM(pvblk_bio_layouts, bio_layout_gen_params),
 	KUNIT_CASE(pvblk_bio_inline),
 	KUNIT_CASE(pvblk_bio_allocated_pending),
 	KUNIT_CASE(pvblk_bio_flags),

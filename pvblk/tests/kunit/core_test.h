@@ -41,6 +41,7 @@ struct pt_ctx {
 	unsigned int notifies;
 	unsigned int kicks;
 	unsigned int order[PT_MAX_REQS];	/* ids in completion order */
+	blk_status_t last_status;		/* of the last completion */
 	struct completion kicked;		/* real devices: queue_work */
 
 	/* bios (stubs) */
@@ -53,7 +54,7 @@ struct pt_ctx {
 	void *extra;				/* per-suite fakes */
 	unsigned int fail_calls;		/* pvblk_fail_alloc() stub */
 	unsigned int fail_call_at;
-	struct pt_req *reqs[PT_MAX_REQS];	/* freed after the teardown */
+	struct pt_req *reqs[PT_MAX_REQS];	/* taken from the pool */
 	unsigned int nr_reqs;
 };
 

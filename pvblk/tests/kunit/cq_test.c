@@ -86,7 +86,7 @@ static void pvblk_cq_batch_stats(struct kunit *test)
 					&pt_new_req(c, PVBLK_OP_FLUSH, 0)->req);
 		pvblk_batch_finish(&c->batch);
 	}
-	/* Each drain submits the flush its predecessor released. */
+	/* Flushes are not barriers: all four run at once. */
 	for (i = 0, n = 0; i < 8 && n < 4; i++) {
 		pt_end_all_bios(c);
 		n += pt_drain(c);
@@ -99,7 +99,7 @@ static void pvblk_cq_batch_stats(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.max_batch, 3);
 	KUNIT_EXPECT_EQ(test, st.reqs[PVBLK_OP_FLUSH], 4);
 	KUNIT_EXPECT_EQ(test, st.flushes, 4);
-	KUNIT_EXPECT_EQ(test, st.barriers, 4);
+	KUNIT_EXPECT_EQ(test, st.barriers, 0);
 	KUNIT_EXPECT_EQ(test, st.drained_reqs, 4);
 	KUNIT_EXPECT_EQ(test, st.errors, 0);
 }
@@ -142,16 +142,82 @@ static void pvblk_cq_destroy_completes_leftovers(struct kunit *test)
 	struct pt_req *r;
 
 	/* A second device on the same transport, destroyed by hand. */
-	c->dev = pvblk_dev_create("pvblk-cq-leftover", dev->ops, c, 2);
+	c->dev = pvblk_dev_create("pvblk-cq-leftover", dev->ops, c, 2, 4,
+				  PVBLK_REQ_SIZE(struct pt_req, req));
 	KUNIT_ASSERT_FALSE(test, IS_ERR(c->dev));
 	r = pt_new_req(c, PVBLK_OP_READ, 0);
 	r->req.q = pvblk_dev_queue(c->dev, 1);
 	pvblk_req_complete(&r->req, BLK_STS_IOERR);
+	pvblk_dev_destroy(c->dev);	/* frees @r with its pool */
+	c->dev = dev;
+	KUNIT_EXPECT_EQ(test, c->completed, 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(c->last_status), pt_sts(BLK_STS_IOERR));
+	KUNIT_EXPECT_EQ(test, c->notifies, 1);
+}
+
+/* A pool of two: a third request waits until one comes back. */
+static void pvblk_cq_pool_exhaustion(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_dev *dev = c->dev;
+	struct pvblk_queue *q;
+	struct pvblk_req *a, *b;
+	struct pvblk_stats st;
+
+	c->dev = pvblk_dev_create("pvblk-cq-pool", dev->ops, c, 1, 2,
+				  PVBLK_REQ_SIZE(struct pt_req, req));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(c->dev));
+	q = pvblk_dev_queue(c->dev, 0);
+	a = pvblk_req_get(q);
+	b = pvblk_req_get(q);
+	KUNIT_EXPECT_NOT_NULL(test, a);
+	KUNIT_EXPECT_NOT_NULL(test, b);
+	KUNIT_EXPECT_PTR_NE(test, a, b);
+	KUNIT_EXPECT_NULL(test, pvblk_req_get(q));
+	pvblk_queue_stats(q, &st);
+	KUNIT_EXPECT_EQ(test, st.pool_empty, 1);
+	/* Handed back through the one exit, @a is free again. */
+	pvblk_batch_start(&c->batch, q);
+	pvblk_batch_fail(&c->batch, a, BLK_STS_IOERR);
+	pvblk_batch_finish(&c->batch);
+	KUNIT_EXPECT_NULL(test, pvblk_req_get(q));	/* not drained yet */
+	KUNIT_EXPECT_EQ(test, pvblk_queue_drain(q, 0), 1);
+	KUNIT_EXPECT_PTR_EQ(test, pvblk_req_get(q), a);
+	container_of(a, struct pt_req, req)->done = false;
+	pvblk_batch_start(&c->batch, q);
+	pvblk_batch_fail(&c->batch, a, BLK_STS_IOERR);
+	pvblk_batch_fail(&c->batch, b, BLK_STS_IOERR);
+	pvblk_batch_finish(&c->batch);
 	pvblk_dev_destroy(c->dev);
 	c->dev = dev;
-	KUNIT_EXPECT_TRUE(test, r->done);
-	KUNIT_EXPECT_EQ(test, pt_sts(r->status), pt_sts(BLK_STS_IOERR));
+	KUNIT_EXPECT_EQ(test, c->completed, 3);
+}
+
+/* A request the transport could not decode leaves through ->complete(). */
+static void pvblk_cq_prefailed(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_queue *q = pvblk_dev_queue(c->dev, 0);
+	struct pt_req *r1, *r2;
+	struct pvblk_stats st;
+
+	pt_set_fake(c, 2048, 512, 128, 65536, 256);
+	r1 = pt_new_req(c, PVBLK_OP_READ, 0);
+	r2 = pt_new_req(c, PVBLK_OP_WRITE, 0);
+	pvblk_batch_start(&c->batch, q);
+	pvblk_batch_fail(&c->batch, &r1->req, BLK_STS_NOTSUPP);
+	pvblk_batch_fail(&c->batch, &r2->req, BLK_STS_OK);	/* not OK */
+	KUNIT_EXPECT_EQ(test, atomic_read(&q->inflight), 0);
+	pvblk_batch_finish(&c->batch);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 0);
+	KUNIT_EXPECT_EQ(test, pt_drain(c), 2);
 	KUNIT_EXPECT_EQ(test, c->notifies, 1);
+	KUNIT_EXPECT_EQ(test, pt_sts(r1->status), pt_sts(BLK_STS_NOTSUPP));
+	KUNIT_EXPECT_EQ(test, pt_sts(r2->status), pt_sts(BLK_STS_IOERR));
+	pvblk_queue_stats(q, &st);
+	KUNIT_EXPECT_EQ(test, st.batch_reqs, 2);
+	KUNIT_EXPECT_EQ(test, st.errors, 2);
+	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
 }
 
 static bool cq_fail_alloc(void)
@@ -170,13 +236,14 @@ static void pvblk_cq_dev_create_alloc_failure(struct kunit *test)
 	kunit_activate_static_stub(test, pvblk_fail_alloc, cq_fail_alloc);
 	for (c->fail_call_at = 1; c->fail_call_at < 32; c->fail_call_at++) {
 		c->fail_calls = 0;
-		dev = pvblk_dev_create("pvblk-cq-nomem", c->dev->ops, c, 3);
+		dev = pvblk_dev_create("pvblk-cq-nomem", c->dev->ops, c, 3, 8,
+				       PVBLK_REQ_SIZE(struct pt_req, req));
 		if (!IS_ERR(dev))
 			break;
 		KUNIT_EXPECT_EQ(test, PTR_ERR(dev), -ENOMEM);
 	}
-	/* dev, name, queues, 3 per-cpu stats, epoch pool, first epoch. */
-	KUNIT_EXPECT_EQ(test, c->fail_call_at, 9);
+	/* dev, name, queues, 3 x (per-cpu stats, request pool), epoch pool. */
+	KUNIT_EXPECT_EQ(test, c->fail_call_at, 11);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
 	pvblk_dev_destroy(dev);
 }
@@ -388,6 +455,8 @@ static struct kunit_case pvblk_cq_cases[] = {
 	KUNIT_CASE(pvblk_cq_complete_irqs_off),
 	KUNIT_CASE(pvblk_cq_destroy_completes_leftovers),
 	KUNIT_CASE(pvblk_cq_dev_create_alloc_failure),
+	KUNIT_CASE(pvblk_cq_pool_exhaustion),
+	KUNIT_CASE(pvblk_cq_prefailed),
 	KUNIT_CASE(pvblk_cq_pin_inline),
 	KUNIT_CASE(pvblk_cq_pin_allocated),
 	KUNIT_CASE(pvblk_cq_pin_alloc_failure),

@@ -2,10 +2,12 @@
 /*
  * KUnit suite pvblk_epoch: flush epochs of core/epoch.c.  Bios are captured
  * by the submit stub, so each test decides the completion order; a barrier
- * is "running" exactly when its bio has been submitted.
+ * is "running" exactly when its bio has been submitted.  A plain FLUSH is
+ * not a barrier: it runs at once (a PREFLUSH bio) whatever is in flight.
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include "core_test.h"
 
@@ -27,15 +29,41 @@ static struct pt_req *ep_write(struct pt_ctx *c, struct page *page,
 	return r;
 }
 
+/* A flush that is also a barrier (Xen's WRITE_BARRIER without data). */
 static struct pt_req *ep_flush(struct pt_ctx *c)
 {
 	struct pt_req *r = pt_new_req(c, PVBLK_OP_FLUSH, 0);
 
+	r->req.flags = PVBLK_REQ_BARRIER;
 	pt_submit(c, r);
 	return r;
 }
 
-/* A flush waits for every older request, in any completion order. */
+/* A plain FLUSH does not wait for a write still in flight. */
+static void pvblk_epoch_flush_no_drain(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *w, *f;
+
+	w = ep_write(c, pg, 0);
+	f = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+	pt_submit(c, f);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);	/* not parked */
+	KUNIT_EXPECT_TRUE(test, pt_has(c->bios[1], REQ_PREFLUSH));
+	KUNIT_EXPECT_EQ(test, atomic64_read(&c->dev->parked), 0);
+	pt_end_bio(c, 1, BLK_STS_OK);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, f->done);
+	KUNIT_EXPECT_FALSE(test, w->done);	/* completed before the write */
+	pt_end_bio(c, 0, BLK_STS_OK);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, w->done);
+	KUNIT_EXPECT_EQ(test, c->order[0], f->id);
+	KUNIT_EXPECT_EQ(test, c->order[1], w->id);
+}
+
+/* A barrier waits for every older request, in any completion order. */
 static void pvblk_epoch_barrier_waits_older(struct kunit *test)
 {
 	struct pt_ctx *c = ep_setup(test);
@@ -183,7 +211,7 @@ static void pvblk_epoch_barrier_error_releases(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
 }
 
-/* Epochs are per device: a flush on queue 1 waits for queue 0. */
+/* A barrier waits for every queue: a barrier on queue 1 waits for queue 0. */
 static void pvblk_epoch_across_queues(struct kunit *test)
 {
 	struct pt_ctx *c = pt_setup(test, 2);
@@ -193,6 +221,7 @@ static void pvblk_epoch_across_queues(struct kunit *test)
 	pt_set_fake(c, 1 << 20, 512, 128, 65536, 256);
 	ep_write(c, pg, 0);			/* queue 0 */
 	f = pt_new_req(c, PVBLK_OP_FLUSH, 0);
+	f->req.flags = PVBLK_REQ_BARRIER;
 	f->req.q = pvblk_dev_queue(c->dev, 1);
 	pvblk_batch_start(&c->batch, f->req.q);
 	pvblk_batch_add(&c->batch, &f->req);
@@ -209,6 +238,32 @@ static void pvblk_epoch_across_queues(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, f->done);
 	KUNIT_EXPECT_EQ(test, pvblk_queue_drain(pvblk_dev_queue(c->dev, 0), 0),
 			1);
+}
+
+/* Queue 1's write does not wait for queue 0's barrier, nor holds it. */
+static void pvblk_epoch_queues_independent(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 2);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pt_req *w;
+
+	pt_set_fake(c, 1 << 20, 512, 128, 65536, 256);
+	ep_write(c, pg, 0);			/* queue 0, in flight */
+	ep_flush(c);				/* queue 0 barrier: parked */
+	w = pt_new_req(c, PVBLK_OP_WRITE, 8);
+	w->req.q = pvblk_dev_queue(c->dev, 1);
+	pt_add_pages(c, w, pg, 1, 1, PAGE_SIZE);
+	pvblk_batch_start(&c->batch, w->req.q);
+	pvblk_batch_add(&c->batch, &w->req);
+	pvblk_batch_finish(&c->batch);
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 2);	/* the write ran */
+	pt_end_bio(c, 1, BLK_STS_OK);
+	pvblk_queue_drain(pvblk_dev_queue(c->dev, 1), 0);
+	KUNIT_EXPECT_TRUE(test, w->done);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 2);	/* barrier still parked */
+	pt_end_bio(c, 0, BLK_STS_OK);
+	pt_drain(c);
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 3);
 }
 
 struct ep_drainer {
@@ -267,7 +322,7 @@ static void pvblk_epoch_backend_change(struct kunit *test)
 	struct pvblk_backend_info info;
 	struct pt_req *w;
 
-	KUNIT_EXPECT_EQ(test, pvblk_dev_set_backend(c->dev, NULL), 0);
+	pvblk_dev_set_backend(c->dev, NULL);
 	KUNIT_EXPECT_EQ(test, pvblk_dev_info(c->dev, &info), -ENODEV);
 	w = ep_write(c, pg, 0);
 	pt_drain(c);
@@ -282,7 +337,70 @@ static void pvblk_epoch_backend_change(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->nr_bios, 1);
 }
 
+/* Ends bios 0 and 1 of @c from another thread, in submission order. */
+static int ep_ender_fn(void *data)
+{
+	struct pt_ctx *c = data;
+	struct bio *bio;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		while (READ_ONCE(c->nr_bios) <= i)
+			msleep(5);
+		msleep(20);
+		bio = c->bios[i];
+		c->bios[i] = NULL;
+		bio->bi_status = BLK_STS_OK;
+		bio->bi_end_io(bio);
+	}
+	return 0;
+}
+
+/* Which backend pvblk_backend_flush() saw, and what was installed then. */
+static int ep_flush_stub(struct pvblk_backend *be)
+{
+	struct pt_ctx *c = kunit_get_current_test()->priv;
+
+	/* Still the device's backend while it is flushed. */
+	KUNIT_EXPECT_PTR_EQ(c->test, c->dev->be, be);
+	c->extra = be;
+	return 0;
+}
+
+/*
+ * Backend change: a barrier parked behind a write on the old backend runs
+ * on the old backend (the change's drain submits it), the old one is
+ * flushed before the new one is installed, and requests after the change
+ * run on the new one.
+ */
+static void pvblk_epoch_backend_change_order(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct page *pg = pt_alloc_pages(test, 0);
+	struct pvblk_backend *old = c->dev->be, *be;
+	struct task_struct *t;
+	struct pt_req *w, *b;
+
+	kunit_activate_static_stub(test, pvblk_backend_flush, ep_flush_stub);
+	w = ep_write(c, pg, 0);
+	b = ep_flush(c);			/* parked behind w */
+	KUNIT_ASSERT_EQ(test, c->nr_bios, 1);
+	be = pt_fake_backend(test, 4096, 512, 128, 65536, 256);
+	t = kthread_run(ep_ender_fn, c, "pvblk-end-test");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	pvblk_dev_set_backend(c->dev, be);	/* waits for w, then b */
+	KUNIT_EXPECT_EQ(test, c->nr_bios, 2);
+	KUNIT_EXPECT_PTR_EQ(test, b->req.be, old);
+	KUNIT_EXPECT_PTR_EQ(test, c->extra, (void *)old);
+	pt_drain(c);
+	KUNIT_EXPECT_TRUE(test, w->done);
+	KUNIT_EXPECT_TRUE(test, b->done);
+	w = ep_write(c, pg, 8);
+	KUNIT_EXPECT_PTR_EQ(test, w->req.be, be);
+}
+
 static struct kunit_case pvblk_epoch_cases[] = {
+	KUNIT_CASE(pvblk_epoch_flush_no_drain),
 	KUNIT_CASE(pvblk_epoch_barrier_waits_older),
 	KUNIT_CASE(pvblk_epoch_barrier_ignores_newer),
 	KUNIT_CASE(pvblk_epoch_barrier_idle_runs_now),
@@ -290,9 +408,11 @@ static struct kunit_case pvblk_epoch_cases[] = {
 	KUNIT_CASE(pvblk_epoch_barrier_flag_on_write),
 	KUNIT_CASE(pvblk_epoch_barrier_error_releases),
 	KUNIT_CASE(pvblk_epoch_across_queues),
+	KUNIT_CASE(pvblk_epoch_queues_independent),
 	KUNIT_CASE(pvblk_epoch_drain_waits),
 	KUNIT_CASE(pvblk_epoch_drain_idle),
 	KUNIT_CASE(pvblk_epoch_backend_change),
+	KUNIT_CASE(pvblk_epoch_backend_change_order),
 	{}
 };
 

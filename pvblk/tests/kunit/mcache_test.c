@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suite pvblk_mcache: the mapping cache of core/mcache.c driven by
- * fake map/unmap callbacks that allocate one page per mapping and free it on
- * unmap, counting the mappings alive, the calls and their batch sizes.
+ * KUnit suite pvblk_mcache: the mapping cache of the Xen frontend
+ * (frontends/xen/mcache.c, persistent grants) driven by fake map/unmap
+ * callbacks that allocate one page per mapping and free it on unmap,
+ * counting the mappings alive, the calls and their batch sizes.
  */
 #include <kunit/resource.h>
 #include <kunit/static_stub.h>
@@ -12,9 +13,8 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
-#include <pvblk/pvblk.h>
 
-#include "../../core/mcache.h"
+#include "../../frontends/xen/mcache.h"
 
 #define MC_HANDLE_MAGIC		0x9e3779b97f4a7c15ULL
 #define MC_MAX_LOG		128

@@ -4,8 +4,12 @@
  * (frontends/xen/parse.c) without Xen.  Grant mapping goes through a fake
  * struct pvblk_xen_gnt_ops that hands out kernel pages (and preset pages
  * for indirect descriptors), counting live mappings so every case can
- * check that nothing leaks; persistent grants go through the core's
- * mapping cache with the same fake underneath.
+ * check that nothing leaks; persistent grants go through the frontend's
+ * mapping cache (frontends/xen/mcache.c) with the same fake underneath.
+ *
+ * Only the blkif wire format is judged here.  Range, read-only and backend
+ * support are the core's (pvblk_req_check(), suite pvblk_backend): a
+ * request that is well formed on the wire is passed on as it came.
  */
 #include <kunit/test.h>
 #include <linux/mm.h>
@@ -18,18 +22,22 @@
 #define FAKE_BAD_GREF		0xbad0U	/* map fails for this grant */
 #define FAKE_IPAGE_GREF		0x1000U	/* + i: preset indirect page i */
 #define FAKE_NR_IPAGES		2
-#define FAKE_CAPACITY		2048ULL
+#define FAKE_CAPACITY		2048ULL	/* a disk size the frontend never sees */
 #define FAKE_MAX_SEGS		128
 
+/*
+ * @xr is built by hand (its arrays are kunit allocations, not its tail):
+ * it comes last because struct pvblk_xen_req ends in a flexible array.
+ */
 struct fake_ring {
 	struct pvblk_xen_ring ring;
-	struct pvblk_xen_req xr;
 	struct page *ipages[FAKE_NR_IPAGES];
 	unsigned int live;		/* mapped, not unmapped */
 	unsigned int maps;		/* successful single mappings */
 	unsigned int map_calls;
 	unsigned int unmaps;
 	bool last_ro;
+	struct pvblk_xen_req xr;
 };
 
 static int fake_map(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
@@ -99,10 +107,7 @@ static struct fake_ring *fake_ring_new(struct kunit *test)
 	f->ring.max_segs = m;
 	f->ring.nr_ents = 32;
 	f->ring.lim = (struct pvblk_xen_limits) {
-		.capacity = FAKE_CAPACITY,
 		.max_indirect_segs = m,
-		.flush = true,
-		.barrier = true,
 		.discard = true,
 	};
 	xr = &f->xr;
@@ -584,7 +589,7 @@ static void xen_ring_indirect_garbage(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 }
 
-/* Persistent grants through the core's mapping cache. */
+/* Persistent grants through the frontend's mapping cache. */
 static void xen_ring_persistent(struct kunit *test)
 {
 	struct fake_ring *f = fake_ring_new(test);
@@ -628,11 +633,25 @@ static void xen_ring_persistent(struct kunit *test)
 
 /* ---- hostile requests: each answers a status, nothing leaks ---- */
 
+/**
+ * struct hostile_case - one request and what the frontend makes of it.
+ * @name: description; "(core judges)" marks a request this frontend used
+ *	to refuse for a reason that is now the core's (range, read-only,
+ *	flush or barrier support): it must be passed on unchanged.
+ * @make: builds the request, and may change what we advertised.
+ * @status: expected return of pvblk_xen_prepare().
+ * @op: expected core operation when @status is BLKIF_RSP_OKAY.
+ * @flags: expected PVBLK_REQ_* flags when @status is BLKIF_RSP_OKAY.
+ */
 struct hostile_case {
 	const char *name;
 	void (*make)(struct pvblk_xen_breq *r, struct pvblk_xen_limits *lim);
 	int status;
+	enum pvblk_op op;
+	unsigned int flags;
 };
+
+#define H_FUA_WRITE	(PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA)
 
 static void h_zero_segs(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 {
@@ -677,6 +696,7 @@ static void h_op_ff(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 	rw_req(r, 0xff, 0, 1);
 }
 
+/* Ranges: the frontend does not know the disk size, the core judges. */
 static void h_past_end(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 {
 	rw_req(r, BLKIF_OP_READ, FAKE_CAPACITY, 1);
@@ -693,70 +713,68 @@ static void h_sector_wrap(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 	rw_req(r, BLKIF_OP_READ, U64_MAX - 3, 1);
 }
 
+/* Read-only: not part of the limits any more, the core judges. */
 static void h_write_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 {
 	rw_req(r, BLKIF_OP_WRITE, 0, 1);
-	l->read_only = true;
 }
 
 static void h_flush_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 {
 	rw_req(r, BLKIF_OP_FLUSH_DISKCACHE, 0, 1);
-	l->read_only = true;
 }
 
 static void h_read_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 {
 	rw_req(r, BLKIF_OP_READ, 0, 1);
-	l->read_only = true;
 }
 
-static void h_discard_ro(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+static void h_discard(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 {
 	memset(r, 0, sizeof(*r));
 	r->operation = BLKIF_OP_DISCARD;
 	r->op = BLKIF_OP_DISCARD;
 	r->nr_sectors = 8;
-	l->read_only = true;
 }
 
 static void h_discard_unsup(struct pvblk_xen_breq *r,
 			    struct pvblk_xen_limits *l)
 {
-	h_discard_ro(r, l);
-	l->read_only = false;
-	l->discard = false;
+	h_discard(r, l);
+	l->discard = false;	/* feature-discard not advertised */
 }
 
 static void h_discard_past_end(struct pvblk_xen_breq *r,
 			       struct pvblk_xen_limits *l)
 {
-	h_discard_ro(r, l);
-	l->read_only = false;
+	h_discard(r, l);
 	r->sector = FAKE_CAPACITY - 4;
 }
 
 static void h_discard_wrap(struct pvblk_xen_breq *r,
 			   struct pvblk_xen_limits *l)
 {
-	h_discard_ro(r, l);
-	l->read_only = false;
+	h_discard(r, l);
 	r->sector = 8;
 	r->nr_sectors = U64_MAX - 4;
 }
 
-static void h_barrier_unsup(struct pvblk_xen_breq *r,
-			    struct pvblk_xen_limits *l)
+static void h_discard_zero(struct pvblk_xen_breq *r,
+			   struct pvblk_xen_limits *l)
 {
-	rw_req(r, BLKIF_OP_WRITE_BARRIER, 0, 1);
-	l->barrier = false;
+	h_discard(r, l);
+	r->nr_sectors = 0;
 }
 
-static void h_flush_unsup(struct pvblk_xen_breq *r,
-			  struct pvblk_xen_limits *l)
+/* Flush and barrier are always advertised; backend support is the core's. */
+static void h_barrier(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
+{
+	rw_req(r, BLKIF_OP_WRITE_BARRIER, 0, 1);
+}
+
+static void h_flush(struct pvblk_xen_breq *r, struct pvblk_xen_limits *l)
 {
 	rw_req(r, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
-	l->flush = false;
 }
 
 static void h_indirect_too_many(struct pvblk_xen_breq *r,
@@ -810,25 +828,38 @@ static const struct hostile_case hostile_cases[] = {
 	{ "first_sect 200", h_first_gt_7, BLKIF_RSP_ERROR },
 	{ "unknown op 4", h_unknown_op, BLKIF_RSP_EOPNOTSUPP },
 	{ "unknown op 0xff", h_op_ff, BLKIF_RSP_EOPNOTSUPP },
-	{ "sector past the disk", h_past_end, BLKIF_RSP_ERROR },
-	{ "range crossing the end", h_crossing_end, BLKIF_RSP_ERROR },
-	{ "sector wraps", h_sector_wrap, BLKIF_RSP_ERROR },
-	{ "write to read-only", h_write_ro, BLKIF_RSP_ERROR },
-	{ "flush+data to read-only", h_flush_ro, BLKIF_RSP_ERROR },
-	{ "read from read-only", h_read_ro, BLKIF_RSP_OKAY },
-	{ "discard on read-only", h_discard_ro, BLKIF_RSP_ERROR },
+	{ "sector past the disk (core judges)", h_past_end, BLKIF_RSP_OKAY,
+	  PVBLK_OP_READ, 0 },
+	{ "range crossing the end (core judges)", h_crossing_end,
+	  BLKIF_RSP_OKAY, PVBLK_OP_WRITE, 0 },
+	{ "sector wraps (core judges)", h_sector_wrap, BLKIF_RSP_OKAY,
+	  PVBLK_OP_READ, 0 },
+	{ "write to read-only (core judges)", h_write_ro, BLKIF_RSP_OKAY,
+	  PVBLK_OP_WRITE, 0 },
+	{ "flush+data to read-only (core judges)", h_flush_ro,
+	  BLKIF_RSP_OKAY, PVBLK_OP_WRITE, H_FUA_WRITE },
+	{ "read from read-only (core judges)", h_read_ro, BLKIF_RSP_OKAY,
+	  PVBLK_OP_READ, 0 },
+	{ "discard on read-only (core judges)", h_discard, BLKIF_RSP_OKAY,
+	  PVBLK_OP_DISCARD, 0 },
 	{ "discard unsupported", h_discard_unsup, BLKIF_RSP_EOPNOTSUPP },
-	{ "discard past the end", h_discard_past_end, BLKIF_RSP_ERROR },
-	{ "discard length wraps", h_discard_wrap, BLKIF_RSP_ERROR },
-	{ "barrier unsupported", h_barrier_unsup, BLKIF_RSP_EOPNOTSUPP },
-	{ "flush unsupported", h_flush_unsup, BLKIF_RSP_EOPNOTSUPP },
+	{ "discard past the end (core judges)", h_discard_past_end,
+	  BLKIF_RSP_OKAY, PVBLK_OP_DISCARD, 0 },
+	{ "discard length wraps (core judges)", h_discard_wrap,
+	  BLKIF_RSP_OKAY, PVBLK_OP_DISCARD, 0 },
+	{ "discard of 0 sectors (core judges)", h_discard_zero,
+	  BLKIF_RSP_OKAY, PVBLK_OP_DISCARD, 0 },
+	{ "barrier unsupported (core judges)", h_barrier, BLKIF_RSP_OKAY,
+	  PVBLK_OP_WRITE, PVBLK_REQ_BARRIER | H_FUA_WRITE },
+	{ "flush unsupported (core judges)", h_flush, BLKIF_RSP_OKAY,
+	  PVBLK_OP_FLUSH, 0 },
 	{ "indirect above max", h_indirect_too_many, BLKIF_RSP_ERROR },
 	{ "indirect 0 segments", h_indirect_zero, BLKIF_RSP_ERROR },
 	{ "indirect op discard", h_indirect_bad_op, BLKIF_RSP_ERROR },
 	{ "indirect op indirect", h_indirect_nested, BLKIF_RSP_ERROR },
 	{ "indirect not offered", h_indirect_unsup, BLKIF_RSP_EOPNOTSUPP },
 	{ "indirect > 8 pages", h_indirect_max_pages, BLKIF_RSP_ERROR },
-	{ "valid last block", h_ok_read, BLKIF_RSP_OKAY },
+	{ "valid last block", h_ok_read, BLKIF_RSP_OKAY, PVBLK_OP_READ, 0 },
 };
 
 static void hostile_desc(const struct hostile_case *c, char *desc)
@@ -842,6 +873,7 @@ static void xen_ring_hostile(struct kunit *test)
 {
 	const struct hostile_case *c = test->param_value;
 	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_req *p = &f->xr.preq;
 	struct pvblk_xen_breq r;
 
 	c->make(&r, &f->ring.lim);
@@ -853,6 +885,14 @@ static void xen_ring_hostile(struct kunit *test)
 	if (c->status != BLKIF_RSP_OKAY) {
 		KUNIT_EXPECT_EQ(test, f->live, 0);
 		KUNIT_EXPECT_EQ(test, f->xr.nr_ents, 0);
+	} else {
+		/* Passed on as it came: the core judges range and support. */
+		KUNIT_EXPECT_EQ(test, p->op, c->op);
+		KUNIT_EXPECT_EQ(test, p->flags, c->flags);
+		KUNIT_EXPECT_EQ(test, p->sector, r.sector);
+		KUNIT_EXPECT_EQ(test, p->nr_sectors, r.nr_sectors);
+		KUNIT_EXPECT_EQ(test, p->nr_segs, r.nr_segs);
+		KUNIT_EXPECT_EQ(test, f->live, r.nr_segs);
 	}
 	pvblk_xen_release(&f->xr);
 	KUNIT_EXPECT_EQ(test, f->live, 0);

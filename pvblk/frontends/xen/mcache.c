@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pvblk mapping cache: persistent grants (Xen) and pinned guest pages.
+ * pvblk-xen mapping cache: persistent grants.
  *
- * A transport maps guest memory through batch callbacks (gnttab_map_refs(),
- * page pinning) that are too expensive to repeat for every request.  The
- * cache keeps mappings around, keyed by a transport key (grant reference,
- * guest address), and hands out in-use references to them.  The idea is the
+ * Grants are mapped through batch callbacks (gnttab_map_refs()) that are
+ * too expensive to repeat for every request (each unmap is a TLB
+ * shootdown).  The cache keeps mappings around, keyed by grant reference,
+ * and hands out in-use references to them.  The idea is the
  * one of xen-blkback's persistent grants: a bounded cache, the least
  * recently used idle mappings purged when it is full, and new mappings
  * that do not fit made transient (unmapped as soon as the last user drops
@@ -40,7 +40,6 @@
 #include <linux/string.h>
 #include <kunit/static_stub.h>
 #include <kunit/visibility.h>
-#include <pvblk/pvblk.h>
 
 #include "mcache.h"
 
@@ -309,7 +308,7 @@ struct pvblk_mcache *pvblk_mcache_create(const char *name,
 	strscpy(c->name, name ?: "", sizeof(c->name));
 	return c;
 }
-EXPORT_SYMBOL_GPL(pvblk_mcache_create);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_mcache_create);
 
 /**
  * pvblk_mcache_destroy() - unmap every entry and free the cache.
@@ -342,7 +341,7 @@ void pvblk_mcache_destroy(struct pvblk_mcache *c)
 	mutex_destroy(&c->lock);
 	kfree(c);
 }
-EXPORT_SYMBOL_GPL(pvblk_mcache_destroy);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_mcache_destroy);
 
 /*
  * Undo a get() that failed after taking @done references into @out.  Fresh
@@ -487,7 +486,7 @@ out_unlock:
 	mcache_unmap_free(c, &dead);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(pvblk_mcache_get);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_mcache_get);
 
 /**
  * pvblk_mcache_put() - drop the references get() gave.
@@ -518,7 +517,7 @@ void pvblk_mcache_put(struct pvblk_mcache *c, struct pvblk_mentry **ents,
 	mutex_unlock(&c->lock);
 	mcache_unmap_free(c, &dead);
 }
-EXPORT_SYMBOL_GPL(pvblk_mcache_put);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_mcache_put);
 
 /**
  * pvblk_mcache_purge() - unmap entries idle for a while.
@@ -553,7 +552,7 @@ unsigned int pvblk_mcache_purge(struct pvblk_mcache *c, unsigned int idle_ms)
 	mcache_unmap_free(c, &dead);
 	return nr;
 }
-EXPORT_SYMBOL_GPL(pvblk_mcache_purge);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_mcache_purge);
 
 /**
  * pvblk_mcache_get_stats() - a consistent snapshot of the counters.
@@ -580,4 +579,4 @@ void pvblk_mcache_get_stats(struct pvblk_mcache *c,
 	out->in_use = c->nr_in_use;
 	mutex_unlock(&c->lock);
 }
-EXPORT_SYMBOL_GPL(pvblk_mcache_get_stats);
+EXPORT_SYMBOL_IF_KUNIT(pvblk_mcache_get_stats);

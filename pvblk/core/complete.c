@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The single exit of a request: pvblk_req_complete() puts it on its
+ * queue's completion list from any context; the transport's worker runs
+ * pvblk_queue_drain(), which releases what the core took, hands the
+ * request to ops->complete(), notifies once per batch and returns the
+ * request to its pool.
+ */
+#include <linux/slab.h>
+#include <kunit/visibility.h>
+#include "internal.h"
+
+/* First error wins; a racing second error may be lost, never an error. */
+void pvblk_req_set_status(struct pvblk_req *req, blk_status_t status)
+{
+	if (status != BLK_STS_OK && READ_ONCE(req->status) == BLK_STS_OK)
+		WRITE_ONCE(req->status, status);
+}
+
+/**
+ * pvblk_req_complete() - the single exit of a request.
+ * @req: a request handed over by pvblk_batch_add() or pvblk_batch_fail().
+ * @status: BLK_STS_OK or an error; the first error recorded sticks.
+ *
+ * Any context.  Releases the request's epoch reference and queues it for
+ * pvblk_queue_drain().  The transport must not touch @req afterwards until
+ * ops->complete() is called for it.
+ */
+void pvblk_req_complete(struct pvblk_req *req, blk_status_t status)
+{
+	struct pvblk_queue *q = req->q;
+	struct pvblk_epoch *e = req->epoch;
+
+	pvblk_req_set_status(req, status);
+	if (req->core_flags & PVBLK_RF_INFLIGHT)
+		atomic_dec(&q->inflight);
+	llist_add(&req->cq_node, &q->cq);
+	q->dev->ops->queue_work(q);
+	/*
+	 * Last: once the epoch retires the device may be torn down, and the
+	 * worker may already have recycled @req.
+	 */
+	if (e)
+		pvblk_epoch_put(q, e);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_req_complete);
+
+/* Drop one part (bio, kiocb or the submitter's reference) of @req. */
+void pvblk_req_put(struct pvblk_req *req, blk_status_t status)
+{
+	pvblk_req_set_status(req, status);
+	if (atomic_dec_and_test(&req->pending))
+		pvblk_req_complete(req, BLK_STS_OK);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_req_put);
+
+/* Give back what the core took for @req; process context. */
+void pvblk_req_release(struct pvblk_req *req)
+{
+	bool dirty = req->op == PVBLK_OP_READ || req->op == PVBLK_OP_GET_ID;
+
+	if (req->core_flags & PVBLK_RF_PINNED)
+		pvblk_unpin_segs(req->segs, 0, req->nr_segs, dirty);
+	if (req->core_flags & PVBLK_RF_SEGS_ALLOC) {
+		kfree(req->segs);
+		req->segs = req->inline_segs;
+		req->nr_segs = 0;
+	}
+	if (req->core_flags & PVBLK_RF_BVECS_ALLOC)
+		kfree(req->file_bvecs);
+	req->core_flags &= ~(PVBLK_RF_PINNED | PVBLK_RF_SEGS_ALLOC |
+			     PVBLK_RF_BVECS_ALLOC);
+}
+
+/* -- completion drain ----------------------------------------------------- */
+
+unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget)
+{
+	const struct pvblk_transport_ops *ops = q->dev->ops;
+	struct llist_node *node, *list = q->cq_backlog;
+	struct pvblk_req *req;
+	unsigned int done = 0, errors = 0;
+
+	pvblk_epoch_run_ready(q);
+	if (!list)
+		list = llist_reverse_order(llist_del_all(&q->cq));
+	while (list && (!budget || done < budget)) {
+		node = list;
+		list = list->next;
+		req = llist_entry(node, struct pvblk_req, cq_node);
+		if (req->status != BLK_STS_OK)
+			errors++;
+		pvblk_req_release(req);
+		ops->complete(req);
+		pvblk_req_put_free(req);
+		done++;
+		/* Backlog used up: pick up what arrived meanwhile. */
+		if (!list && (!budget || done < budget))
+			list = llist_reverse_order(llist_del_all(&q->cq));
+	}
+	q->cq_backlog = list;
+
+	if (done) {
+		PVBLK_STAT_ADD(q, drains, 1);
+		PVBLK_STAT_ADD(q, drained_reqs, done);
+		if (errors)
+			PVBLK_STAT_ADD(q, errors, errors);
+		ops->notify(q);
+	}
+	if (list || !llist_empty(&q->cq))
+		ops->queue_work(q);
+	return done;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_queue_drain);
