@@ -18,7 +18,11 @@ import sys
 
 KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "qsd-vhost-user"]
 XEN_PATHS = ["pvblk-xen-pgnt", "pvblk-xen-nopgnt", "blkback-pgnt", "blkback-nopgnt"]
-DEV_NAMES = {"nullb": "null_blk", "brd": "brd"}
+DEV_NAMES = {"nullb": "null_blk", "brd": "brd", "nullbwc": "null_blk-wc"}
+DEVS = ["nullb", "brd", "nullbwc"]
+# The flush-heavy job: fio randwrite 4k QD16 --fsync=1 (a FLUSH after every
+# write); its IOPS are writes per second, each one followed by a flush.
+FSYNC_JOB = "fsync1"
 
 results = {"pass": 0, "fail": 0}
 
@@ -112,19 +116,25 @@ def summarise(recs, paths):
     for key, rs in groups.items():
         out[key] = {"iops": stats([r["iops"] for r in rs]),
                     "lat_us": stats([r["lat_us"] for r in rs])}
+        if any(r.get("syncs") for r in rs):
+            out[key]["sync_lat_us"] = stats([r.get("sync_lat_us", 0) for r in rs])
+            out[key]["syncs"] = sum(r.get("syncs", 0) for r in rs)
+            out[key]["dev_flushes"] = sum(r.get("dev_flushes", 0) for r in rs)
     return out
 
 
 def icount_costs(recs):
-    """Cost per I/O: per path, dev and rep, (T(2N) - T(N)) / (ios(2N) - ios(N))
-    in guest ns = instructions under -icount shift=0."""
+    """Cost per I/O: per path, dev, job and rep,
+    (T(2N) - T(N)) / (ios(2N) - ios(N)) in guest ns = instructions under
+    -icount shift=0.  ios counts reads and writes: for fsync1 the cost is
+    that of one write and the flush after it."""
     runs = {}
     for r in recs:
         if r.get("mode") != "icount":
             continue
-        runs.setdefault((r["path"], r["dev"], r["rep"]), []).append(r)
+        runs.setdefault((r["path"], r["dev"], r.get("job", "randread"), r["rep"]), []).append(r)
     per = {}
-    for (path, dev, rep), rs in runs.items():
+    for (path, dev, job, rep), rs in runs.items():
         if len(rs) < 2:
             continue
         rs = sorted(rs, key=lambda r: r["ios"])
@@ -134,7 +144,7 @@ def icount_costs(recs):
             continue
         cost = 1000.0 * (long_["guest_us"] - short["guest_us"]) / dios
         fio_cost = 1e6 * (long_["fio_runtime_ms"] - short["fio_runtime_ms"]) / dios
-        per.setdefault((path, dev), []).append(
+        per.setdefault((path, dev, job), []).append(
             {"rep": rep, "cost_insn": cost, "cost_fio_runtime_insn": fio_cost,
              "short": {"ios": short["ios"], "guest_us": short["guest_us"]},
              "long": {"ios": long_["ios"], "guest_us": long_["guest_us"]}})
@@ -143,6 +153,17 @@ def icount_costs(recs):
     return {k: {"reps": v, "cost": stats([x["cost_fio_runtime_insn"] for x in v]),
                 "cost_epochrealtime": stats([x["cost_insn"] for x in v])}
             for k, v in per.items()}
+
+
+def boot_env(boot):
+    """The bench lists of a boot's guest environment (KEY=a+b words) as
+    {KEY: [a, b]}."""
+    env = {}
+    for w in boot.get("guest_env", "").split():
+        k, _, v = w.partition("=")
+        if k.startswith("PVBLK_BENCH_") and v:
+            env[k] = v.split("+")
+    return env
 
 
 def fmt_iops(s):
@@ -177,8 +198,15 @@ def fmt_ratio(x):
 
 def table(summ, costs, paths, devs, ref_a, ref_b, title, not_run):
     lines = [title]
+    # The flush job's columns only when it ran (in either mode).
+    fs = any(k[2] == FSYNC_JOB for k in list(summ) + list(costs) if k[0] in paths)
+    rjobs = ("randread", "randwrite") + ((FSYNC_JOB,) if fs else ())
+    rsfx = " rr rw fs" if fs else " rr rw"
     hdr = ["path", "randread q1", "randread q2", "randwrite q1", "randwrite q2",
-           "QD1 lat", "cost/IO insn", f"vs {ref_a} rr rw", f"vs {ref_b} rr rw"]
+           "QD1 lat", "cost/IO insn"]
+    if fs:
+        hdr += [f"{FSYNC_JOB} q1", "flush lat", f"{FSYNC_JOB} insn"]
+    hdr += [f"vs {ref_a}{rsfx}", f"vs {ref_b}{rsfx}"]
     for dev in devs:
         rows = []
         for p in paths:
@@ -186,17 +214,19 @@ def table(summ, costs, paths, devs, ref_a, ref_b, title, not_run):
             if not_run and not any(k[0] == p for k in summ):
                 rows.append([p] + ["not run"] + [""] * (len(hdr) - 2))
                 continue
-            cost = costs.get((p, dev), {}).get("cost")
-            ra = [ratio(g(j, 1), summ.get((ref_a, dev, j, 1), {}).get("iops"))
-                  for j in ("randread", "randwrite")]
-            rb = [ratio(g(j, 1), summ.get((ref_b, dev, j, 1), {}).get("iops"))
-                  for j in ("randread", "randwrite")]
-            rows.append([p, fmt_iops(g("randread", 1)), fmt_iops(g("randread", 2)),
-                         fmt_iops(g("randwrite", 1)), fmt_iops(g("randwrite", 2)),
-                         fmt_lat(summ.get((p, dev, "lat1", 1), {}).get("lat_us")),
-                         fmt_cost(cost),
-                         f"{fmt_ratio(ra[0])} {fmt_ratio(ra[1])}",
-                         f"{fmt_ratio(rb[0])} {fmt_ratio(rb[1])}"])
+            cost = costs.get((p, dev, "randread"), {}).get("cost")
+            ra = [ratio(g(j, 1), summ.get((ref_a, dev, j, 1), {}).get("iops")) for j in rjobs]
+            rb = [ratio(g(j, 1), summ.get((ref_b, dev, j, 1), {}).get("iops")) for j in rjobs]
+            row = [p, fmt_iops(g("randread", 1)), fmt_iops(g("randread", 2)),
+                   fmt_iops(g("randwrite", 1)), fmt_iops(g("randwrite", 2)),
+                   fmt_lat(summ.get((p, dev, "lat1", 1), {}).get("lat_us")),
+                   fmt_cost(cost)]
+            if fs:
+                row += [fmt_iops(g(FSYNC_JOB, 1)),
+                        fmt_lat(summ.get((p, dev, FSYNC_JOB, 1), {}).get("sync_lat_us")),
+                        fmt_cost(costs.get((p, dev, FSYNC_JOB), {}).get("cost"))]
+            row += [" ".join(fmt_ratio(x) for x in ra), " ".join(fmt_ratio(x) for x in rb)]
+            rows.append(row)
         w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
         lines.append(f"  device: {DEV_NAMES.get(dev, dev)}  (IOPS: median ±spread over reps, "
                      "spread = (max-min)/median)")
@@ -229,9 +259,9 @@ def goals(summ, costs):
                     ratio(summ.get((p, dev, job, 2), {}).get("iops"),
                           summ.get((p, dev, job, 1), {}).get("iops")),
                     "median IOPS ratio, same boot")
-    c_p = costs.get(("pvblk-vhost", "nullb"), {}).get("cost")
+    c_p = costs.get(("pvblk-vhost", "nullb", "randread"), {}).get("cost")
     for ref, tgt in (("host-io_uring", 1 / 0.95), ("qsd-vhost-user", None)):
-        c_r = costs.get((ref, "nullb"), {}).get("cost")
+        c_r = costs.get((ref, "nullb", "randread"), {}).get("cost")
         if c_p and c_r:
             out.append({"goal": f"cost per I/O: {ref} / pvblk-vhost (null_blk)",
                         "target": None, "measured": c_r["median"] / c_p["median"],
@@ -263,12 +293,19 @@ def plot(out_dir, summ, costs, panels_in):
                 f.write(f'"{label}" ' + " ".join(str(c) for c in cols) + "\n")
         panels.append((title, dat, paths))
     cdat = os.path.join(out_dir, "plot-cost.dat")
-    cpaths = [p for p in KVM_PATHS if (p, "nullb") in costs]
+    # One bar per path, job and device; randread on null_blk first.
+    order = {j: i for i, j in enumerate(("randread", FSYNC_JOB))}
+    cpaths = sorted((k for k in costs if k[0] in KVM_PATHS),
+                    key=lambda k: (order.get(k[2], 9), DEVS.index(k[1]) if k[1] in DEVS else 9,
+                                   KVM_PATHS.index(k[0])))
     with open(cdat, "w") as f:
-        f.write("# path median min max (k instructions per I/O, null_blk randread QD128)\n")
-        for p in cpaths:
-            s = costs[(p, "nullb")]["cost"]
-            f.write(f'"{p}" {s["median"] / 1000} {s["min"] / 1000} {s["max"] / 1000}\n')
+        f.write("# path median min max (k instructions per I/O; randread: QD128, "
+                f"{FSYNC_JOB}: per write + its flush, QD16)\n")
+        for k in cpaths:
+            s = costs[k]["cost"]
+            label = k[0] if k[1:] == ("nullb", "randread") else \
+                f"{k[0]} {k[2]} {DEV_NAMES.get(k[1], k[1])}"
+            f.write(f'"{label}" {s["median"] / 1000} {s["min"] / 1000} {s["max"] / 1000}\n')
     rows = len(panels) + (1 if cpaths else 0)
     png = os.path.join(out_dir, "bench.png")
     gp = os.path.join(out_dir, "plot.gp")
@@ -291,8 +328,9 @@ set multiplot layout {rows},1
             f.write("plot " + ", \\\n     ".join(plots) + "\n")
         if cpaths:
             f.write('set title "KVM side: cost per I/O = guest instructions (-icount shift=0), '
-                    '(T(2N)-T(N))/N, null_blk 4k randread QD128, bars = min..max"\n')
-            f.write('set ylabel "k instructions / I/O"\nset xtics norotate\nunset key\n')
+                    '(T(2N)-T(N))/N, 4k; unlabelled: null_blk randread QD128; '
+                    f'{FSYNC_JOB}: write + flush, QD16; bars = min..max"\n')
+            f.write('set ylabel "k instructions / I/O"\nset xtics rotate by -20\nunset key\n')
             f.write(f'plot "{cdat}" using 2:3:4:xtic(1) lc rgb "#4060c0"\n')
         f.write("unset multiplot\n")
     r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
@@ -334,12 +372,12 @@ def main():
 
     lines = [f"pvblk benchmark ({a.mode}), {datetime.datetime.now():%Y-%m-%d %H:%M}, "
              "QEMU TCG guests on a 2-core host: ratios are meaningful, absolute IOPS are not", ""]
-    lines += table(summ, costs, KVM_PATHS, [d for d in ("nullb", "brd")
-                   if any(k[1] == d for k in summ if k[0] in KVM_PATHS)],
+    lines += table(summ, costs, KVM_PATHS, [d for d in DEVS
+                   if any(k[1] == d for k in list(summ) + list(costs) if k[0] in KVM_PATHS)],
                    "host-io_uring", "qsd-vhost-user",
                    "KVM side (one boot of the rig VM, 2 vCPUs; cost/IO from a second boot "
                    "under -icount, 1 vCPU)", False)
-    xen_devs = [d for d in ("nullb", "brd") if any(k[1] == d for k in summ if k[0] in XEN_PATHS)]
+    xen_devs = [d for d in DEVS if any(k[1] == d for k in summ if k[0] in XEN_PATHS)]
     if xen_ran and xen_devs:
         lines += table(summ, costs, XEN_PATHS, xen_devs, "blkback-pgnt", "blkback-nopgnt",
                        "Xen side (domU fio, one Xen boot; pgnt = persistent grants)", True)
@@ -356,14 +394,23 @@ def main():
         else:
             state = f"{g['measured']:.2f}x " + ("met" if g["met"] else "MISSED")
         lines.append(f"  {g['goal']}: {state}")
-    cl = [f"  {p}: median {c['cost']['median']:.0f} insn/IO, spread {c['cost']['spread_pct']:.1f}% "
+    cl = [f"  {p} {j} {DEV_NAMES.get(d, d)}: median {c['cost']['median']:.0f} insn/IO, "
+          f"spread {c['cost']['spread_pct']:.1f}% "
           f"over {c['cost']['n']} reps ({', '.join(f'{x:.0f}' for x in c['cost']['values'])}); "
           f"(around fio, start-up included: {c['cost_epochrealtime']['median']:.0f}, "
           f"spread {c['cost_epochrealtime']['spread_pct']:.1f}%)"
-          for (p, d), c in sorted(costs.items())]
+          for (p, d, j), c in sorted(costs.items())]
     if cl:
-        lines.append("Cost per I/O (null_blk, 4k randread QD128, 1 queue; icount, instructions):")
+        lines.append("Cost per I/O (4k, 1 queue; randread QD128, fsync1 = one write + its "
+                     "flush at QD16; icount, instructions):")
         lines += cl
+    fl = [f"  {p} {DEV_NAMES.get(d, d)}: {v['syncs']} fsyncs, {v['dev_flushes']} flushes "
+          "completed by the device"
+          for (p, d, j, q), v in sorted(summ.items()) if j == FSYNC_JOB and "syncs" in v]
+    if fl:
+        lines.append(f"{FSYNC_JOB}: flushes that reached the device (its stat file; 0 on a "
+                     "write-through device, where the block layer completes an empty flush):")
+        lines += fl
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(out, "table.txt"), "w") as f:
@@ -375,23 +422,29 @@ def main():
             ok(f"boot {b['name']} passed (every fio run ok, no kernel report)")
         else:
             not_ok(f"boot {b['name']} passed", f"vm-run exit {b['exit']}, see its log in {out}")
-    kvm_wall_expected = any(b["name"].startswith("kvm wall") for b in boots)
-    for p in KVM_PATHS:
-        if not kvm_wall_expected:
-            break
-        n = sum(1 for r in recs if r["path"] == p and r["mode"] == "wall" and r["iops"] > 0)
-        if n:
-            ok(f"{p}: {n} wall-clock figures")
-        else:
-            not_ok(f"{p}: wall-clock figures", "none in kvm-wall.log")
-    if any(b["name"].startswith("kvm icount") for b in boots):
-        for p in KVM_PATHS:
-            c = costs.get((p, "nullb"))
-            if c and c["cost"]["median"] > 0:
-                ok(f"{p}: cost per I/O {c['cost']['median']:.0f} instructions "
-                   f"(spread {c['cost']['spread_pct']:.1f}%)")
-            else:
-                not_ok(f"{p}: cost per I/O", "no icount figures")
+    for b in boots:
+        if b["name"].startswith("kvm wall"):
+            env = boot_env(b)
+            for p in env.get("PVBLK_BENCH_PATHS", KVM_PATHS):
+                n = sum(1 for r in recs if r["path"] == p and r["mode"] == "wall" and r["iops"] > 0)
+                if n:
+                    ok(f"{p}: {n} wall-clock figures")
+                else:
+                    not_ok(f"{p}: wall-clock figures", "none in kvm-wall.log")
+        if b["name"].startswith("kvm icount"):
+            env = boot_env(b)
+            for p in env.get("PVBLK_BENCH_PATHS", KVM_PATHS):
+                for d in env.get("PVBLK_BENCH_DEVS", ["nullb"]):
+                    for j in env.get("PVBLK_BENCH_ICOUNT_JOBS", ["randread"]):
+                        if d == "nullbwc" and j != FSYNC_JOB:
+                            continue
+                        c = costs.get((p, d, j))
+                        what = f"{p}: cost per I/O, {j} on {DEV_NAMES.get(d, d)}"
+                        if c and c["cost"]["median"] > 0:
+                            ok(f"{what}: {c['cost']['median']:.0f} instructions "
+                               f"(spread {c['cost']['spread_pct']:.1f}%)")
+                        else:
+                            not_ok(what, "no icount figures")
     if xen_ran:
         for p in a.xen_paths.split():
             n = sum(1 for r in recs if r["path"] == p and r["iops"] > 0)
@@ -407,17 +460,17 @@ def main():
                               ("Xen side (domU fio, one Xen boot)", "xen", XEN_PATHS)):
         present = [p for p in paths if any(k[0] == p for k in summ)]
         configs = []
-        for dev in ("nullb", "brd"):
-            for job, short in (("randread", "rr"), ("randwrite", "rw")):
+        for dev in DEVS:
+            for job, short in (("randread", "rr"), ("randwrite", "rw"), (FSYNC_JOB, "fs")):
                 for q in (1, 2):
                     if any(k[1:] == (dev, job, q) for k in summ if k[0] in present):
                         configs.append((f"{DEV_NAMES[dev]} {short} q{q}", dev, job, q))
         if present and configs:
-            panels.append((f"{side}: IOPS per path, 4k QD128 (median of repetitions, "
-                           "bars = min..max; TCG wall clock, compare inside one boot only)",
+            panels.append((f"{side}: IOPS per path, 4k, rr/rw QD128, fs = {FSYNC_JOB} QD16 "
+                           "(writes/s); median, bars = min..max; compare inside one boot only",
                            name, present, configs))
     png, err = (None, "no figures to plot")
-    if panels:
+    if panels or costs:
         png, err = plot(out, summ, costs, panels)
 
     versions = {
@@ -453,7 +506,8 @@ def main():
         "records": recs,
         "summary": [{"path": k[0], "dev": k[1], "job": k[2], "queues": k[3], **v}
                     for k, v in sorted(summ.items())],
-        "cost_per_io": [{"path": k[0], "dev": k[1], **v} for k, v in sorted(costs.items())],
+        "cost_per_io": [{"path": k[0], "dev": k[1], "job": k[2], **v}
+                        for k, v in sorted(costs.items())],
         "goals": gl,
         "table": text,
     }

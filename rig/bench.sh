@@ -3,12 +3,13 @@
 # make bench: one comparative benchmark of pvblk against the host-direct
 # limit and the userspace backends (issue 5).  See bench/PERFORMANCE.md.
 #
-# Usage: rig/bench.sh [--smoke] [--out DIR] [--no-xen] [--no-icount]
+# Usage: rig/bench.sh [--smoke] [--out DIR] [--no-xen] [--no-icount] [--no-wall]
 #   --smoke      short runtimes, 1 repetition, few configurations (< 5 min);
 #                part of make check, so the benchmark cannot silently break
 #   --out DIR    results directory (default results/<date-time>)
 #   --no-xen     skip the Xen boot (its rows read "not run")
 #   --no-icount  skip the -icount boot (no cost per I/O)
+#   --no-wall    skip the wall-clock KVM boot
 #   --no-kvm     skip both KVM boots; with --out DIR of an earlier run, its
 #                KVM logs are kept and reported together with the new Xen run
 #
@@ -25,7 +26,10 @@
 # Ends with "N passed, N failed" (one ok per path with a figure, the JSON,
 # the PNG); exits 1 on a failure.  Speed is reported, never asserted.
 # Env: PVBLK_BENCH_REPS, PVBLK_BENCH_RT (seconds per fio run),
-#      PVBLK_BENCH_N (I/Os of the short icount run) override the defaults.
+#      PVBLK_BENCH_N (I/Os of the short icount run) override the defaults;
+#      PVBLK_BENCH_{DEVS,QUEUES,JOBS,PATHS} ('+'-separated lists, see
+#      bench/kvm.test) choose what the wall-clock boot runs, and
+#      PVBLK_BENCH_ICOUNT_{DEVS,JOBS,PATHS,REPS} what the icount boot runs.
 # Does not take /tmp/pvblk-heavy.lock (make check calls it); rig/xen-run.sh
 # takes it for the Xen boot unless PVBLK_HEAVY_LOCK_HELD=1 (set that when
 # wrapping this script in flock /tmp/pvblk-heavy.lock).
@@ -41,6 +45,7 @@ step() { echo "[bench +$(($(date +%s) - t_start))s] $*" >&2; }
 smoke=0
 xen=1
 icount=1
+wall=1
 kvm=1
 out=
 while [ $# -gt 0 ]; do
@@ -50,7 +55,8 @@ while [ $# -gt 0 ]; do
 	--no-xen) xen=0 ;;
 	--no-icount) icount=0 ;;
 	--no-kvm) kvm=0 ;;
-	-h|--help) sed -n '3,33p' "$0"; exit 0 ;;
+	--no-wall) wall=0 ;;
+	-h|--help) sed -n '3,37p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -62,9 +68,10 @@ if [ $smoke = 1 ]; then
 	ramp=0
 	n=${PVBLK_BENCH_N:-10000}
 	icount_reps=2
+	icount_jobs=randread
 	devs=nullb
 	queues=1
-	jobs=randread+lat1
+	jobs=randread+lat1+fsync1
 	xen_rt=2
 	xen_paths="pvblk-xen-pgnt blkback-pgnt"
 else
@@ -73,13 +80,21 @@ else
 	ramp=1
 	n=${PVBLK_BENCH_N:-50000}
 	icount_reps=3
-	devs=nullb+brd
+	icount_jobs=randread+fsync1
+	devs=nullb+brd+nullbwc
 	queues=1+2
-	jobs=randread+randwrite+lat1
+	jobs=randread+randwrite+lat1+fsync1
 	xen_rt=${PVBLK_BENCH_RT:-3}
 	xen_paths="pvblk-xen-pgnt blkback-pgnt pvblk-xen-nopgnt blkback-nopgnt"
 fi
-paths=host-io_uring+host-libaio+pvblk-vhost+qsd-vhost-user
+devs=${PVBLK_BENCH_DEVS:-$devs}
+queues=${PVBLK_BENCH_QUEUES:-$queues}
+jobs=${PVBLK_BENCH_JOBS:-$jobs}
+paths=${PVBLK_BENCH_PATHS:-host-io_uring+host-libaio+pvblk-vhost+qsd-vhost-user}
+icount_reps=${PVBLK_BENCH_ICOUNT_REPS:-$icount_reps}
+icount_devs=${PVBLK_BENCH_ICOUNT_DEVS:-nullb}
+icount_jobs=${PVBLK_BENCH_ICOUNT_JOBS:-$icount_jobs}
+icount_paths=${PVBLK_BENCH_ICOUNT_PATHS:-$paths}
 mode_name=$([ $smoke = 1 ] && echo smoke || echo full)
 out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)-$mode_name}
 mkdir -p "$out"
@@ -127,6 +142,8 @@ vm_boot() {
 : >>"$out/boots.txt"
 if [ $kvm = 1 ]; then
 	sed -i '/^kvm /d; /^xen\t/d' "$out/boots.txt"
+fi
+if [ $kvm = 1 ] && [ $wall = 1 ]; then
 	guest_env="PVBLK_BENCH_MODE=wall PVBLK_BENCH_REPS=$reps PVBLK_BENCH_RT=$rt"
 	guest_env+=" PVBLK_BENCH_RAMP=$ramp PVBLK_BENCH_DEVS=$devs PVBLK_BENCH_QUEUES=$queues"
 	guest_env+=" PVBLK_BENCH_JOBS=$jobs PVBLK_BENCH_PATHS=$paths"
@@ -137,7 +154,8 @@ if [ $kvm = 0 ]; then
 	step "kvm: skipped (--no-kvm)"
 elif [ $icount = 1 ]; then
 	guest_env="PVBLK_BENCH_MODE=icount PVBLK_BENCH_REPS=$icount_reps"
-	guest_env+=" PVBLK_BENCH_N=$n PVBLK_BENCH_DEVS=nullb PVBLK_BENCH_PATHS=$paths"
+	guest_env+=" PVBLK_BENCH_N=$n PVBLK_BENCH_DEVS=$icount_devs PVBLK_BENCH_PATHS=$icount_paths"
+	guest_env+=" PVBLK_BENCH_ICOUNT_JOBS=$icount_jobs"
 	PVBLK_ACCEL="tcg,thread=single" PVBLK_QEMU_ARGS="-icount shift=0,sleep=off" \
 		vm_boot "kvm icount" kvm-icount.log --smp 1
 else
