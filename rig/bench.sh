@@ -40,7 +40,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . rig/versions.sh
 t_start=$(date +%s)
-step() { echo "[bench +$(($(date +%s) - t_start))s] $*" >&2; }
+TAP_NAME=bench
+# shellcheck source=rig/tap.sh
+. rig/tap.sh
 
 smoke=0
 xen=1
@@ -103,15 +105,15 @@ step "mode $mode_name, results in $out"
 step "building pvblk.ko (make -s modules)"
 flock /tmp/pvblk-modbuild.lock make -s modules >"$out/build.log" 2>&1 || {
 	cat "$out/build.log" >&2
-	echo "not ok - pvblk.ko builds"
-	echo "0 passed, 1 failed"
+	fail "pvblk.ko builds"
+	tap_totals
 	exit 1
 }
 step "building the tools (make -s tools)"
 make -s tools >>"$out/build.log" 2>&1 || {
 	tail -n 30 "$out/build.log" >&2
-	echo "not ok - tools build (fio engine)"
-	echo "0 passed, 1 failed"
+	fail "tools build (fio engine)"
+	tap_totals
 	exit 1
 }
 

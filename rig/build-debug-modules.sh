@@ -11,6 +11,7 @@
 # built; 2 only pvblk.ko (pvblk_kunit.ko failed, retried without it);
 # 1 pvblk.ko failed too.
 set -euo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in

@@ -25,11 +25,9 @@ DEBUG_BUILD=${DEBUG_BUILD:-$PVBLK_CACHE/build/debug-kernel}
 export CCACHE_DIR=${CCACHE_DIR:-$PVBLK_CACHE/ccache}
 JOBS=${JOBS:-$(nproc)}
 
-rig_t0=$(date +%s)
-
-step() {
-	printf '[%s +%ss] %s\n' "${0##*/}" "$(($(date +%s) - rig_t0))" "$*" >&2
-}
+# step (progress lines on stderr) and the result helpers.
+# shellcheck source=rig/tap.sh
+. "$RIG_DIR/tap.sh"
 
 die() {
 	printf '%s: error: %s\n' "${0##*/}" "$*" >&2
@@ -81,6 +79,7 @@ ensure_ksrc_copy() {
 				"$tmp/drivers/block/Kconfig"
 		grep -q 'drivers/block/pvblk/Kconfig' "$tmp/drivers/block/Kconfig" ||
 			die "could not wire pvblk into drivers/block/Kconfig"
+		# shellcheck disable=SC2016 # $(CONFIG_PVBLK) is make's, literally
 		grep -q 'CONFIG_PVBLK' "$tmp/drivers/block/Makefile" ||
 			printf 'obj-$(CONFIG_PVBLK)\t\t+= pvblk/\n' >> "$tmp/drivers/block/Makefile"
 		touch "$tmp/.pvblk-wired"

@@ -11,6 +11,7 @@
 # Prints the bzImage path on stdout.  Heavy: run under
 # `flock /tmp/pvblk-heavy.lock` when the machine is shared.
 set -euo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
 force=0

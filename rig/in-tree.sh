@@ -17,6 +17,7 @@
 # Ends with "N passed, N failed" (1 check: the in-tree build, modpost
 # included); exits non-zero on failure.
 set -euo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in
@@ -32,6 +33,7 @@ mkdir -p "$PVBLK_CACHE/logs"
 
 exec 9>"$B/.pvblk-config.lock"
 flock 9
+# shellcheck disable=SC2317 # called by the EXIT trap
 restore() {
 	"$KSRC_COPY/scripts/config" --file "$B/.config" -d PVBLK -d PVBLK_VHOST \
 		-d PVBLK_XEN -d PVBLK_KUNIT_TEST
@@ -61,11 +63,10 @@ if [ $rc = 0 ]; then
 fi
 grep -E 'warning:|error:|WARNING:|ERROR:|no .* built' "$log" || true
 if [ $rc = 0 ]; then
-	echo "ok - in-tree build of drivers/block/pvblk (objects in $B/drivers/block/pvblk)"
-	echo "1 passed, 0 failed"
+	ok "in-tree build of drivers/block/pvblk (objects in $B/drivers/block/pvblk)"
 else
 	tail -30 "$log"
-	echo "not ok - in-tree build of drivers/block/pvblk (log $log)"
-	echo "0 passed, 1 failed"
+	fail "in-tree build of drivers/block/pvblk (log $log)"
 fi
+tap_totals || true
 exit $rc

@@ -11,6 +11,7 @@
 # Heavy when the kernel is not built yet: run under
 # `flock /tmp/pvblk-heavy.lock` on a shared machine.
 set -euo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in

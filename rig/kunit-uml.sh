@@ -12,6 +12,7 @@
 # failed; skipped cases as passed); exits non-zero on failure.
 # Heavy on the first run: use `flock /tmp/pvblk-heavy.lock` when shared.
 set -euo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Static checks on the kernel sources: checkpatch --strict, sparse (C=2),
-# and a W=1 build with -Werror.  Each is one test in the summary.
+# Static checks: checkpatch --strict, sparse (C=2) and a W=1 build with
+# -Werror on the kernel sources; shellcheck on the rig's and the tests'
+# shell scripts.  Each is one test in the summary.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=rig/versions.sh
@@ -11,16 +12,15 @@ KSRC=$(pvblk_ksrc_dir)
 KDIR=/lib/modules/$KVER/build
 out=$PVBLK_CACHE/lint
 mkdir -p "$out"
-passed=0
-failed=0
+# shellcheck source=rig/tap.sh
+. "$top/rig/tap.sh"
 
+# result RC DESC LOG: one test, ok when RC is 0.
 result() {
 	if [ "$1" = 0 ]; then
-		echo "ok - $2"
-		passed=$((passed + 1))
+		ok "$2"
 	else
-		echo "not ok - $2 (see $3)"
-		failed=$((failed + 1))
+		fail "$2 (see $3)"
 	fi
 }
 
@@ -79,5 +79,39 @@ rc=$?
 [ $rc = 0 ] || grep -E 'error|warning' "$out/w1.log" | head -20
 result $rc "W=1 build without warnings" "$out/w1.log"
 
-echo "lint: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+# Every shell script of rig/ and tests/ (*.sh, *.test, and files with a sh
+# shebang such as tests/vm/qemu-guest/init) and the bench's VM test.
+shell_scripts() {
+	local f
+
+	{ git ls-files --cached --others --exclude-standard rig tests bench/kvm.test 2>/dev/null ||
+		find rig tests bench/kvm.test -type f; } | sort -u |
+	while read -r f; do
+		[ -f "$f" ] || continue
+		case $f in
+		*.sh | *.test) echo "$f" ;;
+		*) head -n 1 "$f" | grep -qE '^#!.*[/ ](ba)?sh( |$)' && echo "$f" ;;
+		esac
+	done
+}
+
+# Scripts without a shebang (sourced helpers, Xen scenarios) name their
+# shell in a "# shellcheck shell=" line; sources are followed (-x) through
+# their "# shellcheck source=" lines, relative to the top directory.
+# Excluded everywhere, and only this:
+#   SC2001  "use ${v//a/b} instead of sed": the scripts prefix every line of
+#           multi-line output (sed 's/^/#   /'), which ${v//} cannot do.
+echo "[lint] shellcheck"
+if command -v shellcheck > /dev/null; then
+	mapfile -t shs < <(shell_scripts)
+	shellcheck -x -f gcc --exclude=SC2001 "${shs[@]}" > "$out/shellcheck.log" 2>&1
+	rc=$?
+	[ $rc = 0 ] || head -20 "$out/shellcheck.log"
+	result $rc "shellcheck clean on ${#shs[@]} scripts" "$out/shellcheck.log"
+else
+	echo "shellcheck is not installed: make setup" > "$out/shellcheck.log"
+	result 1 "shellcheck clean (not installed: make setup)" "$out/shellcheck.log"
+fi
+
+echo "lint: $(tap_totals)"
+[ "$tap_fail" = 0 ]

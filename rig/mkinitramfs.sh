@@ -21,6 +21,7 @@
 # rig/vm-run.sh appends) with bash in /pvblk, prints
 # "PVBLK-VM-VERDICT: exit=N" and powers off.
 set -euo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
 kver=$STOCK_KVER
@@ -71,6 +72,7 @@ key=$( {
 	echo "modules=$modules"
 	echo "bins=$bins"
 	echo "hostfiles=$hostfiles"
+	# shellcheck disable=SC2086 # word lists: one path per word
 	stat_of $BASE_BINS $bins "$moddir/modules.dep"
 	for f in $hostfiles; do
 		find "$f" -type f -printf '%p %s %T@\n' 2>/dev/null || echo "$f missing"
@@ -168,7 +170,7 @@ if [ -n "$modules" ]; then
 			die "module $m not found for $kver in $modroot: $deps"
 		while read -r verb path _; do
 			[ "$verb" = insmod ] || continue
-			rel=${path#*/lib/modules/$kver/}
+			rel=${path#*/lib/modules/"$kver"/}
 			base=${rel%.xz}
 			base=${base%.zst}
 			base=${base%.gz}
@@ -260,6 +262,7 @@ tmp=$out.tmp.$$
 mv "$tmp" "$out"
 # Keep the cache bounded: the 12 most recently used base images, and none
 # used in the last hour is removed (a concurrent run may be about to read it).
+# shellcheck disable=SC2012 # our own names (base-KVER-HEX.cpio), newest first
 ls -1t "$out_dir"/base-*.cpio 2>/dev/null | tail -n +13 |
 	xargs -r -I{} find {} -maxdepth 0 -mmin +60 -delete
 step "base initramfs $(du -h "$out" | cut -f1)"

@@ -8,10 +8,9 @@
 # Usage: rig/selftest.sh [vm-run options]       (about 2 minutes)
 # Ends with "N passed, N failed" (one per expectation).
 set -uo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
-pass=0
-fail=0
 for t in good ignore fail warn crash hang; do
 	case $t in
 	good|ignore) want=0 ;;
@@ -21,13 +20,10 @@ for t in good ignore fail warn crash hang; do
 	rc=$?
 	[ $rc = 0 ] || rc=1
 	if [ $rc = $want ]; then
-		echo "ok - vm-run.sh on $t.test exits $rc"
-		pass=$((pass + 1))
+		ok "vm-run.sh on $t.test exits $rc"
 	else
-		echo "not ok - vm-run.sh on $t.test exits $rc, want $want"
-		sed 's/^/#   /' <<<"$out" | tail -40
-		fail=$((fail + 1))
+		fail "vm-run.sh on $t.test exits $rc, want $want"
+		tap_output "$(tail -n 40 <<<"$out")"
 	fi
 done
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+tap_totals

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # The one place that names the kernel pvblk targets.  Sourced by the
 # Makefile helpers and every rig script (bash).
 #
@@ -10,6 +11,7 @@ PVBLK_KSERIES=6.12
 # one wins, a difference is reported by rig/setup.sh).
 PVBLK_KVER_VERIFIED=6.12.117+deb12-amd64
 PVBLK_CACHE=${PVBLK_CACHE:-$HOME/.cache/pvblk}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 PVBLK_XEN_SERIES=4.17
 
 # Debian version of linux-source-$PVBLK_KSERIES: installed, else candidate.

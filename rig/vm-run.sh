@@ -39,6 +39,7 @@
 # Prints "NAME: N passed, N failed" per test and "N passed, N failed" last;
 # exits 1 when anything failed.
 set -euo pipefail
+# shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
 kernel_opt=
@@ -174,6 +175,8 @@ for t in "${tests[@]}"; do
 			-exec cp {} "$stage/pvblk/bin/" \;
 	fi
 	cp -a "$REPO/tests/vm/." "$stage/pvblk/tests/"
+	# lib.sh sources the result helpers from its own directory.
+	cp "$RIG_DIR/tap.sh" "$stage/pvblk/tests/tap.sh"
 	cp "$t" "$stage/pvblk/tests/$name"
 	for f in $(header "$t" vm-files); do
 		[ -e "$REPO/$f" ] || die "$name: vm-files: no $REPO/$f"

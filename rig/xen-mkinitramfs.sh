@@ -11,6 +11,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=rig/versions.sh
 . "$here/versions.sh"
 KVER=$(pvblk_kver)
 XENBIN=/usr/lib/xen-${PVBLK_XEN_SERIES:-4.17}/bin
@@ -121,8 +122,8 @@ skeleton "$r"
 copy_bins "$r" /bin/bash /usr/bin/flock /usr/bin/stat /usr/bin/expr /usr/bin/cut \
 	/bin/sed /bin/grep /usr/bin/readlink /usr/bin/id /sbin/losetup /usr/bin/mawk \
 	/bin/kmod /usr/bin/xz /lib/x86_64-linux-gnu/libgcc_s.so.1 \
-	$XENBIN/xl $XENBIN/xenstored $XENBIN/oxenstored $XENBIN/xenconsoled \
-	$XENBIN/xen-init-dom0 $XENBIN/libxl-save-helper $XENBIN/xenstore-control \
+	"$XENBIN"/xl "$XENBIN"/xenstored "$XENBIN"/oxenstored "$XENBIN"/xenconsoled \
+	"$XENBIN"/xen-init-dom0 "$XENBIN"/libxl-save-helper "$XENBIN"/xenstore-control \
 	/usr/bin/xenstore /usr/bin/xenstore-*
 ln -s mawk "$r"/usr/bin/awk
 for t in modprobe insmod rmmod lsmod depmod modinfo; do ln -s ../bin/kmod "$r/usr/sbin/$t"; done
@@ -137,6 +138,7 @@ mkdir -p "$r"/domu
 cp /boot/vmlinuz-"$KVER" "$r"/domu/vmlinuz
 cp "$work"/domu.cpio.zst "$r"/domu/initrd.base
 say "  sanity: bash, xl, modprobe run inside the dom0 tree"
+# shellcheck disable=SC2016 # expanded by the bash inside the tree
 chroot "$r" /bin/bash -c 'echo "  bash $BASH_VERSION"' >&2
 chroot "$r" "$XENBIN"/xl help > /dev/null 2>&1 || [ $? != 127 ]
 chroot "$r" /usr/sbin/modprobe -S "$KVER" --show-depends xen-blkback >&2

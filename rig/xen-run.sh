@@ -26,6 +26,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
+# shellcheck source=rig/versions.sh
 . "$here/versions.sh"
 KVER=$(pvblk_kver)
 PVBLK_KO=${PVBLK_KO:-$top/pvblk.ko}
@@ -102,6 +103,7 @@ run_one() {
 	cp "$here/xen/dom0-lib.sh" "$stage/scenario/lib.sh"
 	cp "$here/xen/dom0-init.sh" "$stage/init"
 	cp "$here/xen/domu-init.sh" "$stage/rig/domu-init.sh"
+	cp "$here/tap.sh" "$stage/rig/tap.sh"
 	chmod 0755 "$stage/init" "$stage/rig/domu-init.sh"
 	if [ -f "$PVBLK_KO" ]; then
 		cp "$PVBLK_KO" "$stage/usr/lib/modules/$KVER/extra/pvblk.ko"
@@ -119,6 +121,7 @@ run_one() {
 	# comma inside a multiboot module's command line is written ",,".
 	env="PVBLK_SCENARIO=$name ${PVBLK_XEN_ENV:-}"
 	env=${env//,/,,}
+	# shellcheck disable=SC2054 # commas inside -accel/-append values
 	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi,tb-size=512 -cpu qemu64
 		-m 4G -smp 2 -display none -no-reboot -serial stdio -monitor none -nic none
 		-kernel "$base/xen"

@@ -21,9 +21,11 @@ ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 hostname dom0
 
-step() { echo "dom0-init: $*"; }
+TAP_NAME=dom0-init
+# shellcheck source=rig/tap.sh
+. /rig/tap.sh
 die() {
-	echo "not ok - dom0 setup: $*"
+	fail "dom0 setup: $*"
 	echo "PVBLK-XEN-VERDICT: FAIL"
 	poweroff -f
 }
@@ -43,12 +45,13 @@ mkdir -p /var/log/xen/console
 xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console ||
 	die "xenconsoled"
 
+# shellcheck source=rig/xen/dom0-lib.sh
 . /scenario/lib.sh
 step "scenario ${PVBLK_SCENARIO:-?}: start"
 bash -c '. /scenario/lib.sh && . /scenario/main.sh'
 rc=$?
 step "scenario ${PVBLK_SCENARIO:-?}: exit status $rc"
-[ "$rc" = 0 ] || echo "not ok - scenario script exited with status $rc"
+[ "$rc" = 0 ] || fail "scenario script exited with status $rc"
 
 # Anything the scenario left running is shut down so the logs are complete.
 for d in $(xl list 2>/dev/null | awk 'NR > 1 && $2 != 0 { print $1 }'); do

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Helpers for tests/xen scenarios, sourced in dom0 before /scenario/main.sh.
 #
-# Result lines go to the console (the host judges them) and to
-# /run/pvblk-results:  "ok - DESC" / "not ok - DESC" / "# note".
+# Results: ok, fail, skip, info, check, check_fail, expect_eq from
+# /rig/tap.sh (rig/tap.sh); step prints progress.  Every ok / not ok line
+# goes to the console (the host judges them) and to /run/pvblk-results
+# (dom0's /init gives its verdict from that file).
 #
 # A scenario starts PV guests with domu_start NAME DOMU_SCRIPT DISK...; the
 # guest's /init (rig/xen/domu-init.sh) sources DOMU_SCRIPT (a file from the
@@ -14,33 +17,11 @@
 # copies it to <logdir>/results/<guest>/NAME.
 
 : "${PVBLK_RESULTS:=/run/pvblk-results}"
+TAP_RESULTS=$PVBLK_RESULTS
+: "${TAP_NAME:=${PVBLK_SCENARIO:-scenario}}"
+# shellcheck source=rig/tap.sh
+. /rig/tap.sh
 KVER=$(uname -r)
-
-ok()     { echo "ok - $*" | tee -a "$PVBLK_RESULTS"; }
-not_ok() { echo "not ok - $*" | tee -a "$PVBLK_RESULTS"; }
-note()   { echo "# $*"; }
-step()   { echo "scenario: $*"; }
-
-# check DESC CMD...: ok when CMD succeeds, else not ok with its output.
-check() {
-	local desc=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		printf '%s\n' "$out" | sed 's/^/#   /'
-	fi
-}
-
-# expect_eq DESC ACTUAL EXPECTED
-expect_eq() {
-	if [ "$2" = "$3" ]; then
-		ok "$1 ($2)"
-	else
-		not_ok "$1: got '$2', want '$3'"
-	fi
-}
 
 # --- block devices in dom0 --------------------------------------------------
 # mk_brd SIZE_MB: one ramdisk, /dev/ram0.
@@ -76,9 +57,10 @@ domu_start() {
 	mkdir -p "$extra"
 	cp "/scenario/$script" "$extra/domu.sh"
 	cp /rig/domu-init.sh "$extra/init"
+	cp /rig/tap.sh "$extra/tap.sh"
 	env | grep '^DOMU_' | sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/; s/^/export /" \
 		> "$extra/domu.env" || true
-	(cd "$extra" && printf 'init\ndomu.sh\ndomu.env\n' | cpio -o -H newc 2>/dev/null) \
+	(cd "$extra" && printf 'init\ntap.sh\ndomu.sh\ndomu.env\n' | cpio -o -H newc 2>/dev/null) \
 		> "/tmp/$name.extra.cpio"
 	cat "/tmp/$name.extra.cpio" /domu/initrd.base > "/tmp/$name.initrd"
 	for d in "$@"; do
@@ -124,7 +106,7 @@ guest_broken() {
 	grep -qE "$BLKFRONT_ERR_RE" "$f" 2>/dev/null || return 1
 	[ -e "/run/broken-$1" ] && return 0
 	touch "/run/broken-$1"
-	not_ok "$1: blkfront reports a backend protocol error; destroying $1"
+	fail "$1: blkfront reports a backend protocol error; destroying $1"
 	grep -E "$BLKFRONT_ERR_RE" "$f" | head -n 5 | sed 's/^/#   /'
 	xl destroy "$1" 2>&1 | sed 's/^/#   /'
 	return 0
@@ -149,7 +131,7 @@ domu_wait_phase() {
 	local id p
 	step "waiting for $1 to reach phase $2"
 	while :; do
-		id=$(domid_of "$1") || { not_ok "$1 ended before phase $2"; return 1; }
+		id=$(domid_of "$1") || { fail "$1 ended before phase $2"; return 1; }
 		p=$(xenstore-read "/local/domain/$id/data/phase" 2>/dev/null || true)
 		case " $p " in *" $2 "*) return 0 ;; esac
 		guest_broken "$1" && return 1
@@ -181,7 +163,7 @@ vbd_wait_connected() {
 		# A progress line now and then, so a hung run shows where it hung.
 		n=$((n + 1))
 		[ $((n % 60)) = 0 ] && echo "# $1 $2 still not connected: backend state '$b', frontend state '$f'"
-		domid_of "$1" > /dev/null || { not_ok "$1 ended before $2 connected"; return 1; }
+		domid_of "$1" > /dev/null || { fail "$1 ended before $2 connected"; return 1; }
 		b=$(xs_be "$1" "$2" state 2>/dev/null || true)
 		f=$(xs_fe "$1" "$2" state 2>/dev/null || true)
 		[ "$b" = 4 ] && [ "$f" = 4 ] && return 0
@@ -220,6 +202,6 @@ guest_verdict() {
 	if grep -q 'DOMU-VERDICT: PASS' "$f" 2>/dev/null; then
 		ok "$1: guest verdict PASS"
 	else
-		not_ok "$1: guest verdict PASS"
+		fail "$1: guest verdict PASS"
 	fi
 }

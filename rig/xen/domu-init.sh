@@ -12,21 +12,12 @@ mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
 ln -sf /proc/self/fd /dev/fd
 hostname domu
 
-FAILS=0
-ok()     { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
-note()   { echo "# $*"; }
-# check DESC CMD...: ok when CMD succeeds, else not ok with its output.
-check() {
-	_desc=$1
-	shift
-	if _out=$("$@" 2>&1); then
-		ok "$_desc"
-	else
-		not_ok "$_desc"
-		printf '%s\n' "$_out" | tail -n 30 | sed 's/^/#   /'
-	fi
-}
+# The result helpers (rig/tap.sh, put here by dom0's domu_start); a failed
+# check shows the last 30 lines of its command's output.
+TAP_NAME=domu
+TAP_CHECK_LINES=30
+# shellcheck source=rig/tap.sh
+. /tap.sh
 # phase NAME: tell dom0 (data/phase in xenstore; domu_wait_phase there).
 phase() {
 	echo "domu: phase $1"
@@ -53,14 +44,16 @@ result() {
 
 echo "domu: loading xen-blkfront"
 insmod "/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko" ||
-	not_ok "insmod xen-blkfront"
+	fail "insmod xen-blkfront"
+# shellcheck disable=SC1091 # written by domu_start for each guest
 [ -f /domu.env ] && . /domu.env
 echo "domu: running scenario script"
+# shellcheck disable=SC1091 # the scenario's guest script, copied per guest
 . /domu.sh
-if [ "$FAILS" = 0 ]; then
+if [ "$tap_fail" = 0 ]; then
 	echo "DOMU-VERDICT: PASS"
 else
-	echo "DOMU-VERDICT: FAIL ($FAILS failed)"
+	echo "DOMU-VERDICT: FAIL ($tap_fail failed)"
 fi
 sync
 # Give xenconsoled a moment to drain the console ring before the domain

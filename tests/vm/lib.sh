@@ -3,10 +3,9 @@
 # Helpers for tests/vm/*.test (bash, run as root inside the test VM, cwd
 # /pvblk).  Source it with:  . "$(dirname "$0")/lib.sh"
 #
-# Results:  ok DESC | fail DESC [WHY] | info MSG | skip DESC WHY
-#           check DESC CMD...        ok when CMD exits 0
-#           check_fail DESC CMD...   ok when CMD exits non-zero
-#           finish                   print the tally, exit 1 on any failure
+# Results:  ok, fail, skip, info, check, check_fail, expect_eq, finish
+#           from rig/tap.sh (staged next to this file as tap.sh; see its
+#           header).  finish prints "# $PVBLK_TEST: N ok, N not ok".
 # Modules:  load_module NAME [PARAM=V...]   (modprobe, deps included)
 #           load_pvblk [PARAM=V...]  insmod /pvblk/pvblk.ko after its deps
 #           unload_pvblk             rmmod pvblk (retries while busy)
@@ -25,67 +24,9 @@ PVBLK_DIR=${PVBLK_DIR:-/pvblk}
 PVBLK_KO=${PVBLK_KO:-$PVBLK_DIR/pvblk.ko}
 PVBLK_KUNIT_KO=${PVBLK_KUNIT_KO:-$PVBLK_DIR/pvblk_kunit.ko}
 export PVBLK_EXTRA=$PVBLK_DIR/extra
-pvblk_n_ok=0
-pvblk_n_fail=0
-
-ok() {
-	echo "ok - $*"
-	pvblk_n_ok=$((pvblk_n_ok + 1))
-}
-
-fail() {
-	echo "not ok - $1"
-	[ $# -gt 1 ] && echo "# $2"
-	pvblk_n_fail=$((pvblk_n_fail + 1))
-	return 0
-}
-
-info() {
-	echo "# $*"
-}
-
-skip() {
-	echo "ok - $1 # SKIP ${2:-}"
-	pvblk_n_ok=$((pvblk_n_ok + 1))
-}
-
-# check DESC CMD...: run CMD, its output shown as "# " lines on failure.
-check() {
-	local desc=$1 out rc
-
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc = 0 ]; then
-		ok "$desc"
-	else
-		fail "$desc" "'$*' exited $rc"
-		[ -n "$out" ] && sed 's/^/#   /' <<<"$out"
-	fi
-	return $rc
-}
-
-# check_fail DESC CMD...: ok when CMD fails.
-check_fail() {
-	local desc=$1 out rc
-
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc != 0 ]; then
-		ok "$desc"
-		return 0
-	fi
-	fail "$desc" "'$*' succeeded, expected a failure"
-	[ -n "$out" ] && sed 's/^/#   /' <<<"$out"
-	return 1
-}
-
-finish() {
-	info "$PVBLK_TEST: $pvblk_n_ok ok, $pvblk_n_fail not ok"
-	[ "$pvblk_n_fail" = 0 ]
-	exit $?
-}
+TAP_NAME=${PVBLK_TEST:-${0##*/}}
+# shellcheck source=rig/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 load_module() {
 	local name=$1
@@ -96,6 +37,7 @@ load_module() {
 }
 
 # Load what pvblk.ko depends on (vhost, ...), then pvblk.ko itself.
+# shellcheck disable=SC2120 # PARAM=V arguments are optional
 load_pvblk() {
 	local dep
 
@@ -107,9 +49,7 @@ load_pvblk() {
 }
 
 unload_pvblk() {
-	local i
-
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		grep -q '^pvblk ' /proc/modules || return 0
 		rmmod pvblk 2>/dev/null && return 0
 		sleep 0.5
@@ -121,6 +61,7 @@ load_pvblk_kunit() {
 	local dep
 
 	[ -f "$PVBLK_KUNIT_KO" ] || { echo "no $PVBLK_KUNIT_KO" >&2; return 1; }
+	# shellcheck disable=SC2119 # pvblk.ko without parameters
 	grep -q '^pvblk ' /proc/modules || load_pvblk || return 1
 	for dep in $(modinfo -F depends "$PVBLK_KUNIT_KO" | tr ',' ' '); do
 		[ "$dep" = pvblk ] || load_module "$dep" || return 1
@@ -140,6 +81,7 @@ make_nullb() {
 }
 
 # make_brd [SIZE_MB [COUNT]]: COUNT (default 2) RAM disks of SIZE_MB.
+# shellcheck disable=SC2120 # both arguments are optional
 make_brd() {
 	local mb=${1:-256} n=${2:-2}
 
@@ -153,6 +95,7 @@ make_ext4_file() {
 	local dev=${1:-/dev/ram1} mnt=${2:-/mnt} mb=${3:-64}
 
 	if [ ! -b "$dev" ]; then
+		# shellcheck disable=SC2119 # the default RAM disks
 		make_brd >/dev/null || return 1
 	fi
 	grep -q " $mnt " /proc/mounts || {

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Guest script of the bench-xen scenario (busybox sh, sourced by
 # rig/xen/domu-init.sh): the benchmark's fio jobs on every disk of
 # $DOMU_DISKS (xvdb = null_blk, xvdc = brd in dom0), 4k random read and
@@ -12,6 +13,7 @@ for d in $DOMU_DISKS; do
 	wait_dev "$d"
 done
 dmesg | grep -iE 'persistent grants|indirect' | sed 's/^/# dmesg: /'
+# shellcheck disable=SC2153 # DOMU_BENCH_PATH, _REP, _RT: from dom0 (domu.env)
 for d in $DOMU_DISKS; do
 	case $d in
 	xvdb) dev=nullb ;;
@@ -33,7 +35,7 @@ for d in $DOMU_DISKS; do
 			ok "$DOMU_BENCH_PATH $dev $job rep $DOMU_BENCH_REP"
 			result "$name" /tmp/fio.json
 		else
-			not_ok "$DOMU_BENCH_PATH $dev $job rep $DOMU_BENCH_REP"
+			fail "$DOMU_BENCH_PATH $dev $job rep $DOMU_BENCH_REP"
 			tail -n 20 /tmp/fio.out | sed 's/^/#   /'
 		fi
 	done

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Scenario "bench-xen" (rig/bench.sh, not part of xen-check): the domU's fio
 # through pvblk and through the stock xen-blkback on the same devices
 # (null_blk, not memory backed, as xvdb; brd as xvdc), persistent grants on
@@ -35,7 +36,7 @@ unload() {
 	for m in pvblk xen_blkback; do
 		module_loaded "$m" || continue
 		rmmod "$m" 2>/dev/null || { sleep 1; rmmod "$m"; } ||
-			not_ok "rmmod $m"
+			fail "rmmod $m"
 	done
 }
 
@@ -56,7 +57,7 @@ for rep in $(seq 1 "$REPS"); do
 		n=$((n + 1))
 		g=b$n
 		step "bench-xen: rep $rep, $path (guest $g)"
-		use "$path" || { not_ok "load the backend of $path"; continue; }
+		use "$path" || { fail "load the backend of $path"; continue; }
 		drvwant=pvblk
 		case $path in blkback-*) drvwant=vbd ;; esac
 		set -- 'phy:/dev/nullb0,xvdb,w'
@@ -64,7 +65,7 @@ for rep in $(seq 1 "$REPS"); do
 		if ! DOMU_DISKS=$DISKS DOMU_BENCH_PATH=$path DOMU_BENCH_REP=$rep \
 			DOMU_BENCH_RT=$RT DOMU_BENCH_JOBS=$JOBS \
 			domu_start "$g" bench-xen.domu.sh "$@"; then
-			not_ok "xl create $g"
+			fail "xl create $g"
 			# xl may fail after the domain started: let it end.
 			domid_of "$g" > /dev/null && domu_wait "$g"
 			continue
@@ -72,10 +73,10 @@ for rep in $(seq 1 "$REPS"); do
 		if vbd_wait_connected "$g" xvdb; then
 			id=$(domid_of "$g")
 			drv=$(readlink "/sys/bus/xen-backend/devices/vbd-$id-$(vbd_devid xvdb)/driver" || true)
-			note "$g: xvdb bound to ${drv##*/}, feature-persistent be=$(xs_be "$g" xvdb feature-persistent 2>/dev/null) fe=$(xs_fe "$g" xvdb feature-persistent 2>/dev/null), queues=$(xs_fe "$g" xvdb multi-queue-num-queues 2>/dev/null)"
+			info "$g: xvdb bound to ${drv##*/}, feature-persistent be=$(xs_be "$g" xvdb feature-persistent 2>/dev/null) fe=$(xs_fe "$g" xvdb feature-persistent 2>/dev/null), queues=$(xs_fe "$g" xvdb multi-queue-num-queues 2>/dev/null)"
 			case ${drv##*/} in
 			"$drvwant"|xen-blkback) ;;
-			*) not_ok "$g: xvdb bound to '${drv##*/}', expected $drvwant" ;;
+			*) fail "$g: xvdb bound to '${drv##*/}', expected $drvwant" ;;
 			esac
 		fi
 		domu_wait "$g"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Guest script for tests/xen/detach.sh: endless fio load on every disk in
 # $DOMU_DISKS, then phase "loaded"; dom0 detaches and destroys the guest
 # while the load runs, so this script never ends on its own.

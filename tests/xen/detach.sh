@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Scenario "detach": pvblk serves two disks (brd, null_blk) to a PV guest
 # that keeps fio running on both; dom0 runs `xl block-detach` on one disk and
 # then `xl destroy` while the I/O is in flight.  The domain must disappear
@@ -14,7 +15,7 @@ check "modprobe pvblk" modprobe pvblk
 check "brd 256 MiB" mk_brd 256
 check "null_blk 1 GiB memory-backed" mk_nullb 1
 DOMU_DISKS="xvdb xvdc" domu_start $G detach.domu.sh \
-	'phy:/dev/ram0,xvdb,w' 'phy:/dev/nullb0,xvdc,w' || not_ok "xl create $G"
+	'phy:/dev/ram0,xvdb,w' 'phy:/dev/nullb0,xvdc,w' || fail "xl create $G"
 
 if vbd_wait_connected $G xvdb && vbd_wait_connected $G xvdc &&
    domu_wait_phase $G loaded; then
@@ -33,9 +34,9 @@ if vbd_wait_connected $G xvdb && vbd_wait_connected $G xvdc &&
 	done
 	step "xl block-detach $G xvdc under load"
 	if out=$(xl block-detach $G xvdc 2>&1); then
-		note "xl block-detach xvdc returned 0"
+		info "xl block-detach xvdc returned 0"
 	else
-		note "xl block-detach xvdc failed (disk in use by fio; expected with blkfront):"
+		info "xl block-detach xvdc failed (disk in use by fio; expected with blkfront):"
 	fi
 	printf '%s\n' "$out" | sed 's/^/#   /'
 	xenstore-ls -f "/local/domain/0/backend/vbd/$id" 2>&1 | grep -E '/state ' | sed 's/^/#   /'
@@ -46,6 +47,7 @@ domu_wait $G
 ok "$G gone from xl list (no '(null)' domain: every grant released)"
 left=$(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c . || true)
 expect_eq "backend/vbd entries left in xenstore" "$left" 0
+# shellcheck disable=SC2016 # expanded by the inner bash
 check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ]'
 check "rmmod pvblk" rmmod pvblk
 check "pvblk unloaded" bash -c '! test -d /sys/module/pvblk'

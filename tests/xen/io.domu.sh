@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Guest script (busybox sh, sourced by rig/xen/domu-init.sh): for every disk
 # in $DOMU_DISKS, fio write+verify (crc32c, 4k-128k blocks so requests need
 # indirect descriptors, two jobs so both queues see I/O), then mkfs.ext4 and

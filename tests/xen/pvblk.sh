@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Scenario "pvblk": pvblk.ko is the only "vbd" backend (xen-blkback is
 # blacklisted the way a user would on a normal dom0).  One PV guest gets
 # three phy disks - brd, a memory-backed null_blk and a loop-attached file -
@@ -19,34 +20,38 @@ check "xenbus backend driver 'pvblk' registered" test -d /sys/bus/xen-backend/dr
 step "pvblk: disks brd, null_blk, loop file"
 check "brd 256 MiB" mk_brd 256
 check "null_blk 1 GiB memory-backed" mk_nullb 1
-loop=$(mk_loopfile 256) && ok "loop file attached ($loop)" || not_ok "loop file"
+if loop=$(mk_loopfile 256); then ok "loop file attached ($loop)"; else fail "loop file"; fi
 
-DOMU_DISKS=$DISKS DOMU_EXPECT="persistent indirect" domu_start $G io.domu.sh \
+DOMU_DISKS=$DISKS DOMU_EXPECT="persistent indirect" domu_start "$G" io.domu.sh \
 	'phy:/dev/ram0,xvdb,w' 'phy:/dev/nullb0,xvdc,w' "phy:${loop:-/dev/loop0},xvdd,w" ||
-	not_ok "xl create $G"
+	fail "xl create $G"
 
 connected=1
 for x in $DISKS; do
-	vbd_wait_connected $G $x || { connected=0; break; }
+	vbd_wait_connected "$G" "$x" || { connected=0; break; }
 	ok "$x connected (state 4 on both ends)"
-	dump_vbd $G $x
-	id=$(domid_of $G); dev=$(vbd_devid $x)
+	dump_vbd "$G" "$x"
+	id=$(domid_of "$G"); dev=$(vbd_devid "$x")
 	drv=$(readlink "/sys/bus/xen-backend/devices/vbd-$id-$dev/driver" || true)
 	expect_eq "$x: bound backend driver" "${drv##*/}" pvblk
-	expect_eq "$x: backend feature-persistent" "$(xs_be $G $x feature-persistent)" 1
-	expect_eq "$x: frontend feature-persistent" "$(xs_fe $G $x feature-persistent)" 1
-	ind=$(xs_be $G $x feature-max-indirect-segments || true)
-	[ "${ind:-0}" -gt 11 ] 2>/dev/null && ok "$x: feature-max-indirect-segments ($ind)" ||
-		not_ok "$x: feature-max-indirect-segments ('$ind')"
-	expect_eq "$x: frontend multi-queue-num-queues" "$(xs_fe $G $x multi-queue-num-queues)" 2
+	expect_eq "$x: backend feature-persistent" "$(xs_be "$G" "$x" feature-persistent)" 1
+	expect_eq "$x: frontend feature-persistent" "$(xs_fe "$G" "$x" feature-persistent)" 1
+	ind=$(xs_be "$G" "$x" feature-max-indirect-segments || true)
+	if [ "${ind:-0}" -gt 11 ] 2>/dev/null; then
+		ok "$x: feature-max-indirect-segments ($ind)"
+	else
+		fail "$x: feature-max-indirect-segments ('$ind')"
+	fi
+	expect_eq "$x: frontend multi-queue-num-queues" "$(xs_fe "$G" "$x" multi-queue-num-queues)" 2
 done
 
-if [ $connected = 1 ] && domu_wait_phase $G io-done; then
-	id=$(domid_of $G)
+if [ $connected = 1 ] && domu_wait_phase "$G" io-done; then
+	id=$(domid_of "$G")
 	for x in $DISKS; do
-		st=/sys/kernel/debug/pvblk/xen-$id-$(vbd_devid $x)/stats
+		st=/sys/kernel/debug/pvblk/xen-$id-$(vbd_devid "$x")/stats
 		if [ ! -r "$st" ]; then
-			not_ok "$x: debugfs $st"
+			fail "$x: debugfs $st"
+			# shellcheck disable=SC2012 # a listing for the log only
 			ls -R /sys/kernel/debug/pvblk 2>&1 | sed 's/^/#   /'
 			continue
 		fi
@@ -54,19 +59,24 @@ if [ $connected = 1 ] && domu_wait_phase $G io-done; then
 		expect_eq "$x: debugfs queues" "$(awk '$1 == "queues" { print $2 }' "$st")" 2
 		w=$(awk '$1 == "write_reqs" { print $2 }' "$st")
 		r=$(awk '$1 == "read_reqs" { print $2 }' "$st")
-		[ "${w:-0}" -gt 0 ] && [ "${r:-0}" -gt 0 ] &&
-			ok "$x: debugfs read_reqs $r, write_reqs $w" ||
-			not_ok "$x: debugfs read_reqs '$r', write_reqs '$w'"
+		if [ "${w:-0}" -gt 0 ] && [ "${r:-0}" -gt 0 ]; then
+			ok "$x: debugfs read_reqs $r, write_reqs $w"
+		else
+			fail "$x: debugfs read_reqs '$r', write_reqs '$w'"
+		fi
 		h=$(awk '$1 ~ /^mcache[0-9]+_hits$/ { s += $2 } END { print s + 0 }' "$st")
 		q=$(grep -c '^mcache[0-9]*_hits' "$st")
-		[ "$h" -gt 0 ] && [ "$q" = 2 ] &&
-			ok "$x: persistent grants reused on $q queues ($h mcache hits)" ||
-			not_ok "$x: persistent grant caches: $q queues, $h hits"
+		if [ "$h" -gt 0 ] && [ "$q" = 2 ]; then
+			ok "$x: persistent grants reused on $q queues ($h mcache hits)"
+		else
+			fail "$x: persistent grant caches: $q queues, $h hits"
+		fi
 	done
-	domu_signal $G go 1
+	domu_signal "$G" go 1
 fi
-domu_wait $G
-guest_verdict $G
+domu_wait "$G"
+guest_verdict "$G"
+# shellcheck disable=SC2016 # expanded by the inner bash
 check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ]'
 check "rmmod pvblk" rmmod pvblk
 check "losetup -d $loop" losetup -d "$loop"
