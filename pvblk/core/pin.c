@@ -37,7 +37,7 @@ void pvblk_unpin_page(struct page *page, bool dirty)
 EXPORT_SYMBOL_IF_KUNIT(pvblk_unpin_page);
 
 void pvblk_unpin_segs(struct pvblk_seg *segs, unsigned int from,
-			     unsigned int to, bool dirty)
+		      unsigned int to, bool dirty)
 {
 	unsigned int i;
 

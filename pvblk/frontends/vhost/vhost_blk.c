@@ -340,9 +340,11 @@ static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
 	switch (op) {
 	case PVBLK_OP_READ:
 	case PVBLK_OP_GET_ID:
+		/* The data part; of a GET_ID buffer only the serial's bytes. */
 		iov_iter_init(&in_it, ITER_DEST, vq->iov + out, in,
 			      c->in_bytes);
-		iov_iter_truncate(&in_it, c->in_bytes - 1);
+		iov_iter_truncate(&in_it, op == PVBLK_OP_READ ?
+				  c->in_bytes - 1 : VHOST_BLK_SERIAL_BYTES);
 		ret = pvblk_req_pin_user(preq, &in_it, VHOST_BLK_MAX_PAGES);
 		break;
 	case PVBLK_OP_WRITE:

@@ -346,7 +346,7 @@ static int ep_ender_fn(void *data)
 
 	for (i = 0; i < 2; i++) {
 		while (READ_ONCE(c->nr_bios) <= i)
-			msleep(5);
+			usleep_range(5000, 10000);
 		msleep(20);
 		bio = c->bios[i];
 		c->bios[i] = NULL;
