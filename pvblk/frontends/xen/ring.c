@@ -453,14 +453,14 @@ int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 	ring->found = false;
 	atomic_set(&ring->irq_pending, 0);
 	if (persistent) {
-		ring->mcache = pvblk_mcache_create(name, &pvblk_xen_mcache_ops,
-						   ring, pvblk_xen_max_pgrants);
-		if (IS_ERR(ring->mcache)) {
-			int err = PTR_ERR(ring->mcache);
+		struct pvblk_mcache *c;
 
-			ring->mcache = NULL;
-			return err;
-		}
+		/* Published only once valid: debugfs reads it (pvblk_xen_show). */
+		c = pvblk_mcache_create(name, &pvblk_xen_mcache_ops, ring,
+					pvblk_xen_max_pgrants);
+		if (IS_ERR(c))
+			return PTR_ERR(c);
+		WRITE_ONCE(ring->mcache, c);
 		queue_delayed_work(pvblk_xen_wq, &ring->purge_work,
 				   msecs_to_jiffies(pvblk_xen_pgrant_idle_ms));
 	}
@@ -518,10 +518,11 @@ void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 
 	for (i = 0; i < pvblk_dev_nr_queues(dev); i++) {
 		struct pvblk_xen_ring *ring = pvblk_dev_queue(dev, i)->priv;
+		struct pvblk_mcache *c = ring ? READ_ONCE(ring->mcache) : NULL;
 
-		if (!ring || !ring->mcache)
+		if (!c)
 			continue;
-		pvblk_mcache_get_stats(ring->mcache, &ms);
+		pvblk_mcache_get_stats(c, &ms);
 		seq_printf(m, "mcache%u_hits %llu\nmcache%u_misses %llu\n",
 			   i, ms.hits, i, ms.misses);
 		seq_printf(m, "mcache%u_evictions %llu\nmcache%u_transient %llu\n",
