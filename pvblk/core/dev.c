@@ -145,6 +145,7 @@ err_free_dev:
 	kfree(dev);
 	return ERR_PTR(ret);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_create);
 
 void pvblk_dev_destroy(struct pvblk_dev *dev)
 {
@@ -165,6 +166,7 @@ void pvblk_dev_destroy(struct pvblk_dev *dev)
 	kfree(dev->name);
 	kfree(dev);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_destroy);
 
 void *pvblk_dev_priv(struct pvblk_dev *dev)
 {
