@@ -76,6 +76,7 @@ if [ $smoke = 1 ]; then
 	jobs=randread+lat1+fsync1
 	xen_rt=2
 	xen_paths="pvblk-xen-pgnt blkback-pgnt"
+	xen_fio_runs=1		# per guest boot: bench-xen.sh's JOBS x DISKS
 else
 	reps=${PVBLK_BENCH_REPS:-3}
 	rt=${PVBLK_BENCH_RT:-3}
@@ -88,7 +89,15 @@ else
 	jobs=randread+randwrite+lat1+fsync1
 	xen_rt=${PVBLK_BENCH_RT:-3}
 	xen_paths="pvblk-xen-pgnt blkback-pgnt pvblk-xen-nopgnt blkback-nopgnt"
+	xen_fio_runs=6
 fi
+# The Xen boot's timeout follows the planned work (one guest boot per path
+# and repetition, each doing its fio runs): ~120 s for Xen, dom0 and the
+# toolstack, ~40 s per guest boot and teardown, each fio run its runtime
+# plus ~3 s, all of it twice for a busy box.  PVBLK_XEN_TIMEOUT overrides.
+xen_guests=$(($(echo "$xen_paths" | wc -w) * reps))
+xen_timeout=$((2 * (120 + xen_guests * (40 + xen_fio_runs * (xen_rt + 3)))))
+xen_timeout=${PVBLK_XEN_TIMEOUT:-$xen_timeout}
 devs=${PVBLK_BENCH_DEVS:-$devs}
 queues=${PVBLK_BENCH_QUEUES:-$queues}
 jobs=${PVBLK_BENCH_JOBS:-$jobs}
@@ -175,6 +184,8 @@ else
 	sed -i '/^xen\t/d' "$out/boots.txt"
 	step "xen: booting the Xen rig (rig/xen-run.sh tests/xen/bench-xen.sh)"
 	set +e
+	step "xen: $xen_guests guest boots planned, timeout ${xen_timeout}s"
+	PVBLK_XEN_TIMEOUT=$xen_timeout \
 	PVBLK_XEN_ENV="BENCH_REPS=$reps BENCH_RT=$xen_rt BENCH_SMOKE=$smoke" \
 		bash rig/xen-run.sh tests/xen/bench-xen.sh >"$out/xen.run" 2>&1
 	rc=$?
@@ -198,7 +209,8 @@ fi
 step "report: bench.json, table, plot"
 set +e
 python3 bench/report.py --out "$out" --mode "$mode_name" --xen-note "$xen_note" \
-	--n "$n" --xen-paths "$xen_paths" --cmdline "rig/bench.sh $orig_args" \
+	--n "$n" --xen-paths "$xen_paths" --xen-reps "$([ $xen = 1 ] && echo "$reps" || echo 0)" \
+	--cmdline "rig/bench.sh $orig_args" \
 	--versions "$(. rig/versions.sh; pvblk_kver)"
 rc=$?
 set -e

@@ -48,20 +48,36 @@ judge() {
 	local l=$1 reasons="" verdict oks noks
 	tr -d '\r' < "$l/console.log" > "$l/console.txt"
 	grep -av '^\[guest-[^]]*\] ' "$l/console.txt" > "$l/dom0.log" || true
+	# Results come from the guests' console dumps ("[guest-NAME] ") and,
+	# for those a dump lacks, from the live follow ("~guest-NAME~ "): a run
+	# killed at the timeout has no dump but keeps what its guests
+	# published.  The two streams may interleave: each has its own file.
 	awk -v dir="$l" '
-		/^\[guest-[^]]*\] / {
-			g = $1; gsub(/^\[|\]$/, "", g)
+		/^(\[guest-[^]]*\]|~guest-[^~]*~) / {
+			s = substr($1, 1, 1) == "~" ? "live" : "dump"
+			g = $1; gsub(/^[[~]|[]~]$/, "", g)
 			line = substr($0, length($1) + 2)
-			print line > (dir "/" g ".log")
-			if (line ~ /^@@PVBLK-RESULT-END /) { close(out); out = ""; next }
-			if (out != "") { print line > out; next }
+			if (s == "dump")
+				print line > (dir "/" g ".log")
+			if (line ~ /^@@PVBLK-RESULT-END /) {
+				if (out[s] != "")
+					close(out[s])
+				out[s] = ""
+				next
+			}
+			if (out[s] != "") { print line > out[s]; next }
 			if (line ~ /^@@PVBLK-RESULT-BEGIN .*@@$/) {
 				n = line; sub(/^@@PVBLK-RESULT-BEGIN /, "", n); sub(/@@$/, "", n)
-				system("mkdir -p \"" dir "/results/" g "\"")
-				out = dir "/results/" g "/" n
-				printf "" > out
+				d = dir "/" (s == "dump" ? "results" : "results-live") "/" g
+				system("mkdir -p \"" d "\"")
+				out[s] = d "/" n
+				printf "" > out[s]
 			}
 		}' "$l/console.txt"
+	if [ -d "$l/results-live" ]; then
+		mkdir -p "$l/results"
+		cp -rn "$l/results-live/." "$l/results/"
+	fi
 	oks=$(grep -acE '^(\[guest-[^]]*\] )?ok - ' "$l/console.txt" || true)
 	noks=$(grep -acE '^(\[guest-[^]]*\] )?not ok - ' "$l/console.txt" || true)
 	verdict=$(grep -a 'PVBLK-XEN-VERDICT:' "$l/console.txt" | tail -n 1 || true)
