@@ -30,17 +30,16 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_fail_alloc);
 static int pvblk_pool_init(struct pvblk_queue *q, unsigned int depth,
 			   size_t size)
 {
+	size_t stride = ALIGN(size, L1_CACHE_BYTES);
 	unsigned int i;
 
 	spin_lock_init(&q->pool_lock);
 	INIT_LIST_HEAD(&q->free);
-	q->req_size = ALIGN(size, L1_CACHE_BYTES);
-	q->pool = PVBLK_ALLOC(kvcalloc(depth, q->req_size, GFP_KERNEL));
+	q->pool = PVBLK_ALLOC(kvcalloc(depth, stride, GFP_KERNEL));
 	if (!q->pool)
 		return -ENOMEM;
-	q->depth = depth;
 	for (i = 0; i < depth; i++) {
-		struct pvblk_req *req = q->pool + i * q->req_size;
+		struct pvblk_req *req = q->pool + i * stride;
 
 		list_add_tail(&req->free_node, &q->free);
 	}

@@ -219,9 +219,9 @@ struct pvblk_stats {
  * transport's worker (single consumer: pvblk_queue_drain() calls for one
  * queue never overlap); @cq_backlog is touched only there.  @ready is
  * filled under @lock and emptied by pvblk_queue_drain() and
- * pvblk_dev_drain().  @dev, @index, @pool, @depth, @req_size and @stats are
- * immutable; @priv belongs to the transport.  @inflight counts requests
- * between pvblk_batch_add() and their completion.
+ * pvblk_dev_drain().  @dev, @index, @pool and @stats are immutable;
+ * @priv belongs to the transport.  @inflight counts requests between
+ * pvblk_batch_add() and their completion.
  */
 struct pvblk_queue {
 	struct pvblk_dev *dev;
@@ -241,8 +241,6 @@ struct pvblk_queue {
 	spinlock_t pool_lock;		/* @free */
 	struct list_head free;		/* FIFO: a freed request rests */
 	void *pool;
-	unsigned int depth;
-	size_t req_size;
 };
 
 /**
