@@ -49,8 +49,12 @@ void vhost_blk_measure(const struct iovec *iov, unsigned int out,
 		c->out_max = max(c->out_max, len);
 	}
 
-	for (i = 0; i < in; i++)
-		c->in_bytes += iov[out + i].iov_len;
+	for (i = 0; i < in; i++) {
+		len = iov[out + i].iov_len;
+		c->in_bytes += len;
+		if (len)
+			c->status = (u8 __user *)iov[out + i].iov_base + len - 1;
+	}
 	if (!c->in_bytes)
 		return;
 
@@ -67,24 +71,17 @@ void vhost_blk_measure(const struct iovec *iov, unsigned int out,
 }
 EXPORT_SYMBOL_IF_KUNIT(vhost_blk_measure);
 
-static bool vhost_blk_has(u64 features, unsigned int bit)
-{
-	return features & BIT_ULL(bit);
-}
-
 /* Data of a READ or WRITE: whole sectors, within SEG_MAX and SIZE_MAX. */
 static bool vhost_blk_data_ok(size_t bytes, unsigned int segs, size_t longest,
 			      u64 features)
 {
 	if (!bytes || (bytes & ((1U << VHOST_BLK_SECTOR_SHIFT) - 1)))
 		return false;
-	if (vhost_blk_has(features, VIRTIO_BLK_F_SEG_MAX) &&
+	if ((features & BIT_ULL(VIRTIO_BLK_F_SEG_MAX)) &&
 	    segs > VHOST_BLK_SEG_MAX)
 		return false;
-	if (vhost_blk_has(features, VIRTIO_BLK_F_SIZE_MAX) &&
-	    longest > VHOST_BLK_SIZE_MAX)
-		return false;
-	return true;
+	return !(features & BIT_ULL(VIRTIO_BLK_F_SIZE_MAX)) ||
+	       longest <= VHOST_BLK_SIZE_MAX;
 }
 
 /**
@@ -144,9 +141,9 @@ u8 vhost_blk_check(u32 type, const struct vhost_blk_chain *c, u64 features,
 
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		if (!vhost_blk_has(features, type == VIRTIO_BLK_T_DISCARD ?
-				   VIRTIO_BLK_F_DISCARD :
-				   VIRTIO_BLK_F_WRITE_ZEROES))
+		if (!(features & BIT_ULL(type == VIRTIO_BLK_T_DISCARD ?
+					 VIRTIO_BLK_F_DISCARD :
+					 VIRTIO_BLK_F_WRITE_ZEROES)))
 			return VIRTIO_BLK_S_UNSUPP;
 		data = c->out_bytes - hdr;
 		if (c->in_bytes != 1 || !data ||

@@ -29,7 +29,6 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -119,6 +118,7 @@ struct vhost_blk_req {
 	struct vhost_blk_vq *bvq;
 	u8 __user *status;		/* last device-writable byte, or NULL */
 	u32 in_len;			/* device-writable bytes of the chain */
+	u32 ok_len;			/* of them written when it succeeds */
 	u16 head;
 	unsigned int log_num;
 	struct vhost_log *log;		/* dirty log of the writable part */
@@ -126,11 +126,6 @@ struct vhost_blk_req {
 };
 
 static DEFINE_IDA(vhost_blk_ida);
-
-static struct vhost_blk_vq *to_bvq(struct vhost_virtqueue *vq)
-{
-	return container_of(vq, struct vhost_blk_vq, vq);
-}
 
 /* ------------------------------------------------------------------ */
 /* Completion side                                                    */
@@ -193,19 +188,12 @@ static void vhost_blk_complete(struct pvblk_req *preq)
 	lockdep_assert_held(&vq->mutex);
 
 	if (likely(vhost_blk_in_owner_mm(vq))) {
-		if (!req->status) {
-			/* No device-writable byte: nothing to answer in. */
-		} else if (put_user(status, req->status)) {
+		/* Without a device-writable byte there is nothing to say. */
+		if (req->status && put_user(status, req->status)) {
 			pr_err_ratelimited("vq %u: cannot write a status byte\n",
 					   bvq->pq->index);
-		} else {
-			len = 1;
-			if (status == VIRTIO_BLK_S_OK &&
-			    preq->op == PVBLK_OP_READ)
-				len = req->in_len;
-			else if (status == VIRTIO_BLK_S_OK &&
-				 preq->op == PVBLK_OP_GET_ID)
-				len = VHOST_BLK_SERIAL_BYTES + 1;
+		} else if (req->status) {
+			len = status == VIRTIO_BLK_S_OK ? req->ok_len : 1;
 			vhost_blk_log(vq, req->log, req->log_num, req->in_len);
 		}
 		if (bvq->nheads >= vq->dev->iov_limit)
@@ -253,24 +241,23 @@ static void vhost_blk_queue_work(struct pvblk_queue *pq)
 		queue_work(system_wq, &bvq->orphan_work);
 }
 
+/* Finish up to @budget completed requests (0: all) under vq.mutex. */
+static void vhost_blk_finish(struct vhost_blk_vq *bvq, unsigned int budget)
+{
+	guard(mutex)(&bvq->vq.mutex);
+	pvblk_queue_drain(bvq->pq, budget);
+}
+
 static void vhost_blk_done_work(struct vhost_work *work)
 {
-	struct vhost_blk_vq *bvq = container_of(work, struct vhost_blk_vq,
-						done_work);
-
-	mutex_lock(&bvq->vq.mutex);
-	pvblk_queue_drain(bvq->pq, VHOST_BLK_DONE_BUDGET);
-	mutex_unlock(&bvq->vq.mutex);
+	vhost_blk_finish(container_of(work, struct vhost_blk_vq, done_work),
+			 VHOST_BLK_DONE_BUDGET);
 }
 
 static void vhost_blk_orphan_work(struct work_struct *work)
 {
-	struct vhost_blk_vq *bvq = container_of(work, struct vhost_blk_vq,
-						orphan_work);
-
-	mutex_lock(&bvq->vq.mutex);
-	pvblk_queue_drain(bvq->pq, 0);
-	mutex_unlock(&bvq->vq.mutex);
+	vhost_blk_finish(container_of(work, struct vhost_blk_vq, orphan_work),
+			 0);
 }
 
 static const struct pvblk_transport_ops vhost_blk_ops = {
@@ -282,18 +269,6 @@ static const struct pvblk_transport_ops vhost_blk_ops = {
 /* ------------------------------------------------------------------ */
 /* Submission side                                                    */
 
-/* The last device-writable byte of a chain, or NULL if there is none. */
-static u8 __user *vhost_blk_status_ptr(const struct iovec *iov,
-				       unsigned int in)
-{
-	while (in--) {
-		if (iov[in].iov_len)
-			return (u8 __user *)iov[in].iov_base +
-			       iov[in].iov_len - 1;
-	}
-	return NULL;
-}
-
 /*
  * Keep the writable part's dirty log (vq->log is reused by the next chain).
  * Without memory for a long log, keep its tail, where the status byte is,
@@ -303,21 +278,17 @@ static int vhost_blk_save_log(struct vhost_blk_req *req,
 			      const struct vhost_log *log,
 			      unsigned int log_num)
 {
-	int ret = 0;
-
-	req->log = req->inline_log;
-	if (log_num > VHOST_BLK_INLINE_LOGS) {
-		req->log = kmalloc_array(log_num, sizeof(*log), GFP_KERNEL);
-		if (!req->log) {
-			req->log = req->inline_log;
-			log += log_num - VHOST_BLK_INLINE_LOGS;
-			log_num = VHOST_BLK_INLINE_LOGS;
-			ret = -ENOMEM;
-		}
-	}
-	memcpy(req->log, log, log_num * sizeof(*log));
 	req->log_num = log_num;
-	return ret;
+	if (log_num > VHOST_BLK_INLINE_LOGS) {
+		req->log = kmemdup_array(log, log_num, sizeof(*log), GFP_KERNEL);
+		if (req->log)
+			return 0;
+		req->log_num = VHOST_BLK_INLINE_LOGS;
+	}
+	req->log = req->inline_log;
+	memcpy(req->log, log + log_num - req->log_num,
+	       req->log_num * sizeof(*log));
+	return req->log_num == log_num ? 0 : -ENOMEM;
 }
 
 /*
@@ -330,36 +301,30 @@ static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
 			 unsigned int out, unsigned int in,
 			 const struct vhost_blk_chain *c)
 {
-	struct vhost_virtqueue *vq = &bvq->vq;
 	struct virtio_blk_discard_write_zeroes seg;
 	struct pvblk_req *preq = &req->preq;
 	struct iov_iter in_it;
 	int ret = 0;
 
 	preq->op = op;
-	switch (op) {
-	case PVBLK_OP_READ:
-	case PVBLK_OP_GET_ID:
-		/* The data part; of a GET_ID buffer only the serial's bytes. */
-		iov_iter_init(&in_it, ITER_DEST, vq->iov + out, in,
-			      c->in_bytes);
-		iov_iter_truncate(&in_it, op == PVBLK_OP_READ ?
-				  c->in_bytes - 1 : VHOST_BLK_SERIAL_BYTES);
-		ret = pvblk_req_pin_user(preq, &in_it, VHOST_BLK_MAX_PAGES);
-		break;
-	case PVBLK_OP_WRITE:
-		ret = pvblk_req_pin_user(preq, out_it, VHOST_BLK_MAX_PAGES);
-		break;
-	case PVBLK_OP_DISCARD:
-	case PVBLK_OP_WRITE_ZEROES:
-		if (copy_from_iter(&seg, sizeof(seg), out_it) != sizeof(seg))
+	if (op == PVBLK_OP_DISCARD || op == PVBLK_OP_WRITE_ZEROES) {
+		if (!copy_from_iter_full(&seg, sizeof(seg), out_it))
 			return VIRTIO_BLK_S_IOERR;
 		preq->sector = le64_to_cpu(seg.sector);
 		preq->nr_sectors = le32_to_cpu(seg.num_sectors);
 		return vhost_blk_check_dwz(type, le32_to_cpu(seg.flags),
 					   &preq->flags);
-	default:
-		break;
+	}
+	if (op == PVBLK_OP_WRITE) {
+		ret = pvblk_req_pin_user(preq, out_it, VHOST_BLK_MAX_PAGES);
+	} else if (op != PVBLK_OP_FLUSH) {
+		/* Read data; of a GET_ID buffer only the serial's bytes. */
+		iov_iter_init(&in_it, ITER_DEST, bvq->vq.iov + out, in,
+			      c->in_bytes);
+		iov_iter_truncate(&in_it, op == PVBLK_OP_READ ?
+				  c->in_bytes - 1 : VHOST_BLK_SERIAL_BYTES);
+		req->ok_len = iov_iter_count(&in_it) + 1;
+		ret = pvblk_req_pin_user(preq, &in_it, VHOST_BLK_MAX_PAGES);
 	}
 	if (ret) {
 		pr_debug_ratelimited("vq %u: cannot pin request data: %d\n",
@@ -367,11 +332,6 @@ static u8 vhost_blk_fill(struct vhost_blk_vq *bvq, struct vhost_blk_req *req,
 		return VIRTIO_BLK_S_IOERR;
 	}
 	return VIRTIO_BLK_S_OK;
-}
-
-static blk_status_t vhost_blk_to_blk_status(u8 status)
-{
-	return status == VIRTIO_BLK_S_UNSUPP ? BLK_STS_NOTSUPP : BLK_STS_IOERR;
 }
 
 /*
@@ -385,34 +345,31 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 				     unsigned int log_num)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
-	struct virtio_blk_outhdr hdr;
+	struct virtio_blk_outhdr hdr = {};
 	struct vhost_blk_chain c;
 	struct iov_iter out_it;
 	enum pvblk_op op;
-	u32 type = 0;
+	u32 type;
 	u8 status;
 
 	vhost_blk_measure(vq->iov, out, in, &c);
 	req->bvq = bvq;
 	req->head = head;
-	req->status = vhost_blk_status_ptr(vq->iov + out, in);
+	req->status = c.status;
 	req->in_len = c.in_bytes;
-	status = vhost_blk_save_log(req, vq->log, log_num) ?
-		 VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	req->ok_len = 1;
 
 	/* Copy the header once; only the copy is looked at. */
 	iov_iter_init(&out_it, ITER_SOURCE, vq->iov, out, c.out_bytes);
-	if (c.out_bytes >= sizeof(hdr)) {
-		if (copy_from_iter(&hdr, sizeof(hdr), &out_it) !=
-		    sizeof(hdr)) {
-			status = VIRTIO_BLK_S_IOERR;
-		} else {
-			type = vhost32_to_cpu(vq, hdr.type);
-			req->preq.sector = vhost64_to_cpu(vq, hdr.sector);
-		}
-	}
-	if (status == VIRTIO_BLK_S_OK)
-		status = vhost_blk_check(type, &c, vq->acked_features, &op);
+	if (vhost_blk_save_log(req, vq->log, log_num) ||
+	    (c.out_bytes >= sizeof(hdr) &&
+	     !copy_from_iter_full(&hdr, sizeof(hdr), &out_it)))
+		status = VIRTIO_BLK_S_IOERR;
+	else
+		status = vhost_blk_check(vhost32_to_cpu(vq, hdr.type), &c,
+					 vq->acked_features, &op);
+	type = vhost32_to_cpu(vq, hdr.type);
+	req->preq.sector = vhost64_to_cpu(vq, hdr.sector);
 	if (status == VIRTIO_BLK_S_OK)
 		status = vhost_blk_fill(bvq, req, op, type, &out_it, out, in,
 					&c);
@@ -427,7 +384,8 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 					     bvq->pq->index, head, type,
 					     status);
 		pvblk_batch_fail(batch, &req->preq,
-				 vhost_blk_to_blk_status(status));
+				 status == VIRTIO_BLK_S_UNSUPP ?
+				 BLK_STS_NOTSUPP : BLK_STS_IOERR);
 	}
 	return c.out_bytes + c.in_bytes;
 }
@@ -492,10 +450,9 @@ static void vhost_blk_handle_kick(struct vhost_work *work)
 	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
 						  poll.work);
 
-	mutex_lock(&vq->mutex);
+	guard(mutex)(&vq->mutex);
 	if (vhost_vq_get_backend(vq))
-		vhost_blk_handle_vq(to_bvq(vq));
-	mutex_unlock(&vq->mutex);
+		vhost_blk_handle_vq(container_of(vq, struct vhost_blk_vq, vq));
 }
 
 /* ------------------------------------------------------------------ */
@@ -509,9 +466,8 @@ static void vhost_blk_stop_vqs(struct vhost_blk *blk)
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
 
-		mutex_lock(&vq->mutex);
+		guard(mutex)(&vq->mutex);
 		vhost_vq_set_backend(vq, NULL);
-		mutex_unlock(&vq->mutex);
 	}
 }
 
@@ -527,24 +483,18 @@ static int vhost_blk_start_vq(struct vhost_blk_vq *bvq)
 	struct vhost_virtqueue *vq = &bvq->vq;
 	int ret = 0;
 
-	mutex_lock(&vq->mutex);
-	if (!bvq->blk->has_backend || vhost_vq_get_backend(vq) || !vq->kick ||
-	    !vhost_vq_is_setup(vq))
-		goto out;
-	vhost_vq_set_backend(vq, bvq);
-	ret = vhost_vq_init_access(vq);
-	if (ret) {
-		vhost_vq_set_backend(vq, NULL);
-		goto out;
+	guard(mutex)(&vq->mutex);
+	if (bvq->blk->has_backend && !vhost_vq_get_backend(vq) && vq->kick &&
+	    vhost_vq_is_setup(vq)) {
+		vhost_vq_set_backend(vq, bvq);
+		ret = vhost_vq_init_access(vq);
+		if (ret)
+			vhost_vq_set_backend(vq, NULL);
+		else	/* Pick up what the guest queued while we were off. */
+			vhost_poll_queue(&vq->poll);
+		bvq->broken = false;
+		bvq->throttled = false;
 	}
-	bvq->broken = false;
-	bvq->throttled = false;
-	mutex_unlock(&vq->mutex);
-	/* Pick up what the guest queued while we were off. */
-	vhost_poll_queue(&vq->poll);
-	return 0;
-out:
-	mutex_unlock(&vq->mutex);
 	return ret;
 }
 
@@ -576,10 +526,8 @@ static void vhost_blk_drain(struct vhost_blk *blk)
 		struct vhost_blk_vq *bvq = &blk->vqs[i];
 
 		flush_work(&bvq->orphan_work);
-		mutex_lock(&bvq->vq.mutex);
-		pvblk_queue_drain(bvq->pq, 0);
+		vhost_blk_finish(bvq, 0);
 		WARN_ON_ONCE(atomic_read(&bvq->pq->inflight));
-		mutex_unlock(&bvq->vq.mutex);
 	}
 }
 
@@ -611,7 +559,6 @@ static long vhost_blk_set_backend(struct vhost_blk *blk,
 {
 	struct pvblk_backend *be = NULL;
 	struct vhost_vring_file b;
-	struct file *file;
 	long ret;
 
 	if (copy_from_user(&b, argp, sizeof(b)))
@@ -619,29 +566,21 @@ static long vhost_blk_set_backend(struct vhost_blk *blk,
 	if (b.index != 0)
 		return -EINVAL;
 
-	mutex_lock(&blk->dev.mutex);
+	guard(mutex)(&blk->dev.mutex);
 	ret = vhost_dev_check_owner(&blk->dev);
 	if (ret)
-		goto out;
-
+		return ret;
 	if (b.fd != -1) {
-		file = fget(b.fd);
-		if (!file) {
-			ret = -EBADF;
-			goto out;
-		}
-		be = pvblk_backend_open_file(file,
-					     !(file->f_mode & FMODE_WRITE));
-		fput(file);
-		if (IS_ERR(be)) {
-			ret = PTR_ERR(be);
-			goto out;
-		}
+		CLASS(fd, f)(b.fd);
+
+		if (fd_empty(f))
+			return -EBADF;
+		be = pvblk_backend_open_file(fd_file(f),
+					     !(fd_file(f)->f_mode & FMODE_WRITE));
+		if (IS_ERR(be))
+			return PTR_ERR(be);
 	}
-	ret = vhost_blk_switch_backend(blk, be);
-out:
-	mutex_unlock(&blk->dev.mutex);
-	return ret;
+	return vhost_blk_switch_backend(blk, be);
 }
 
 static long vhost_blk_reset_owner(struct vhost_blk *blk)
@@ -649,21 +588,17 @@ static long vhost_blk_reset_owner(struct vhost_blk *blk)
 	struct vhost_iotlb *umem;
 	long ret;
 
-	mutex_lock(&blk->dev.mutex);
+	guard(mutex)(&blk->dev.mutex);
 	ret = vhost_dev_check_owner(&blk->dev);
 	if (ret)
-		goto out;
+		return ret;
 	umem = vhost_dev_reset_owner_prepare();
-	if (!umem) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!umem)
+		return -ENOMEM;
 	vhost_blk_switch_backend(blk, NULL);
 	vhost_dev_stop(&blk->dev);
 	vhost_dev_reset_owner(&blk->dev, umem);
-out:
-	mutex_unlock(&blk->dev.mutex);
-	return ret;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -693,20 +628,16 @@ static long vhost_blk_set_features(struct vhost_blk *blk, u64 features)
 	if (features & ~VHOST_BLK_FEATURES_ALL)
 		return -EOPNOTSUPP;
 
-	mutex_lock(&blk->dev.mutex);
+	guard(mutex)(&blk->dev.mutex);
 	if ((features & BIT_ULL(VHOST_F_LOG_ALL)) &&
-	    !vhost_log_access_ok(&blk->dev)) {
-		mutex_unlock(&blk->dev.mutex);
+	    !vhost_log_access_ok(&blk->dev))
 		return -EFAULT;
-	}
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
 
-		mutex_lock(&vq->mutex);
+		guard(mutex)(&vq->mutex);
 		vq->acked_features = features;
-		mutex_unlock(&vq->mutex);
 	}
-	mutex_unlock(&blk->dev.mutex);
 	return 0;
 }
 
@@ -786,9 +717,8 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 	case VHOST_BLK_GET_CONFIG:
 		return vhost_blk_get_config(blk, argp);
 	case VHOST_GET_FEATURES:
-		mutex_lock(&blk->dev.mutex);
-		features = vhost_blk_offered(blk);
-		mutex_unlock(&blk->dev.mutex);
+		scoped_guard(mutex, &blk->dev.mutex)
+			features = vhost_blk_offered(blk);
 		if (copy_to_user(featurep, &features, sizeof(features)))
 			return -EFAULT;
 		return 0;
@@ -801,25 +731,23 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 	case VHOST_NEW_WORKER:
 	case VHOST_FREE_WORKER:
 	case VHOST_ATTACH_VRING_WORKER:
-	case VHOST_GET_VRING_WORKER:
-		mutex_lock(&blk->dev.mutex);
-		ret = vhost_worker_ioctl(&blk->dev, ioctl, argp);
-		mutex_unlock(&blk->dev.mutex);
-		return ret;
-	default:
-		mutex_lock(&blk->dev.mutex);
-		ret = vhost_dev_ioctl(&blk->dev, ioctl, argp);
-		if (ret == -ENOIOCTLCMD) {
-			ret = vhost_vring_ioctl(&blk->dev, ioctl, argp);
-			/* A ring may just have become ready to serve. */
-			if (!ret)
-				vhost_blk_start_vqs(blk);
-		} else {
-			vhost_dev_flush(&blk->dev);
-		}
-		mutex_unlock(&blk->dev.mutex);
-		return ret;
+	case VHOST_GET_VRING_WORKER: {
+		guard(mutex)(&blk->dev.mutex);
+		return vhost_worker_ioctl(&blk->dev, ioctl, argp);
 	}
+	}
+
+	guard(mutex)(&blk->dev.mutex);
+	ret = vhost_dev_ioctl(&blk->dev, ioctl, argp);
+	if (ret == -ENOIOCTLCMD) {
+		ret = vhost_vring_ioctl(&blk->dev, ioctl, argp);
+		/* A ring may just have become ready to serve. */
+		if (!ret)
+			vhost_blk_start_vqs(blk);
+	} else {
+		vhost_dev_flush(&blk->dev);
+	}
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -878,9 +806,8 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 {
 	struct vhost_blk *blk = f->private_data;
 
-	mutex_lock(&blk->dev.mutex);
-	vhost_blk_switch_backend(blk, NULL);
-	mutex_unlock(&blk->dev.mutex);
+	scoped_guard(mutex, &blk->dev.mutex)
+		vhost_blk_switch_backend(blk, NULL);
 
 	vhost_dev_stop(&blk->dev);
 	vhost_dev_cleanup(&blk->dev);

@@ -37,6 +37,7 @@
  * @out_max: longest of them in bytes.
  * @in_segs: non-empty iovec pieces before the status byte.
  * @in_max: longest of them in bytes.
+ * @status: the status byte (the last device-writable byte), or NULL.
  */
 struct vhost_blk_chain {
 	size_t out_bytes;
@@ -45,6 +46,7 @@ struct vhost_blk_chain {
 	size_t out_max;
 	unsigned int in_segs;
 	size_t in_max;
+	u8 __user *status;
 };
 
 void vhost_blk_measure(const struct iovec *iov, unsigned int out,
