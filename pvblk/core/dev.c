@@ -24,6 +24,14 @@ bool pvblk_fail_alloc(void)
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_fail_alloc);
 
+#if IS_ENABLED(CONFIG_KUNIT)
+void pvblk_stall(struct pvblk_queue *q, enum pvblk_stall where)
+{
+	KUNIT_STATIC_STUB_REDIRECT(pvblk_stall, q, where);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_stall);
+#endif
+
 #define PVBLK_ALLOC(expr)	(pvblk_fail_alloc() ? NULL : (expr))
 
 /* Carve @q's pool into @depth requests of @size bytes, all free. */

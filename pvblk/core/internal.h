@@ -55,7 +55,8 @@ struct pvblk_backend {
  *
  * @count: requests counted in this epoch, plus one while it is the
  *	queue's current epoch (the "open" bias).  Incremented only on q->cur
- *	under q->lock; decremented anywhere (completion, any context).
+ *	under q->lock; decremented anywhere (completion, any context), but
+ *	the decrement that reaches zero is made under q->lock.
  * @node, @wait: under q->lock.  The epoch is retired (unlinked and freed)
  *	under that lock when it is the oldest, not current, and @count is
  *	zero; then @wait (the barrier or drain that closed it) loses one.
@@ -104,6 +105,23 @@ struct pvblk_dev {
 
 extern struct workqueue_struct *pvblk_wq;
 bool pvblk_fail_alloc(void);
+
+/*
+ * KUnit stall points of the completion path: a stub may sleep there to
+ * widen a race window.  Without KUnit they compile to nothing.
+ */
+enum pvblk_stall {
+	PVBLK_STALL_EPOCH_PUT,		/* an epoch reference just dropped */
+	PVBLK_STALL_QUEUE_WORK,		/* on q->cq, ops->queue_work() next */
+};
+
+#if IS_ENABLED(CONFIG_KUNIT)
+void pvblk_stall(struct pvblk_queue *q, enum pvblk_stall where);
+#else
+static inline void pvblk_stall(struct pvblk_queue *q, enum pvblk_stall where)
+{
+}
+#endif
 
 /* dev.c */
 void pvblk_req_put_free(struct pvblk_req *req);

@@ -284,7 +284,12 @@ void pvblk_dev_set_serial(struct pvblk_dev *dev, const char *serial, size_t len)
 void pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be);
 /* Fill @info from the current backend; -ENODEV when there is none.  Sleeps. */
 int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info);
-/* Wait until every request submitted before the call has completed. */
+/*
+ * Wait until every request submitted before the call has completed: passed
+ * pvblk_req_complete(), its ops->queue_work() call returned, and no CPU
+ * touches the device for it any more.  After a drain with submission
+ * stopped, the transport may cancel its work and free its rings.
+ */
 void pvblk_dev_drain(struct pvblk_dev *dev);
 
 /*
