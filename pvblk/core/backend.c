@@ -64,7 +64,9 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_open_dev);
  * pvblk_backend_open_file() - open the backend behind an open file.
  * @file: a block device node (re-opened by dev_t, exclusively) or a
  *	regular file (a reference is taken).  Either must be open for
- *	reading, and for writing unless @read_only: -EBADF otherwise.
+ *	reading, and for writing unless @read_only: -EBADF otherwise.  A
+ *	block device whose re-open finds another disk than @file's (the
+ *	disk was removed and its dev_t reused) is refused: -ENXIO.
  * @read_only: refuse writes.
  *
  * Return: the backend or an ERR_PTR(); -ENOTBLK never escapes: a file that
@@ -81,7 +83,16 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only)
 		if (!(file->f_mode & FMODE_READ) ||
 		    (!read_only && !(file->f_mode & FMODE_WRITE)))
 			return ERR_PTR(-EBADF);
-		return pvblk_backend_open_dev(inode->i_rdev, read_only);
+		be = pvblk_backend_open_dev(inode->i_rdev, read_only);
+		/*
+		 * ... nor another disk: the caller's disk may be gone and its
+		 * dev_t reused by a disk it never opened.
+		 */
+		if (!IS_ERR(be) && be->bdev != file_bdev(file)) {
+			pvblk_backend_close(be);
+			return ERR_PTR(-ENXIO);
+		}
+		return be;
 	}
 
 	be = kzalloc(sizeof(*be), GFP_KERNEL);

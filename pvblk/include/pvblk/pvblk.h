@@ -294,10 +294,12 @@ void pvblk_dev_drain(struct pvblk_dev *dev);
 
 /*
  * Backends.  pvblk_backend_open_file() takes a reference on @file: a block
- * device node (re-opened with bdev_file_open_by_dev()) or, on -ENOTBLK, a
- * regular file used through direct-I/O kiocbs.  @file must be open for
- * reading, and for writing unless @read_only (-EBADF); O_APPEND files and
- * other types are refused (-EINVAL).  pvblk_backend_open_dev() checks no
+ * device node (re-opened with bdev_file_open_by_dev(); -ENXIO when that
+ * finds another disk than @file's, e.g. @file's disk was removed and its
+ * dev_t reused) or, on -ENOTBLK, a regular file used through direct-I/O
+ * kiocbs.  @file must be open for reading, and for writing unless
+ * @read_only (-EBADF); O_APPEND files and other types are refused
+ * (-EINVAL).  pvblk_backend_open_dev() checks no
  * permission: its caller vouches for @devt (e.g. a toolstack's xenstore
  * node).  Both open exclusively (holder: the backend; -EBUSY if mounted).
  */

@@ -52,8 +52,14 @@
  * Requests in flight on the old backend are drained first.  The disk is
  * written with bios (block device) or direct I/O (regular file), past the
  * host's page cache of it: while the guest runs, look at the disk from the
- * host with O_DIRECT, or drop that cache first.  Returns 0,
- * -EBADF, -EINVAL (index), -ENOTBLK/-EOPNOTSUPP (unusable fd), -EFAULT.
+ * host with O_DIRECT, or drop that cache first.
+ *
+ * A block device is re-opened by its dev_t and must still be the disk the
+ * fd was opened on: the fd of a disk that was removed (even if a new disk
+ * now has its dev_t) gets -ENXIO.
+ *
+ * Returns 0, -EBADF, -EINVAL (index), -ENOTBLK/-EOPNOTSUPP (unusable fd),
+ * -ENXIO (the fd's disk is gone), -EFAULT.
  */
 #define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
 
