@@ -631,7 +631,8 @@ static long vhost_blk_set_backend(struct vhost_blk *blk,
 			goto out;
 		}
 		be = pvblk_backend_open_file(file,
-					     !(file->f_mode & FMODE_WRITE));
+					     !(file->f_mode & FMODE_WRITE),
+					     blk);
 		fput(file);
 		if (IS_ERR(be)) {
 			ret = PTR_ERR(be);

@@ -299,11 +299,18 @@ void pvblk_dev_drain(struct pvblk_dev *dev);
  * dev_t reused) or, on -ENOTBLK, a regular file used through direct-I/O
  * kiocbs.  @file must be open for reading, and for writing unless
  * @read_only (-EBADF); O_APPEND files and other types are refused
- * (-EINVAL).  pvblk_backend_open_dev() checks no
- * permission: its caller vouches for @devt (e.g. a toolstack's xenstore
- * node).  Both open exclusively (holder: the backend; -EBUSY if mounted).
+ * (-EINVAL).  pvblk_backend_open_dev() checks no permission: its caller
+ * vouches for @devt (e.g. a toolstack's xenstore node).
+ *
+ * Sharing of a block device: read-only backends share the disk with each
+ * other (two guests may serve it read-only); a writable one holds it
+ * exclusively, with @holder (pvblk_backend_open_file(); NULL: the backend)
+ * as the holder, so the same holder may re-open a disk it is writing.  A
+ * writer while readers hold the disk, a reader while a writer holds it,
+ * and either while the disk is mounted get -EBUSY.
  */
-struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only);
+struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
+					      void *holder);
 struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only);
 void pvblk_backend_close(struct pvblk_backend *be);
 

@@ -56,10 +56,16 @@
  *
  * A block device is re-opened by its dev_t and must still be the disk the
  * fd was opened on: the fd of a disk that was removed (even if a new disk
- * now has its dev_t) gets -ENXIO.
+ * now has its dev_t) gets -ENXIO.  Read-only devices share a disk (any
+ * number of /dev/vhost-blk instances may serve it read-only at once); a
+ * writable one holds it alone: a writer while readers hold the disk, a
+ * reader while a writer holds it, and either while it is mounted get
+ * -EBUSY.  A device may attach again the disk it already serves, with the
+ * same mode (to change the mode, detach first).
  *
  * Returns 0, -EBADF, -EINVAL (index), -ENOTBLK/-EOPNOTSUPP (unusable fd),
- * -ENXIO (the fd's disk is gone), -EFAULT.
+ * -ENXIO (the fd's disk is gone), -EBUSY (held by another opener),
+ * -EFAULT.
  */
 #define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
 
