@@ -47,7 +47,7 @@ static struct pvblk_backend *pvblk_backend_open_bdev(dev_t devt,
 	struct pvblk_backend *be;
 	struct file *bf;
 
-	be = kzalloc(sizeof(*be), GFP_KERNEL);
+	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
 	if (!be)
 		return ERR_PTR(-ENOMEM);
 	if (read_only)
@@ -120,7 +120,7 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
 		return be;
 	}
 
-	be = kzalloc(sizeof(*be), GFP_KERNEL);
+	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
 	if (!be)
 		return ERR_PTR(-ENOMEM);
 	ret = pvblk_file_backend_init(be, file, read_only);

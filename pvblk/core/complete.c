@@ -109,8 +109,10 @@ unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget)
 		PVBLK_STAT_ADD(q, drained_reqs, done);
 		if (errors)
 			PVBLK_STAT_ADD(q, errors, errors);
-		ops->notify(q);
 	}
+	/* A queue stopped by the device's cap may fetch again. */
+	if (test_and_clear_bit(PVBLK_QF_WAKE, &q->flags) || done)
+		ops->notify(q);
 	if (list || !llist_empty(&q->cq))
 		ops->queue_work(q);
 	return done;

@@ -25,7 +25,8 @@
 
 static struct pvblk_epoch *pvblk_epoch_new(struct pvblk_dev *dev, int count)
 {
-	struct pvblk_epoch *e = mempool_alloc(dev->epoch_pool, GFP_NOIO);
+	struct pvblk_epoch *e = mempool_alloc(dev->epoch_pool,
+					       GFP_NOIO | __GFP_ACCOUNT);
 
 	atomic_set(&e->count, count);
 	e->wait = NULL;

@@ -26,6 +26,10 @@
 				 PVBLK_REQ_PREFLUSH | PVBLK_REQ_UNMAP | \
 				 PVBLK_REQ_SECURE | PVBLK_REQ_NOSPLIT)
 
+/* struct pvblk_queue.flags (atomic bits) */
+#define PVBLK_QF_CAPPED		0	/* pvblk_req_get() refused: device cap */
+#define PVBLK_QF_WAKE		1	/* drain: ops->notify() even if idle */
+
 /* struct pvblk_req.core_flags */
 #define PVBLK_RF_PINNED		BIT(0)	/* segs pinned by pvblk_req_pin_user() */
 #define PVBLK_RF_SEGS_ALLOC	BIT(1)	/* segs allocated by the core */
@@ -81,6 +85,9 @@ struct pvblk_epoch {
  * @queues, @nr_queues, @ops, @priv, @name, @epoch_pool: immutable.
  * @drain_wq: woken when a barrier or drain loses its last epoch and when
  *	a barrier is released.
+ * @reqs_out: requests taken from the pools of all queues, at most
+ *	pvblk_max_inflight (dev.c); @capped: queues marked PVBLK_QF_CAPPED.
+ *	Both atomic.
  */
 struct pvblk_dev {
 	const struct pvblk_transport_ops *ops;
@@ -98,12 +105,15 @@ struct pvblk_dev {
 	mempool_t *epoch_pool;
 	wait_queue_head_t drain_wq;
 	atomic64_t parked;		/* barriers that had to wait */
+	atomic_t reqs_out;		/* out of the pools, all queues */
+	atomic_t capped;		/* queues stopped by the cap */
 
 	struct dentry *dbg_dir;
 	struct list_head node;		/* pvblk_devs, under pvblk_devs_lock */
 };
 
 extern struct workqueue_struct *pvblk_wq;
+extern unsigned int pvblk_max_inflight;
 bool pvblk_fail_alloc(void);
 
 /*

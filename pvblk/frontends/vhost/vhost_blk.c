@@ -307,7 +307,8 @@ static int vhost_blk_save_log(struct vhost_blk_req *req,
 
 	req->log = req->inline_log;
 	if (log_num > VHOST_BLK_INLINE_LOGS) {
-		req->log = kmalloc_array(log_num, sizeof(*log), GFP_KERNEL);
+		req->log = kmalloc_array(log_num, sizeof(*log),
+					 GFP_KERNEL_ACCOUNT);
 		if (!req->log) {
 			req->log = req->inline_log;
 			log += log_num - VHOST_BLK_INLINE_LOGS;
@@ -832,7 +833,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	struct vhost_blk *blk;
 	int i, ret;
 
-	blk = kvzalloc(sizeof(*blk), GFP_KERNEL);
+	blk = kvzalloc(sizeof(*blk), GFP_KERNEL_ACCOUNT);
 	if (!blk)
 		return -ENOMEM;
 

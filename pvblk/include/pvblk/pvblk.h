@@ -154,7 +154,9 @@ struct pvblk_req {
  *	writes its wire answer (with its own status map); it releases what
  *	it mapped and must not keep @req afterwards.
  * @notify: required. Once after a drained batch that completed at least
- *	one request: signal the guest.
+ *	one request: signal the guest.  Also called with nothing completed
+ *	when a queue that pvblk_req_get() refused for the device's
+ *	in-flight cap may fetch again.
  * @queue_work: required. Any context (bio end_io included): make the
  *	transport's worker for @q run pvblk_queue_drain(@q) soon.
  * @show: optional. Extra lines of the device's debugfs stats file.
@@ -204,6 +206,7 @@ struct pvblk_stats {
 	u64 drains;			/* completion batches */
 	u64 drained_reqs;
 	u64 pool_empty;			/* pvblk_req_get() found none */
+	u64 capped;			/* ... refused: device over its cap */
 };
 
 /**
@@ -221,7 +224,8 @@ struct pvblk_stats {
  * filled under @lock and emptied by pvblk_queue_drain() and
  * pvblk_dev_drain().  @dev, @index, @pool and @stats are immutable;
  * @priv belongs to the transport.  @inflight counts requests between
- * pvblk_batch_add() and their completion.
+ * pvblk_batch_add() and their completion.  @flags holds atomic bits of
+ * the core (PVBLK_QF_*, core/internal.h).
  */
 struct pvblk_queue {
 	struct pvblk_dev *dev;
@@ -231,6 +235,7 @@ struct pvblk_queue {
 	struct llist_node *cq_backlog;	/* drained over budget: worker only */
 	struct llist_head ready;	/* released barriers to submit */
 	atomic_t inflight;
+	unsigned long flags;		/* PVBLK_QF_*, atomic bitops */
 	struct pvblk_stats __percpu *stats;
 
 	spinlock_t lock;		/* see above */
@@ -319,9 +324,11 @@ void pvblk_backend_close(struct pvblk_backend *be);
  * @q: the queue.
  *
  * Return: the request (req->q set, req->segs at its inline segments), or
- * NULL when every request of the pool is in use: the transport stops
- * fetching and resumes when ops->notify() is called.  Process context;
- * calls for one queue are serialised by the transport.
+ * NULL when every request of the pool is in use, or when the device has
+ * max_inflight (module parameter) requests out of its pools over all its
+ * queues: the transport stops fetching and resumes when ops->notify() is
+ * called.  Process context; calls for one queue are serialised by the
+ * transport.
  */
 struct pvblk_req *pvblk_req_get(struct pvblk_queue *q);
 
