@@ -29,6 +29,14 @@
  * detached or the owner reset.  A malformed descriptor table stops that
  * virtqueue only (its error eventfd is signalled) until the next
  * VHOST_BLK_SET_BACKEND.
+ *
+ * close() waits 5 seconds at most for the requests in flight.  If the
+ * backend has not answered them by then (a hung disk), close returns and
+ * the instance finishes in the background: it keeps the disk open and the
+ * pages of those requests pinned (they stay valid whatever the VMM does
+ * with its memory) until the last one completes, then closes the disk and
+ * frees itself; the answers to those requests are dropped.  Module unload
+ * waits for such instances.
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
 #define _UAPI_LINUX_VHOST_BLK_H
