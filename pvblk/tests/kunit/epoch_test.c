@@ -424,13 +424,13 @@ static int ep_race_destroy_fn(void *data)
 
 	pvblk_dev_drain(r->dev);
 	WRITE_ONCE(r->stage, 1);
-	complete(&r->drained);
+	complete_all(&r->drained);	/* the stall and the end both wait */
 	if (r->two_drains)
 		wait_for_completion(&r->drained2);
 	WRITE_ONCE(r->stage, 2);
 	pvblk_dev_destroy(r->dev);
 	WRITE_ONCE(r->stage, 3);
-	complete(&r->destroyed);
+	complete_all(&r->destroyed);
 	return 0;
 }
 
