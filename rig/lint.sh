@@ -79,6 +79,20 @@ rc=$?
 [ $rc = 0 ] || grep -E 'error|warning' "$out/w1.log" | head -20
 result $rc "W=1 build without warnings" "$out/w1.log"
 
+# Memory a guest or its VMM makes the core or /dev/vhost-blk allocate is
+# charged to the VMM's memory cgroup: every GFP_ flag of pvblk/core and
+# pvblk/frontends/vhost carries __GFP_ACCOUNT (GFP_KERNEL_ACCOUNT), but
+# for the bios (bioset mempools, bounded by max_inflight), the debugfs
+# names and the instance's ida number.
+echo "[lint] memory accounting"
+grep -n 'GFP_[A-Z]' pvblk/core/*.c pvblk/frontends/vhost/*.c |
+	grep -v 'ACCOUNT' | grep -v '^[^:]*:[0-9]*: *\*' |
+	grep -vE 'bio_alloc\(bdev|kasprintf\(GFP_KERNEL|kstrdup\(dev->name|ida_alloc\(' \
+	> "$out/accounting.log"
+rc=0
+[ -s "$out/accounting.log" ] && { cat "$out/accounting.log"; rc=1; }
+result $rc "VMM-driven allocations are memcg-accounted" "$out/accounting.log"
+
 # Every shell script of rig/ and tests/ (*.sh, *.test, and files with a sh
 # shebang such as tests/vm/qemu-guest/init) and the bench's VM test.
 shell_scripts() {

@@ -31,23 +31,28 @@ static void pvblk_bdev_info(struct pvblk_backend *be)
 	}
 }
 
-/**
- * pvblk_backend_open_dev() - open a block device exclusively.
- * @devt: the device.
- * @read_only: open with BLK_OPEN_READ only and refuse writes.
- *
- * The backend itself is the holder.  Return: the backend or an ERR_PTR().
+/*
+ * The holder of every read-only open: readers of a disk share it (two
+ * guests may serve one disk read-only, as xen-blkback allows), while a
+ * writer claims the disk with a holder of its own, so a writer and any
+ * other opener exclude each other.
  */
-struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only)
+static u8 pvblk_shared_ro_holder;
+
+static struct pvblk_backend *pvblk_backend_open_bdev(dev_t devt,
+						     bool read_only,
+						     void *holder)
 {
 	blk_mode_t mode = BLK_OPEN_READ | (read_only ? 0 : BLK_OPEN_WRITE);
 	struct pvblk_backend *be;
 	struct file *bf;
 
-	be = kzalloc(sizeof(*be), GFP_KERNEL);
+	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
 	if (!be)
 		return ERR_PTR(-ENOMEM);
-	bf = bdev_file_open_by_dev(devt, mode, be, NULL);
+	if (read_only)
+		holder = &pvblk_shared_ro_holder;
+	bf = bdev_file_open_by_dev(devt, mode, holder ?: be, NULL);
 	if (IS_ERR(bf)) {
 		kfree(be);
 		return ERR_CAST(bf);
@@ -58,19 +63,41 @@ struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only)
 	pvblk_bdev_info(be);
 	return be;
 }
+
+/**
+ * pvblk_backend_open_dev() - open a block device.
+ * @devt: the device.
+ * @read_only: open with BLK_OPEN_READ only and refuse writes.
+ *
+ * Read-only opens share the disk with every other pvblk reader; a writer
+ * holds it exclusively (the backend is the holder).  Either is refused
+ * with -EBUSY while the other kind, or anyone else, holds the disk
+ * exclusively (a mount).  Return: the backend or an ERR_PTR().
+ */
+struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only)
+{
+	return pvblk_backend_open_bdev(devt, read_only, NULL);
+}
 EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_open_dev);
 
 /**
  * pvblk_backend_open_file() - open the backend behind an open file.
- * @file: a block device node (re-opened by dev_t, exclusively) or a
+ * @file: a block device node (re-opened by dev_t, see below) or a
  *	regular file (a reference is taken).  Either must be open for
- *	reading, and for writing unless @read_only: -EBADF otherwise.
+ *	reading, and for writing unless @read_only: -EBADF otherwise.  A
+ *	block device whose re-open finds another disk than @file's (the
+ *	disk was removed and its dev_t reused) is refused: -ENXIO.
  * @read_only: refuse writes.
+ * @holder: who writes a block device (NULL: the backend itself).  The
+ *	same holder may open a disk it already holds again, so a transport
+ *	that passes its device can re-attach the disk it is serving.  Read-
+ *	only opens share the disk as for pvblk_backend_open_dev().
  *
  * Return: the backend or an ERR_PTR(); -ENOTBLK never escapes: a file that
  * is not a block device is used as a regular file, or -EINVAL.
  */
-struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only)
+struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
+					      void *holder)
 {
 	struct inode *inode = file_inode(file);
 	struct pvblk_backend *be;
@@ -81,10 +108,19 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only)
 		if (!(file->f_mode & FMODE_READ) ||
 		    (!read_only && !(file->f_mode & FMODE_WRITE)))
 			return ERR_PTR(-EBADF);
-		return pvblk_backend_open_dev(inode->i_rdev, read_only);
+		be = pvblk_backend_open_bdev(inode->i_rdev, read_only, holder);
+		/*
+		 * ... nor another disk: the caller's disk may be gone and its
+		 * dev_t reused by a disk it never opened.
+		 */
+		if (!IS_ERR(be) && be->bdev != file_bdev(file)) {
+			pvblk_backend_close(be);
+			return ERR_PTR(-ENXIO);
+		}
+		return be;
 	}
 
-	be = kzalloc(sizeof(*be), GFP_KERNEL);
+	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
 	if (!be)
 		return ERR_PTR(-ENOMEM);
 	ret = pvblk_file_backend_init(be, file, read_only);

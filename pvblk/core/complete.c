@@ -35,10 +35,14 @@ void pvblk_req_complete(struct pvblk_req *req, blk_status_t status)
 	if (req->core_flags & PVBLK_RF_INFLIGHT)
 		atomic_dec(&q->inflight);
 	llist_add(&req->cq_node, &q->cq);
+	pvblk_stall(q, PVBLK_STALL_QUEUE_WORK);
 	q->dev->ops->queue_work(q);
 	/*
-	 * Last: once the epoch retires the device may be torn down, and the
-	 * worker may already have recycled @req.
+	 * Last: the epoch reference is what a drain waits for, so holding it
+	 * across ops->queue_work() means no drain returns (and no transport
+	 * cancels its work and frees its rings) before that call returned.
+	 * Once it is dropped the device may be torn down, and the worker may
+	 * already have recycled @req.
 	 */
 	if (e)
 		pvblk_epoch_put(q, e);
@@ -105,8 +109,10 @@ unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget)
 		PVBLK_STAT_ADD(q, drained_reqs, done);
 		if (errors)
 			PVBLK_STAT_ADD(q, errors, errors);
-		ops->notify(q);
 	}
+	/* A queue stopped by the device's cap may fetch again. */
+	if (test_and_clear_bit(PVBLK_QF_WAKE, &q->flags) || done)
+		ops->notify(q);
 	if (list || !llist_empty(&q->cq))
 		ops->queue_work(q);
 	return done;

@@ -4,6 +4,7 @@
  * state of the core.
  */
 #include <linux/cache.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/workqueue.h>
@@ -16,6 +17,17 @@
 struct workqueue_struct *pvblk_wq;
 EXPORT_SYMBOL_IF_KUNIT(pvblk_wq);
 
+/*
+ * Requests one device may have out of its pools at once, over all its
+ * queues: what a guest (16 queues of deep rings and a backend that never
+ * answers) can pin of kernel memory.  Read at every pvblk_req_get().
+ */
+unsigned int pvblk_max_inflight = 1024;
+EXPORT_SYMBOL_IF_KUNIT(pvblk_max_inflight);
+module_param_named(max_inflight, pvblk_max_inflight, uint, 0644);
+MODULE_PARM_DESC(max_inflight,
+		 "requests in flight per device, all queues (0: pool sizes only; default 1024)");
+
 /* Fault injection point for KUnit: true makes the next allocation fail. */
 bool pvblk_fail_alloc(void)
 {
@@ -23,6 +35,14 @@ bool pvblk_fail_alloc(void)
 	return false;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_fail_alloc);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+void pvblk_stall(struct pvblk_queue *q, enum pvblk_stall where)
+{
+	KUNIT_STATIC_STUB_REDIRECT(pvblk_stall, q, where);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_stall);
+#endif
 
 #define PVBLK_ALLOC(expr)	(pvblk_fail_alloc() ? NULL : (expr))
 
@@ -35,7 +55,7 @@ static int pvblk_pool_init(struct pvblk_queue *q, unsigned int depth,
 
 	spin_lock_init(&q->pool_lock);
 	INIT_LIST_HEAD(&q->free);
-	q->pool = PVBLK_ALLOC(kvcalloc(depth, stride, GFP_KERNEL));
+	q->pool = PVBLK_ALLOC(kvcalloc(depth, stride, GFP_KERNEL_ACCOUNT));
 	if (!q->pool)
 		return -ENOMEM;
 	for (i = 0; i < depth; i++) {
@@ -46,16 +66,75 @@ static int pvblk_pool_init(struct pvblk_queue *q, unsigned int depth,
 	return 0;
 }
 
+/* One more request out of @dev's pools, unless @max are out already. */
+static bool pvblk_dev_take_one(struct pvblk_dev *dev, unsigned int max)
+{
+	int old = atomic_read(&dev->reqs_out);
+
+	do {
+		if (max && old >= max)
+			return false;
+	} while (!atomic_try_cmpxchg(&dev->reqs_out, &old, old + 1));
+	return true;
+}
+
+/*
+ * Count one more request out of @dev's pools for @q; false over the cap.
+ * A refused queue is marked before the count is checked again, so a
+ * request freed meanwhile either sees the mark (and kicks @q) or leaves
+ * room for us.
+ */
+static bool pvblk_dev_take(struct pvblk_dev *dev, struct pvblk_queue *q)
+{
+	unsigned int max = READ_ONCE(pvblk_max_inflight);
+
+	if (pvblk_dev_take_one(dev, max))
+		return true;
+	if (!test_and_set_bit(PVBLK_QF_CAPPED, &q->flags))
+		atomic_inc(&dev->capped);
+	/* Mark, then count again: pairs with pvblk_dev_untake(). */
+	smp_mb__after_atomic();
+	/* The mark stays if this succeeds: one spurious kick at worst. */
+	return pvblk_dev_take_one(dev, max);
+}
+
+/* A request went back: wake the queues the cap stopped. */
+static void pvblk_dev_untake(struct pvblk_dev *dev)
+{
+	unsigned int i;
+
+	atomic_dec(&dev->reqs_out);
+	/* Uncount, then look for marks: pairs with pvblk_dev_take(). */
+	smp_mb__after_atomic();
+	if (likely(!atomic_read(&dev->capped)))
+		return;
+	for (i = 0; i < dev->nr_queues; i++) {
+		struct pvblk_queue *q = &dev->queues[i];
+
+		if (!test_and_clear_bit(PVBLK_QF_CAPPED, &q->flags))
+			continue;
+		atomic_dec(&dev->capped);
+		/* Its worker calls ops->notify(), as when its pool refills. */
+		set_bit(PVBLK_QF_WAKE, &q->flags);
+		dev->ops->queue_work(q);
+	}
+}
+
 struct pvblk_req *pvblk_req_get(struct pvblk_queue *q)
 {
 	struct pvblk_req *req;
 
+	if (!pvblk_dev_take(q->dev, q)) {
+		PVBLK_STAT_ADD(q, capped, 1);
+		return NULL;
+	}
 	spin_lock(&q->pool_lock);
 	req = list_first_entry_or_null(&q->free, struct pvblk_req, free_node);
 	if (req)
 		list_del(&req->free_node);
 	spin_unlock(&q->pool_lock);
 	if (!req) {
+		pvblk_dev_untake(q->dev);
 		PVBLK_STAT_ADD(q, pool_empty, 1);
 		return NULL;
 	}
@@ -74,6 +153,7 @@ void pvblk_req_put_free(struct pvblk_req *req)
 	spin_lock(&q->pool_lock);
 	list_add_tail(&req->free_node, &q->free);
 	spin_unlock(&q->pool_lock);
+	pvblk_dev_untake(q->dev);
 }
 
 static void pvblk_queues_free(struct pvblk_dev *dev)
@@ -101,7 +181,8 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 	    depth > 65536 || req_size < sizeof(struct pvblk_req))
 		return ERR_PTR(-EINVAL);
 
-	dev = PVBLK_ALLOC(kzalloc(sizeof(*dev), GFP_KERNEL));
+	/* Memory a VMM makes us allocate is charged to its memory cgroup. */
+	dev = PVBLK_ALLOC(kzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT));
 	if (!dev)
 		return ERR_PTR(-ENOMEM);
 	dev->ops = ops;
@@ -109,13 +190,15 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 	dev->nr_queues = nr_queues;
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->serial_lock);
+	atomic_set(&dev->reqs_out, 0);
+	atomic_set(&dev->capped, 0);
 	INIT_LIST_HEAD(&dev->node);
 
-	dev->name = PVBLK_ALLOC(kstrdup(name, GFP_KERNEL));
+	dev->name = PVBLK_ALLOC(kstrdup(name, GFP_KERNEL_ACCOUNT));
 	if (!dev->name)
 		goto err_free_dev;
 	dev->queues = PVBLK_ALLOC(kcalloc(nr_queues, sizeof(struct pvblk_queue),
-					  GFP_KERNEL));
+					  GFP_KERNEL_ACCOUNT));
 	if (!dev->queues)
 		goto err_free_name;
 	for (i = 0; i < nr_queues; i++) {
@@ -126,7 +209,8 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 		init_llist_head(&q->cq);
 		init_llist_head(&q->ready);
 		atomic_set(&q->inflight, 0);
-		q->stats = PVBLK_ALLOC(alloc_percpu(struct pvblk_stats));
+		q->stats = PVBLK_ALLOC(alloc_percpu_gfp(struct pvblk_stats,
+							GFP_KERNEL_ACCOUNT));
 		if (!q->stats || pvblk_pool_init(q, depth, req_size))
 			goto err_free_queues;
 	}
@@ -154,7 +238,13 @@ void pvblk_dev_destroy(struct pvblk_dev *dev)
 		return;
 	pvblk_dev_debugfs_remove(dev);
 	pvblk_dev_set_backend(dev, NULL);	/* drains */
-	/* Nothing is in flight: hand back what the worker did not drain. */
+	/*
+	 * Nothing is in flight: hand back what the worker did not drain.
+	 * Nobody fetches any more, so no queue the cap stopped is kicked.
+	 */
+	for (i = 0; i < dev->nr_queues; i++)
+		clear_bit(PVBLK_QF_CAPPED, &dev->queues[i].flags);
+	atomic_set(&dev->capped, 0);
 	for (i = 0; i < dev->nr_queues; i++)
 		pvblk_queue_drain(&dev->queues[i], 0);
 	pvblk_epochs_exit(dev);

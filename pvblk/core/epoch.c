@@ -25,7 +25,8 @@
 
 static struct pvblk_epoch *pvblk_epoch_new(struct pvblk_dev *dev, int count)
 {
-	struct pvblk_epoch *e = mempool_alloc(dev->epoch_pool, GFP_NOIO);
+	struct pvblk_epoch *e = mempool_alloc(dev->epoch_pool,
+					       GFP_NOIO | __GFP_ACCOUNT);
 
 	atomic_set(&e->count, count);
 	e->wait = NULL;
@@ -110,15 +111,23 @@ static void pvblk_epoch_retire_locked(struct pvblk_queue *q)
 	}
 }
 
+/*
+ * Drop one request of @e.  The last one drops it under q->lock: a count
+ * that reaches zero outside the lock could let another CPU retire @e, wake
+ * the drain and free the device before this CPU takes the lock.  Under
+ * the lock, the drain's final pass over the queue locks waits for us, and
+ * nothing of @q is touched after the unlock.
+ */
 void pvblk_epoch_put(struct pvblk_queue *q, struct pvblk_epoch *e)
 {
 	unsigned long flags;
 
-	if (!atomic_dec_and_test(&e->count))
-		return;
-	spin_lock_irqsave(&q->lock, flags);
-	pvblk_epoch_retire_locked(q);
-	spin_unlock_irqrestore(&q->lock, flags);
+	if (atomic_dec_and_lock_irqsave(&e->count, &q->lock, flags)) {
+		pvblk_epoch_retire_locked(q);
+		spin_unlock_irqrestore(&q->lock, flags);
+	}
+	/* @q may be freed from here on. */
+	pvblk_stall(q, PVBLK_STALL_EPOCH_PUT);
 }
 
 /* Count @req in its queue's current epoch and give it the queue's backend. */
@@ -220,8 +229,10 @@ static bool pvblk_any_ready(struct pvblk_dev *dev)
  * pvblk_dev_drain() - wait for every request submitted before the call.
  * @dev: the device.
  *
- * Returns when every such request has passed pvblk_req_complete() (it may
- * still sit on its queue's completion list for the transport's worker).
+ * Returns when every such request has passed pvblk_req_complete(), its
+ * ops->queue_work() call included, and no CPU touches the device for it
+ * any more (it may still sit on its queue's completion list for the
+ * transport's worker).
  * Barriers released meanwhile are submitted from here if the transport's
  * worker has not done it yet.  Sleeps.
  */
@@ -243,7 +254,10 @@ void pvblk_dev_drain(struct pvblk_dev *dev)
 				pvblk_epoch_run_ready(&dev->queues[i]);
 		}
 	}
-	/* The retiring side finishes under a queue lock: let it. */
+	/*
+	 * The retiring side finishes under a queue lock (the last epoch put
+	 * included): let it.
+	 */
 	for (i = 0; i < dev->nr_queues; i++) {
 		spin_lock_irq(&dev->queues[i].lock);
 		spin_unlock_irq(&dev->queues[i].lock);

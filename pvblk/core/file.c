@@ -23,7 +23,7 @@
 struct bio_vec *pvblk_alloc_bvecs(unsigned int nr)
 {
 	KUNIT_STATIC_STUB_REDIRECT(pvblk_alloc_bvecs, nr);
-	return kmalloc_array(nr, sizeof(struct bio_vec), GFP_NOIO);
+	return kmalloc_array(nr, sizeof(struct bio_vec), GFP_NOIO | __GFP_ACCOUNT);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_alloc_bvecs);
 

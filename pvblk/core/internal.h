@@ -26,6 +26,10 @@
 				 PVBLK_REQ_PREFLUSH | PVBLK_REQ_UNMAP | \
 				 PVBLK_REQ_SECURE | PVBLK_REQ_NOSPLIT)
 
+/* struct pvblk_queue.flags (atomic bits) */
+#define PVBLK_QF_CAPPED		0	/* pvblk_req_get() refused: device cap */
+#define PVBLK_QF_WAKE		1	/* drain: ops->notify() even if idle */
+
 /* struct pvblk_req.core_flags */
 #define PVBLK_RF_PINNED		BIT(0)	/* segs pinned by pvblk_req_pin_user() */
 #define PVBLK_RF_SEGS_ALLOC	BIT(1)	/* segs allocated by the core */
@@ -55,7 +59,8 @@ struct pvblk_backend {
  *
  * @count: requests counted in this epoch, plus one while it is the
  *	queue's current epoch (the "open" bias).  Incremented only on q->cur
- *	under q->lock; decremented anywhere (completion, any context).
+ *	under q->lock; decremented anywhere (completion, any context), but
+ *	the decrement that reaches zero is made under q->lock.
  * @node, @wait: under q->lock.  The epoch is retired (unlinked and freed)
  *	under that lock when it is the oldest, not current, and @count is
  *	zero; then @wait (the barrier or drain that closed it) loses one.
@@ -80,6 +85,9 @@ struct pvblk_epoch {
  * @queues, @nr_queues, @ops, @priv, @name, @epoch_pool: immutable.
  * @drain_wq: woken when a barrier or drain loses its last epoch and when
  *	a barrier is released.
+ * @reqs_out: requests taken from the pools of all queues, at most
+ *	pvblk_max_inflight (dev.c); @capped: queues marked PVBLK_QF_CAPPED.
+ *	Both atomic.
  */
 struct pvblk_dev {
 	const struct pvblk_transport_ops *ops;
@@ -97,13 +105,33 @@ struct pvblk_dev {
 	mempool_t *epoch_pool;
 	wait_queue_head_t drain_wq;
 	atomic64_t parked;		/* barriers that had to wait */
+	atomic_t reqs_out;		/* out of the pools, all queues */
+	atomic_t capped;		/* queues stopped by the cap */
 
 	struct dentry *dbg_dir;
 	struct list_head node;		/* pvblk_devs, under pvblk_devs_lock */
 };
 
 extern struct workqueue_struct *pvblk_wq;
+extern unsigned int pvblk_max_inflight;
 bool pvblk_fail_alloc(void);
+
+/*
+ * KUnit stall points of the completion path: a stub may sleep there to
+ * widen a race window.  Without KUnit they compile to nothing.
+ */
+enum pvblk_stall {
+	PVBLK_STALL_EPOCH_PUT,		/* an epoch reference just dropped */
+	PVBLK_STALL_QUEUE_WORK,		/* on q->cq, ops->queue_work() next */
+};
+
+#if IS_ENABLED(CONFIG_KUNIT)
+void pvblk_stall(struct pvblk_queue *q, enum pvblk_stall where);
+#else
+static inline void pvblk_stall(struct pvblk_queue *q, enum pvblk_stall where)
+{
+}
+#endif
 
 /* dev.c */
 void pvblk_req_put_free(struct pvblk_req *req);

@@ -14,7 +14,7 @@
 struct pvblk_seg *pvblk_alloc_segs(unsigned int nr)
 {
 	KUNIT_STATIC_STUB_REDIRECT(pvblk_alloc_segs, nr);
-	return kmalloc_array(nr, sizeof(struct pvblk_seg), GFP_KERNEL);
+	return kmalloc_array(nr, sizeof(struct pvblk_seg), GFP_KERNEL_ACCOUNT);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_alloc_segs);
 

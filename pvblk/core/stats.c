@@ -97,7 +97,8 @@ static void pvblk_show_stats(struct seq_file *m, const char *pfx,
 		   pfx, s->batches, pfx, s->batch_reqs, pfx, s->max_batch);
 	seq_printf(m, "%sbios %llu\n%sdrains %llu\n%sdrained_reqs %llu\n",
 		   pfx, s->bios, pfx, s->drains, pfx, s->drained_reqs);
-	seq_printf(m, "%spool_empty %llu\n", pfx, s->pool_empty);
+	seq_printf(m, "%spool_empty %llu\n%scapped %llu\n", pfx,
+		   s->pool_empty, pfx, s->capped);
 }
 
 int pvblk_stats_show(struct seq_file *m, void *v)
@@ -113,7 +114,8 @@ int pvblk_stats_show(struct seq_file *m, void *v)
 		inflight += atomic_read(&dev->queues[i].inflight);
 	epochs = pvblk_epoch_count(dev, &counted);
 
-	seq_printf(m, "queues %u\ninflight %u\n", dev->nr_queues, inflight);
+	seq_printf(m, "queues %u\ninflight %u\nreqs_out %d\n", dev->nr_queues,
+		   inflight, atomic_read(&dev->reqs_out));
 	seq_printf(m, "epochs %u\nepoch_reqs %llu\nparked_barriers %lld\n",
 		   epochs, counted, (long long)atomic64_read(&dev->parked));
 	pvblk_show_stats(m, "", &s);

@@ -29,6 +29,8 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -59,6 +61,8 @@
 #define VHOST_BLK_DONE_BUDGET	64
 /* Device-writable descriptors whose dirty log is kept inline. */
 #define VHOST_BLK_INLINE_LOGS	4
+/* How long a close waits for I/O in flight before finishing it later. */
+#define VHOST_BLK_CLOSE_WAIT	(5 * HZ)
 
 #define VHOST_BLK_FEATURES_BASE					\
 	(BIT_ULL(VIRTIO_F_VERSION_1) |				\
@@ -99,7 +103,10 @@ struct vhost_blk_vq {
 	bool broken;			/* descriptor error: stop until reset */
 };
 
-/* One open /dev/vhost-blk.  @has_backend is protected by dev.mutex. */
+/*
+ * One open /dev/vhost-blk.  @has_backend is protected by dev.mutex.  @ref:
+ * the file, and the release work while it runs; the last one frees.
+ */
 struct vhost_blk {
 	struct vhost_dev dev;
 	struct vhost_blk_vq vqs[VHOST_BLK_MAX_QUEUES];
@@ -107,7 +114,13 @@ struct vhost_blk {
 	struct pvblk_dev *pdev;
 	int id;
 	bool has_backend;
+	refcount_t ref;
+	struct work_struct release_work;	/* the drain of a close */
+	struct completion released;		/* ... is done */
 };
+
+/* Runs the drains of closes (vhost_blk_release()); destroyed at exit. */
+static struct workqueue_struct *vhost_blk_release_wq;
 
 /*
  * One request, from the core's pool: what we need to answer it after the
@@ -280,7 +293,8 @@ static int vhost_blk_save_log(struct vhost_blk_req *req,
 {
 	req->log_num = log_num;
 	if (log_num > VHOST_BLK_INLINE_LOGS) {
-		req->log = kmemdup_array(log, log_num, sizeof(*log), GFP_KERNEL);
+		req->log = kmemdup_array(log, log_num, sizeof(*log),
+					 GFP_KERNEL_ACCOUNT);
 		if (req->log)
 			return 0;
 		req->log_num = VHOST_BLK_INLINE_LOGS;
@@ -576,7 +590,8 @@ static long vhost_blk_set_backend(struct vhost_blk *blk,
 		if (fd_empty(f))
 			return -EBADF;
 		be = pvblk_backend_open_file(fd_file(f),
-					     !(fd_file(f)->f_mode & FMODE_WRITE));
+					     !(fd_file(f)->f_mode & FMODE_WRITE),
+					     blk);
 		if (IS_ERR(be))
 			return PTR_ERR(be);
 	}
@@ -753,13 +768,36 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 /* ------------------------------------------------------------------ */
 /* open / release                                                     */
 
+static void vhost_blk_put(struct vhost_blk *blk)
+{
+	if (!refcount_dec_and_test(&blk->ref))
+		return;
+	vhost_dev_stop(&blk->dev);
+	vhost_dev_cleanup(&blk->dev);
+	pvblk_dev_destroy(blk->pdev);
+	ida_free(&vhost_blk_ida, blk->id);
+	kvfree(blk);
+}
+
+/* Detach the backend: stop the rings and drain, however long that takes. */
+static void vhost_blk_release_work(struct work_struct *work)
+{
+	struct vhost_blk *blk = container_of(work, struct vhost_blk,
+					     release_work);
+
+	scoped_guard(mutex, &blk->dev.mutex)
+		vhost_blk_switch_backend(blk, NULL);
+	complete(&blk->released);
+	vhost_blk_put(blk);
+}
+
 static int vhost_blk_open(struct inode *inode, struct file *f)
 {
 	char name[32];
 	struct vhost_blk *blk;
 	int i, ret;
 
-	blk = kvzalloc(sizeof(*blk), GFP_KERNEL);
+	blk = kvzalloc(sizeof(*blk), GFP_KERNEL_ACCOUNT);
 	if (!blk)
 		return -ENOMEM;
 
@@ -792,6 +830,9 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 		       UIO_MAXIOV, VHOST_BLK_WEIGHT, VHOST_BLK_BYTE_WEIGHT,
 		       true, NULL);
 
+	refcount_set(&blk->ref, 1);
+	INIT_WORK(&blk->release_work, vhost_blk_release_work);
+	init_completion(&blk->released);
 	f->private_data = blk;
 	return 0;
 
@@ -802,18 +843,23 @@ err_free:
 	return ret;
 }
 
+/*
+ * A close waits VHOST_BLK_CLOSE_WAIT at most for the I/O in flight (a
+ * backend may never answer).  Past that it returns and the release work
+ * finishes alone: it frees the instance and closes the backend once the
+ * last request has completed.  The guest pages of those requests are
+ * pinned, so they stay valid until then whatever the VMM does.
+ */
 static int vhost_blk_release(struct inode *inode, struct file *f)
 {
 	struct vhost_blk *blk = f->private_data;
 
-	scoped_guard(mutex, &blk->dev.mutex)
-		vhost_blk_switch_backend(blk, NULL);
-
-	vhost_dev_stop(&blk->dev);
-	vhost_dev_cleanup(&blk->dev);
-	pvblk_dev_destroy(blk->pdev);
-	ida_free(&vhost_blk_ida, blk->id);
-	kvfree(blk);
+	refcount_inc(&blk->ref);
+	queue_work(vhost_blk_release_wq, &blk->release_work);
+	if (!wait_for_completion_timeout(&blk->released, VHOST_BLK_CLOSE_WAIT))
+		pr_warn("vhost-blk%d: I/O in flight at close; the disk stays open until it completes\n",
+			blk->id);
+	vhost_blk_put(blk);
 	return 0;
 }
 
@@ -836,6 +882,10 @@ int pvblk_vhost_init(void)
 {
 	int ret;
 
+	vhost_blk_release_wq = alloc_workqueue("pvblk-vhost-release",
+					       WQ_UNBOUND, 0);
+	if (!vhost_blk_release_wq)
+		return -ENOMEM;
 	ret = misc_register(&vhost_blk_misc);
 	if (ret == -EBUSY) {
 		pr_warn("minor %d taken, using a dynamic minor (no autoload)\n",
@@ -843,12 +893,16 @@ int pvblk_vhost_init(void)
 		vhost_blk_misc.minor = MISC_DYNAMIC_MINOR;
 		ret = misc_register(&vhost_blk_misc);
 	}
+	if (ret)
+		destroy_workqueue(vhost_blk_release_wq);
 	return ret;
 }
 
 void pvblk_vhost_exit(void)
 {
 	misc_deregister(&vhost_blk_misc);
+	/* Waits for closes still draining I/O that never came back. */
+	destroy_workqueue(vhost_blk_release_wq);
 }
 
 MODULE_ALIAS_MISCDEV(VHOST_BLK_MINOR);

@@ -154,7 +154,9 @@ struct pvblk_req {
  *	writes its wire answer (with its own status map); it releases what
  *	it mapped and must not keep @req afterwards.
  * @notify: required. Once after a drained batch that completed at least
- *	one request: signal the guest.
+ *	one request: signal the guest.  Also called with nothing completed
+ *	when a queue that pvblk_req_get() refused for the device's
+ *	in-flight cap may fetch again.
  * @queue_work: required. Any context (bio end_io included): make the
  *	transport's worker for @q run pvblk_queue_drain(@q) soon.
  * @show: optional. Extra lines of the device's debugfs stats file.
@@ -204,6 +206,7 @@ struct pvblk_stats {
 	u64 drains;			/* completion batches */
 	u64 drained_reqs;
 	u64 pool_empty;			/* pvblk_req_get() found none */
+	u64 capped;			/* ... refused: device over its cap */
 };
 
 /**
@@ -221,7 +224,8 @@ struct pvblk_stats {
  * filled under @lock and emptied by pvblk_queue_drain() and
  * pvblk_dev_drain().  @dev, @index, @pool and @stats are immutable;
  * @priv belongs to the transport.  @inflight counts requests between
- * pvblk_batch_add() and their completion.
+ * pvblk_batch_add() and their completion.  @flags holds atomic bits of
+ * the core (PVBLK_QF_*, core/internal.h).
  */
 struct pvblk_queue {
 	struct pvblk_dev *dev;
@@ -231,6 +235,7 @@ struct pvblk_queue {
 	struct llist_node *cq_backlog;	/* drained over budget: worker only */
 	struct llist_head ready;	/* released barriers to submit */
 	atomic_t inflight;
+	unsigned long flags;		/* PVBLK_QF_*, atomic bitops */
 	struct pvblk_stats __percpu *stats;
 
 	spinlock_t lock;		/* see above */
@@ -284,19 +289,33 @@ void pvblk_dev_set_serial(struct pvblk_dev *dev, const char *serial, size_t len)
 void pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be);
 /* Fill @info from the current backend; -ENODEV when there is none.  Sleeps. */
 int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info);
-/* Wait until every request submitted before the call has completed. */
+/*
+ * Wait until every request submitted before the call has completed: passed
+ * pvblk_req_complete(), its ops->queue_work() call returned, and no CPU
+ * touches the device for it any more.  After a drain with submission
+ * stopped, the transport may cancel its work and free its rings.
+ */
 void pvblk_dev_drain(struct pvblk_dev *dev);
 
 /*
  * Backends.  pvblk_backend_open_file() takes a reference on @file: a block
- * device node (re-opened with bdev_file_open_by_dev()) or, on -ENOTBLK, a
- * regular file used through direct-I/O kiocbs.  @file must be open for
- * reading, and for writing unless @read_only (-EBADF); O_APPEND files and
- * other types are refused (-EINVAL).  pvblk_backend_open_dev() checks no
- * permission: its caller vouches for @devt (e.g. a toolstack's xenstore
- * node).  Both open exclusively (holder: the backend; -EBUSY if mounted).
+ * device node (re-opened with bdev_file_open_by_dev(); -ENXIO when that
+ * finds another disk than @file's, e.g. @file's disk was removed and its
+ * dev_t reused) or, on -ENOTBLK, a regular file used through direct-I/O
+ * kiocbs.  @file must be open for reading, and for writing unless
+ * @read_only (-EBADF); O_APPEND files and other types are refused
+ * (-EINVAL).  pvblk_backend_open_dev() checks no permission: its caller
+ * vouches for @devt (e.g. a toolstack's xenstore node).
+ *
+ * Sharing of a block device: read-only backends share the disk with each
+ * other (two guests may serve it read-only); a writable one holds it
+ * exclusively, with @holder (pvblk_backend_open_file(); NULL: the backend)
+ * as the holder, so the same holder may re-open a disk it is writing.  A
+ * writer while readers hold the disk, a reader while a writer holds it,
+ * and either while the disk is mounted get -EBUSY.
  */
-struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only);
+struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
+					      void *holder);
 struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only);
 void pvblk_backend_close(struct pvblk_backend *be);
 
@@ -305,9 +324,11 @@ void pvblk_backend_close(struct pvblk_backend *be);
  * @q: the queue.
  *
  * Return: the request (req->q set, req->segs at its inline segments), or
- * NULL when every request of the pool is in use: the transport stops
- * fetching and resumes when ops->notify() is called.  Process context;
- * calls for one queue are serialised by the transport.
+ * NULL when every request of the pool is in use, or when the device has
+ * max_inflight (module parameter) requests out of its pools over all its
+ * queues: the transport stops fetching and resumes when ops->notify() is
+ * called.  Process context; calls for one queue are serialised by the
+ * transport.
  */
 struct pvblk_req *pvblk_req_get(struct pvblk_queue *q);
 

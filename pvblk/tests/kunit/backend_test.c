@@ -351,7 +351,7 @@ static void pvblk_backend_shmem_file(struct kunit *test)
 	struct pvblk_backend *be;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
-	be = pvblk_backend_open_file(f, false);
+	be = pvblk_backend_open_file(f, false, NULL);
 	fput(f);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
 	KUNIT_EXPECT_TRUE(test, be->info.is_file);
@@ -368,7 +368,7 @@ static void pvblk_backend_file_read_only(struct kunit *test)
 	struct page *pg = pt_alloc_pages(test, 0);
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
-	be = pvblk_backend_open_file(f, true);
+	be = pvblk_backend_open_file(f, true, NULL);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
 	KUNIT_EXPECT_TRUE(test, be->info.read_only);
 	KUNIT_EXPECT_EQ(test, be->info.max_discard_sectors, 0);
@@ -379,7 +379,7 @@ static void pvblk_backend_file_read_only(struct kunit *test)
 			pt_sts(BLK_STS_OK));
 
 	f->f_mode &= ~FMODE_WRITE;
-	be = pvblk_backend_open_file(f, false);
+	be = pvblk_backend_open_file(f, false, NULL);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(be), -EBADF);
 	f->f_mode |= FMODE_WRITE;
 	fput(f);
@@ -400,7 +400,7 @@ static void pvblk_backend_file_aio_alloc_failure(struct kunit *test)
 	blk_status_t st;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
-	be = pvblk_backend_open_file(f, false);
+	be = pvblk_backend_open_file(f, false, NULL);
 	fput(f);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
 	/* shmem completes "direct" kiocbs synchronously, in this thread. */
@@ -464,7 +464,7 @@ static void pvblk_backend_file_retries(struct kunit *test)
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
 	f->f_mode |= FMODE_NOWAIT;
-	be = pvblk_backend_open_file(f, false);
+	be = pvblk_backend_open_file(f, false, NULL);
 	fput(f);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
 	be->direct = true;
@@ -505,7 +505,7 @@ static void bt_real(struct kunit *test, const char *path)
 	f = filp_open(path, O_RDWR | O_LARGEFILE, 0);
 	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(f), "open %s: %ld", path,
 			       PTR_ERR(f));
-	be = pvblk_backend_open_file(f, false);
+	be = pvblk_backend_open_file(f, false, NULL);
 	fput(f);
 	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(be), "backend %s: %ld", path,
 			       PTR_ERR(be));

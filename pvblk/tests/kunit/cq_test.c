@@ -193,6 +193,72 @@ static void pvblk_cq_pool_exhaustion(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->completed, 3);
 }
 
+static void cq_restore_cap(void *data)
+{
+	pvblk_max_inflight = (uintptr_t)data;
+}
+
+/* Hand @req back through the one exit and drain its queue. */
+static void cq_give_back(struct pt_ctx *c, struct pvblk_req *req)
+{
+	pvblk_batch_start(&c->batch, req->q);
+	pvblk_batch_fail(&c->batch, req, BLK_STS_IOERR);
+	pvblk_batch_finish(&c->batch);
+	KUNIT_EXPECT_EQ(c->test, pvblk_queue_drain(req->q, 0), 1);
+}
+
+/*
+ * max_inflight caps the requests out of all pools of a device: over it,
+ * pvblk_req_get() refuses on every queue although the pools are not
+ * empty; a request coming back on one queue wakes the others (their
+ * drain calls ops->notify() with nothing completed).
+ */
+static void pvblk_cq_inflight_cap(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 2);
+	struct pvblk_queue *q0 = pvblk_dev_queue(c->dev, 0);
+	struct pvblk_queue *q1 = pvblk_dev_queue(c->dev, 1);
+	struct pvblk_req *a, *b, *d, *e;
+	void *saved = (void *)(uintptr_t)pvblk_max_inflight;
+	unsigned int notifies;
+	struct pvblk_stats st;
+
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, cq_restore_cap,
+							saved), 0);
+	pvblk_max_inflight = 3;
+	a = pvblk_req_get(q0);
+	b = pvblk_req_get(q0);
+	d = pvblk_req_get(q1);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_EXPECT_NULL(test, pvblk_req_get(q1));
+	KUNIT_EXPECT_NULL(test, pvblk_req_get(q0));
+	pvblk_queue_stats(q1, &st);
+	KUNIT_EXPECT_EQ(test, st.capped, 1);
+	KUNIT_EXPECT_EQ(test, st.pool_empty, 0);
+
+	cq_give_back(c, a);			/* queue 0 */
+	notifies = c->notifies;
+	KUNIT_EXPECT_EQ(test, pvblk_queue_drain(q1, 0), 0);
+	KUNIT_EXPECT_EQ(test, c->notifies, notifies + 1);
+	e = pvblk_req_get(q1);
+	KUNIT_EXPECT_NOT_NULL(test, e);
+	KUNIT_EXPECT_NULL(test, pvblk_req_get(q0));
+
+	/* Without a cap only the pools bound it. */
+	pvblk_max_inflight = 0;
+	a = pvblk_req_get(q0);
+	KUNIT_EXPECT_NOT_NULL(test, a);
+	if (a)
+		cq_give_back(c, a);
+	cq_give_back(c, b);
+	cq_give_back(c, d);
+	if (e)
+		cq_give_back(c, e);
+	KUNIT_EXPECT_EQ(test, c->completed, 5);
+}
+
 /* A request the transport could not decode leaves through ->complete(). */
 static void pvblk_cq_prefailed(struct kunit *test)
 {
@@ -456,6 +522,7 @@ static struct kunit_case pvblk_cq_cases[] = {
 	KUNIT_CASE(pvblk_cq_destroy_completes_leftovers),
 	KUNIT_CASE(pvblk_cq_dev_create_alloc_failure),
 	KUNIT_CASE(pvblk_cq_pool_exhaustion),
+	KUNIT_CASE(pvblk_cq_inflight_cap),
 	KUNIT_CASE(pvblk_cq_prefailed),
 	KUNIT_CASE(pvblk_cq_pin_inline),
 	KUNIT_CASE(pvblk_cq_pin_allocated),

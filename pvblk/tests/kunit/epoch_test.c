@@ -399,6 +399,170 @@ static void pvblk_epoch_backend_change_order(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, w->req.be, be);
 }
 
+/*
+ * Completion racing teardown.  Two threads stand for the drainer of a
+ * transport going away: the first drains, waits for the second drain and
+ * destroys the device; the test thread completes the requests and stalls
+ * (the pvblk_stall() stub) at one point of the completion path.
+ */
+struct ep_race {
+	struct pvblk_dev *dev;
+	enum pvblk_stall where;
+	struct completion drained;	/* the first drain returned */
+	struct completion drained2;	/* the second drain returned */
+	struct completion destroyed;
+	bool two_drains;
+	int stage;			/* of the destroying thread */
+	bool stalled;
+	bool drained_while_stalled;
+	bool destroyed_while_stalled;
+};
+
+static int ep_race_destroy_fn(void *data)
+{
+	struct ep_race *r = data;
+
+	pvblk_dev_drain(r->dev);
+	WRITE_ONCE(r->stage, 1);
+	complete_all(&r->drained);	/* the stall and the end both wait */
+	if (r->two_drains)
+		wait_for_completion(&r->drained2);
+	WRITE_ONCE(r->stage, 2);
+	pvblk_dev_destroy(r->dev);
+	WRITE_ONCE(r->stage, 3);
+	complete_all(&r->destroyed);
+	return 0;
+}
+
+static int ep_race_drain_fn(void *data)
+{
+	struct ep_race *r = data;
+
+	pvblk_dev_drain(r->dev);
+	complete(&r->drained2);
+	return 0;
+}
+
+/* Wait until the device has @n live epochs (a drain closed one). */
+static bool ep_wait_epochs(struct pvblk_dev *dev, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < 5000; i++) {
+		if (pvblk_epoch_count(dev, NULL) == n)
+			return true;
+		usleep_range(1000, 2000);
+	}
+	return false;
+}
+
+static void ep_race_stall(struct pvblk_queue *q, enum pvblk_stall where)
+{
+	struct pt_ctx *c = kunit_get_current_test()->priv;
+	struct ep_race *r = c->extra;
+
+	if (where != r->where || r->stalled)
+		return;
+	r->stalled = true;
+	if (r->two_drains) {
+		/* A newer epoch retires: the retirer also frees ours. */
+		pt_end_bio(c, 1, BLK_STS_OK);
+	}
+	r->drained_while_stalled =
+		wait_for_completion_timeout(&r->drained, HZ / 2) != 0;
+	if (r->drained_while_stalled)
+		r->destroyed_while_stalled =
+			wait_for_completion_timeout(&r->destroyed, 2 * HZ) != 0;
+}
+
+static struct ep_race *ep_race_start(struct pt_ctx *c, enum pvblk_stall where,
+				     bool two_drains)
+{
+	struct kunit *test = c->test;
+	struct page *pg = pt_alloc_pages(test, 0);
+	/* Not kunit_kzalloc: a thread that hangs keeps using it. */
+	struct ep_race *r = kzalloc(sizeof(*r), GFP_KERNEL);
+	struct task_struct *t;
+	bool ok;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->dev = c->dev;
+	r->where = where;
+	r->two_drains = two_drains;
+	init_completion(&r->drained);
+	init_completion(&r->drained2);
+	init_completion(&r->destroyed);
+	c->extra = r;
+
+	ep_write(c, pg, 0);			/* epoch 0 */
+	t = kthread_run(ep_race_destroy_fn, r, "pvblk-race-destroy");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	/* From here on a failure leaves the device to the thread. */
+	ok = ep_wait_epochs(c->dev, 2);
+	if (ok && two_drains) {
+		ep_write(c, pg, 8);		/* epoch 1 */
+		t = kthread_run(ep_race_drain_fn, r, "pvblk-race-drain");
+		ok = !IS_ERR(t) && ep_wait_epochs(c->dev, 3);
+	}
+	if (!ok)
+		c->dev = NULL;
+	KUNIT_ASSERT_TRUE(test, ok);
+	kunit_activate_static_stub(test, pvblk_stall, ep_race_stall);
+	return r;
+}
+
+/*
+ * The device is gone: the test thread must not have touched it since.  A
+ * destroying thread that never finishes fails the test (its device and
+ * @r are left to it) instead of hanging the suite.
+ */
+static void ep_race_end(struct pt_ctx *c, struct ep_race *r)
+{
+	if (!wait_for_completion_timeout(&r->destroyed, 20 * HZ)) {
+		c->dev = NULL;
+		KUNIT_FAIL(c->test,
+			   "not destroyed: stage %d, stalled %d, drained %d",
+			   READ_ONCE(r->stage), r->stalled,
+			   r->drained_while_stalled);
+		return;
+	}
+	c->dev = NULL;
+	KUNIT_EXPECT_TRUE(c->test, r->stalled);
+	KUNIT_EXPECT_EQ(c->test, c->completed, r->two_drains ? 2 : 1);
+	kfree(r);
+}
+
+/*
+ * The last epoch reference dropped, then a stall: another completion
+ * retires the epoch meanwhile and the drains return, the device is
+ * destroyed.  The stalled completion must not touch the queue again
+ * (KASAN reports the use after free: the test fails).
+ */
+static void pvblk_epoch_put_races_destroy(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct ep_race *r = ep_race_start(c, PVBLK_STALL_EPOCH_PUT, true);
+
+	pt_end_bio(c, 0, BLK_STS_OK);
+	ep_race_end(c, r);
+}
+
+/*
+ * A completed request is on the completion list, ops->queue_work() not
+ * called yet: no drain may return before that call did (the transport
+ * cancels its work and frees its rings after the drain).
+ */
+static void pvblk_epoch_queue_work_before_drain(struct kunit *test)
+{
+	struct pt_ctx *c = ep_setup(test);
+	struct ep_race *r = ep_race_start(c, PVBLK_STALL_QUEUE_WORK, false);
+
+	pt_end_bio(c, 0, BLK_STS_OK);
+	KUNIT_EXPECT_FALSE(test, r->drained_while_stalled);
+	KUNIT_EXPECT_FALSE(test, r->destroyed_while_stalled);
+	ep_race_end(c, r);
+}
+
 static struct kunit_case pvblk_epoch_cases[] = {
 	KUNIT_CASE(pvblk_epoch_flush_no_drain),
 	KUNIT_CASE(pvblk_epoch_barrier_waits_older),
@@ -413,6 +577,8 @@ static struct kunit_case pvblk_epoch_cases[] = {
 	KUNIT_CASE(pvblk_epoch_drain_idle),
 	KUNIT_CASE(pvblk_epoch_backend_change),
 	KUNIT_CASE(pvblk_epoch_backend_change_order),
+	KUNIT_CASE(pvblk_epoch_put_races_destroy),
+	KUNIT_CASE(pvblk_epoch_queue_work_before_drain),
 	{}
 };
 

@@ -121,6 +121,8 @@ static void pt_teardown(void *data)
 	struct pt_ctx *c = data;
 	unsigned int bios;
 
+	if (!c->dev)
+		return;		/* the test destroyed it */
 	if (!c->pass_through) {
 		/* End whatever the test left in flight, barriers included. */
 		do {

@@ -29,6 +29,14 @@
  * detached or the owner reset.  A malformed descriptor table stops that
  * virtqueue only (its error eventfd is signalled) until the next
  * VHOST_BLK_SET_BACKEND.
+ *
+ * close() waits 5 seconds at most for the requests in flight.  If the
+ * backend has not answered them by then (a hung disk), close returns and
+ * the instance finishes in the background: it keeps the disk open and the
+ * pages of those requests pinned (they stay valid whatever the VMM does
+ * with its memory) until the last one completes, then closes the disk and
+ * frees itself; the answers to those requests are dropped.  Module unload
+ * waits for such instances.
  */
 #ifndef _UAPI_LINUX_VHOST_BLK_H
 #define _UAPI_LINUX_VHOST_BLK_H
@@ -52,8 +60,20 @@
  * Requests in flight on the old backend are drained first.  The disk is
  * written with bios (block device) or direct I/O (regular file), past the
  * host's page cache of it: while the guest runs, look at the disk from the
- * host with O_DIRECT, or drop that cache first.  Returns 0,
- * -EBADF, -EINVAL (index), -ENOTBLK/-EOPNOTSUPP (unusable fd), -EFAULT.
+ * host with O_DIRECT, or drop that cache first.
+ *
+ * A block device is re-opened by its dev_t and must still be the disk the
+ * fd was opened on: the fd of a disk that was removed (even if a new disk
+ * now has its dev_t) gets -ENXIO.  Read-only devices share a disk (any
+ * number of /dev/vhost-blk instances may serve it read-only at once); a
+ * writable one holds it alone: a writer while readers hold the disk, a
+ * reader while a writer holds it, and either while it is mounted get
+ * -EBUSY.  A device may attach again the disk it already serves, with the
+ * same mode (to change the mode, detach first).
+ *
+ * Returns 0, -EBADF, -EINVAL (index), -ENOTBLK/-EOPNOTSUPP (unusable fd),
+ * -ENXIO (the fd's disk is gone), -EBUSY (held by another opener),
+ * -EFAULT.
  */
 #define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0x50, struct vhost_vring_file)
 
