@@ -48,12 +48,16 @@ ensure_ksrc() {
 }
 
 # rsync the pvblk sources (Kbuild, Kconfig, pvblk/ without build products)
-# into DEST.  Keeps mtimes, so kbuild rebuilds only what changed.
+# into DEST.  Files are compared by content and a changed one gets the
+# time of the copy (no -t), so kbuild rebuilds exactly what differs from
+# the last copy, whichever worktree that came from (keeping the source's
+# mtimes let an older worktree's file look older than the objects built
+# from another one's, and it was not rebuilt).
 sync_pvblk_sources() {
 	local dest=$1
 
 	mkdir -p "$dest"
-	rsync -a --delete \
+	rsync -rlpD --checksum --delete \
 		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 		--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
 		--exclude='modules.order' --exclude='Module.symvers' \

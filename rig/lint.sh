@@ -55,7 +55,7 @@ result $rc "checkpatch --strict clean" "$out/checkpatch.log"
 # Work on a copy so that lint never races with a build in the work tree.
 src=$out/src
 mkdir -p "$src"
-rsync -a --delete --exclude .git --include '*/' --include 'Kbuild' --include 'Kconfig' \
+rsync -rlpD --checksum --delete --exclude .git --include '*/' --include 'Kbuild' --include 'Kconfig' \
 	--include '*.[ch]' --exclude '*' "$top/" "$src/"
 kargs=(-C "$KDIR" M="$src" CONFIG_PVBLK=m CONFIG_PVBLK_VHOST=y CONFIG_PVBLK_XEN=y
 	PVBLK_VHOST_INC="$KSRC/drivers/vhost")
