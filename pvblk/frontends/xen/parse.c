@@ -67,18 +67,15 @@ void pvblk_xen_decode_req(enum pvblk_xen_proto proto,
 			  const union pvblk_xen_raw_req *raw,
 			  struct pvblk_xen_breq *out)
 {
+	/* A 64-bit dom0's native layout is x86_64's (blkif.h). */
+	BUILD_BUG_ON(sizeof(struct blkif_request) != 112 ||
+		     offsetof(struct blkif_request, u.rw.id) != 8 ||
+		     sizeof(struct blkif_response) != 16);
 	memset(out, 0, sizeof(*out));
-	switch (proto) {
-	case PVBLK_XEN_PROTO_X86_32:
+	if (proto == PVBLK_XEN_PROTO_X86_32)
 		DECODE_REQ(out, &raw->x86_32);
-		break;
-	case PVBLK_XEN_PROTO_X86_64:
-		DECODE_REQ(out, &raw->x86_64);
-		break;
-	default:
+	else
 		DECODE_REQ(out, &raw->native);
-		break;
-	}
 	if (out->indirect)
 		out->nr_ipages = DIV_ROUND_UP(out->nr_segs,
 					      PVBLK_XEN_SEGS_PER_IPAGE);
@@ -100,44 +97,27 @@ static int check_rw(const struct pvblk_xen_breq *r,
 	}
 	if (r->nr_segs > max)
 		return BLKIF_RSP_ERROR;
+	plan->has_data = r->nr_segs != 0;
+	/* The host only reads what it writes. */
+	plan->map_ro = r->op != BLKIF_OP_READ;
 
 	switch (r->op) {
 	case BLKIF_OP_READ:
-		if (!r->nr_segs)
-			return BLKIF_RSP_ERROR;
-		plan->op = PVBLK_OP_READ;
-		break;
 	case BLKIF_OP_WRITE:
-		if (!r->nr_segs)
-			return BLKIF_RSP_ERROR;
-		plan->op = PVBLK_OP_WRITE;
-		plan->map_ro = true;
-		break;
+		plan->op = r->op == BLKIF_OP_READ ? PVBLK_OP_READ :
+			PVBLK_OP_WRITE;
+		return plan->has_data ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
 	case BLKIF_OP_WRITE_BARRIER:
 		plan->flags = PVBLK_REQ_BARRIER;
-		if (r->nr_segs) {
-			plan->op = PVBLK_OP_WRITE;
-			plan->flags |= PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA;
-			plan->map_ro = true;
-		} else {
-			plan->op = PVBLK_OP_FLUSH;
-		}
-		break;
+		fallthrough;
 	case BLKIF_OP_FLUSH_DISKCACHE:
-		if (r->nr_segs) {
-			/* blkfront sends FUA writes this way */
-			plan->op = PVBLK_OP_WRITE;
-			plan->flags = PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA;
-			plan->map_ro = true;
-		} else {
-			plan->op = PVBLK_OP_FLUSH;
-		}
-		break;
-	default:
-		return BLKIF_RSP_ERROR;
+		/* With data: a FUA write (blkfront sends them this way). */
+		plan->op = plan->has_data ? PVBLK_OP_WRITE : PVBLK_OP_FLUSH;
+		if (plan->has_data)
+			plan->flags |= PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA;
+		return BLKIF_RSP_OKAY;
 	}
-	plan->has_data = r->nr_segs != 0;
-	return BLKIF_RSP_OKAY;
+	return BLKIF_RSP_ERROR;
 }
 
 /**
@@ -156,30 +136,16 @@ int pvblk_xen_check_req(const struct pvblk_xen_breq *r,
 			struct pvblk_xen_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
-
-	if (r->indirect) {
-		if (!lim->max_indirect_segs)
-			return BLKIF_RSP_EOPNOTSUPP;
-		return check_rw(r, lim, plan);
-	}
-
-	switch (r->op) {
-	case BLKIF_OP_READ:
-	case BLKIF_OP_WRITE:
-	case BLKIF_OP_WRITE_BARRIER:
-	case BLKIF_OP_FLUSH_DISKCACHE:
-		return check_rw(r, lim, plan);
-	case BLKIF_OP_DISCARD:
-		if (!lim->discard)
-			return BLKIF_RSP_EOPNOTSUPP;
-		plan->op = PVBLK_OP_DISCARD;
-		if ((r->discard_flag & BLKIF_DISCARD_SECURE) &&
-		    lim->secure_discard)
-			plan->flags = PVBLK_REQ_SECURE;
-		return BLKIF_RSP_OKAY;
-	default:
+	if (r->indirect && !lim->max_indirect_segs)
 		return BLKIF_RSP_EOPNOTSUPP;
-	}
+	if (r->indirect || r->op <= BLKIF_OP_FLUSH_DISKCACHE)
+		return check_rw(r, lim, plan);
+	if (r->op != BLKIF_OP_DISCARD || !lim->discard)
+		return BLKIF_RSP_EOPNOTSUPP;
+	plan->op = PVBLK_OP_DISCARD;
+	if ((r->discard_flag & BLKIF_DISCARD_SECURE) && lim->secure_discard)
+		plan->flags = PVBLK_REQ_SECURE;
+	return BLKIF_RSP_OKAY;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_check_req);
 
@@ -290,13 +256,11 @@ void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
 			 void *slot, u64 id, u8 operation,
 			 int status)
 {
-	/* id, operation and status sit at the same offsets in all three. */
-	struct pvblk_xen_x86_64_response rsp;
+	/* id, operation and status sit at the same offsets in both. */
+	struct blkif_response rsp;
 
 	BUILD_BUG_ON(offsetof(struct pvblk_xen_x86_32_response, status) !=
-		     offsetof(struct pvblk_xen_x86_64_response, status));
-	BUILD_BUG_ON(offsetof(struct blkif_response, status) !=
-		     offsetof(struct pvblk_xen_x86_64_response, status));
+		     offsetof(struct blkif_response, status));
 	memset(&rsp, 0, sizeof(rsp));
 	rsp.id = id;
 	rsp.operation = operation;

@@ -162,7 +162,7 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_mcache_ops);
 /* ---- responses ---- */
 
 /*
- * Slot @idx of the shared ring.  The three ABIs share the ring header and
+ * Slot @idx of the shared ring.  The two ABIs share the ring header and
  * the back ring's indexes; only the size of a slot differs.
  */
 static void *ring_slot(struct pvblk_xen_ring *ring, RING_IDX idx)
@@ -417,17 +417,13 @@ int pvblk_xen_ring_map(struct pvblk_xen_ring *ring, grant_ref_t *grefs,
 	if (err < 0)
 		return err;
 	ring->sring = addr;
-	/* The native back ring's indexes serve all three ABIs. */
+	/* The native back ring's indexes serve both ABIs. */
 	BACK_RING_INIT(&ring->rings, (struct blkif_sring *)addr, size);
 	ring->nr_ents = RING_SIZE(&ring->rings);
 	if (ring->proto == PVBLK_XEN_PROTO_X86_32) {
 		ring->nr_ents = __CONST_RING_SIZE(pvblk_xen_x86_32, size);
 		ring->slot_size = sizeof(union pvblk_xen_x86_32_sring_entry);
 		ring->req_size = sizeof(struct pvblk_xen_x86_32_request);
-	} else if (ring->proto == PVBLK_XEN_PROTO_X86_64) {
-		ring->nr_ents = __CONST_RING_SIZE(pvblk_xen_x86_64, size);
-		ring->slot_size = sizeof(union pvblk_xen_x86_64_sring_entry);
-		ring->req_size = sizeof(struct pvblk_xen_x86_64_request);
 	} else {
 		ring->slot_size = sizeof(union blkif_sring_entry);
 		ring->req_size = sizeof(struct blkif_request);

@@ -36,7 +36,11 @@
 #include <pvblk/pvblk.h>
 #include "mcache.h"
 
-/* ---- the two non-native request layouts (the ABI, from blkif.h) ---- */
+/*
+ * ---- the x86_32 request layout (the ABI, from blkif.h) ----
+ * The x86_64 layout is the native one of every 64-bit dom0 (Kconfig: the
+ * Xen part depends on 64BIT; parse.c checks the sizes at build time).
+ */
 
 struct pvblk_xen_x86_32_rw {
 	u8 nr_segments;
@@ -89,78 +93,19 @@ struct pvblk_xen_x86_32_response {
 	s16 status;
 } __packed;
 
-struct pvblk_xen_x86_64_rw {
-	u8 nr_segments;
-	u16 handle;
-	u32 _pad1;
-	u64 id;
-	u64 sector_number;
-	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-} __packed;
-
-struct pvblk_xen_x86_64_discard {
-	u8 flag;
-	u16 _pad1;
-	u32 _pad2;
-	u64 id;
-	u64 sector_number;
-	u64 nr_sectors;
-} __packed;
-
-struct pvblk_xen_x86_64_other {
-	u8 _pad1;
-	u16 _pad2;
-	u32 _pad3;
-	u64 id;
-} __packed;
-
-struct pvblk_xen_x86_64_indirect {
-	u8 indirect_op;
-	u16 nr_segments;
-	u32 _pad1;
-	u64 id;
-	u64 sector_number;
-	u16 handle;
-	u16 _pad2;
-	u32 indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
-	u32 _pad3;
-} __packed;
-
-struct pvblk_xen_x86_64_request {
-	u8 operation;
-	union {
-		struct pvblk_xen_x86_64_rw rw;
-		struct pvblk_xen_x86_64_discard discard;
-		struct pvblk_xen_x86_64_other other;
-		struct pvblk_xen_x86_64_indirect indirect;
-	} u;
-} __packed;
-
-/* x86_64 layout of struct blkif_response: 16 bytes. */
-struct pvblk_xen_x86_64_response {
-	u64 id;
-	u8 operation;
-	u8 _pad1;
-	s16 status;
-	u32 _pad2;
-};
-
 DEFINE_RING_TYPES(pvblk_xen_x86_32, struct pvblk_xen_x86_32_request,
 		  struct pvblk_xen_x86_32_response);
-DEFINE_RING_TYPES(pvblk_xen_x86_64, struct pvblk_xen_x86_64_request,
-		  struct pvblk_xen_x86_64_response);
 
+/* "x86_64-abi" is native (see above). */
 enum pvblk_xen_proto {
 	PVBLK_XEN_PROTO_NATIVE,
 	PVBLK_XEN_PROTO_X86_32,
-	PVBLK_XEN_PROTO_X86_64,
 };
 
-/* Largest request slot of the three ABIs (the private copy's size). */
+/* Largest request slot of the two ABIs (the private copy's size). */
 union pvblk_xen_raw_req {
 	struct blkif_request native;
 	struct pvblk_xen_x86_32_request x86_32;
-	struct pvblk_xen_x86_64_request x86_64;
 };
 
 /* Segment descriptors in one indirect page. */

@@ -56,8 +56,7 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * struct pvblk_xen_blkif - one vbd.
  * @xdev: the xenbus device.
  * @lock: serialises the state machine and remove(); protects all below.
- * @watch: on backend/.../physical-device.
- * @watching: @watch is registered.
+ * @watch: on backend/.../physical-device (registered: ->node is set).
  * @devt: the physical device, 0 until the hotplug script wrote it.
  * @read_only: mode has no "w".
  * @cdrom: the frontend's device-type is "cdrom".
@@ -68,15 +67,14 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * @nr_rings: rings (queues) negotiated.
  * @nr_ring_pages: pages per ring.
  * @multi_ref: the frontend uses ring-refN nodes.
- * @rings: @nr_rings rings, mapped when the frontend initialised.
- * @rings_mapped: @rings are mapped.
+ * @rings: @nr_rings rings, all mapped once connect_rings() succeeded (a
+ *	failure disconnects at once); NULL while disconnected.
  * @name: debugfs name of @pdev.
  */
 struct pvblk_xen_blkif {
 	struct xenbus_device *xdev;
 	struct mutex lock;		/* the state machine, see above */
 	struct xenbus_watch watch;
-	bool watching;
 	dev_t devt;
 	bool read_only;
 	bool cdrom;
@@ -88,25 +86,8 @@ struct pvblk_xen_blkif {
 	unsigned int nr_ring_pages;
 	bool multi_ref;
 	struct pvblk_xen_ring *rings;
-	bool rings_mapped;
 	char name[32];
 };
-
-/* What we advertise for a backend that reports @i (see write_disk()). */
-static struct pvblk_xen_limits make_limits(struct pvblk_xen_blkif *blkif,
-					   const struct pvblk_backend_info *i)
-{
-	struct pvblk_xen_limits lim = {
-		.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
-					   PVBLK_XEN_MAX_INDIRECT_SEGS),
-		.discard = i->max_discard_sectors &&
-			xenbus_read_unsigned(blkif->xdev->nodename,
-					     "discard-enable", 1),
-	};
-
-	lim.secure_discard = lim.discard && i->secure_discard;
-	return lim;
-}
 
 /* ---- disconnect ---- */
 
@@ -144,7 +125,6 @@ static void disconnect(struct pvblk_xen_blkif *blkif)
 		blkif->rings = NULL;
 	}
 	blkif->nr_rings = 0;
-	blkif->rings_mapped = false;
 }
 
 /* ---- connect ---- */
@@ -162,12 +142,25 @@ static int open_backend(struct pvblk_xen_blkif *blkif)
 	return 0;
 }
 
-/* One xenstore node of the disk properties. */
+/* One xenstore node we write, if @write. */
 struct xen_node {
 	const char *name;
-	u64 val;
+	unsigned long long val;
 	bool write;
 };
+
+/* Write @n nodes into @dir; every one is tried, the first error returned. */
+static int write_nodes(struct xenbus_transaction xbt, const char *dir,
+		       const struct xen_node *nodes, unsigned int n)
+{
+	int err = 0;
+
+	for (; n--; nodes++)
+		if (nodes->write)
+			err = xenbus_printf(xbt, dir, nodes->name, "%llu",
+					    nodes->val) ?: err;
+	return err;
+}
 
 /* Write what the frontend needs to know about the disk, in one transaction. */
 static int write_disk(struct pvblk_xen_blkif *blkif,
@@ -191,18 +184,14 @@ static int write_disk(struct pvblk_xen_blkif *blkif,
 		{ "physical-sector-size", i->physical_block_size, true },
 	};
 	struct xenbus_transaction xbt;
-	unsigned int n;
 	int err;
 
 again:
 	err = xenbus_transaction_start(&xbt);
 	if (err)
 		return err;
-	for (n = 0; n < ARRAY_SIZE(nodes) && !err; n++)
-		if (nodes[n].write)
-			err = xenbus_printf(xbt, blkif->xdev->nodename,
-					    nodes[n].name, "%llu",
-					    (unsigned long long)nodes[n].val);
+	err = write_nodes(xbt, blkif->xdev->nodename, nodes,
+			  ARRAY_SIZE(nodes));
 	if (err) {
 		xenbus_transaction_end(xbt, 1);
 		return err;
@@ -221,13 +210,13 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 {
 	struct xenbus_device *dev = blkif->xdev;
 	struct pvblk_backend_info info;
-	struct pvblk_xen_limits lim;
+	struct pvblk_xen_limits lim = {};
 	struct pvblk_dev *pdev;
 	unsigned int i;
 	char qname[48];
 	int err;
 
-	if (!blkif->devt || !blkif->rings_mapped || blkif->pdev ||
+	if (!blkif->devt || !blkif->rings || blkif->pdev ||
 	    dev->state == XenbusStateConnected)
 		return;
 
@@ -249,7 +238,12 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	blkif->be = NULL;	/* owned by pdev now */
 	blkif->pdev = pdev;
 	pvblk_dev_info(pdev, &info);
-	lim = make_limits(blkif, &info);
+	/* What we advertise for this backend (see write_disk()). */
+	lim.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
+				      PVBLK_XEN_MAX_INDIRECT_SEGS);
+	lim.discard = info.max_discard_sectors &&
+		xenbus_read_unsigned(dev->nodename, "discard-enable", 1);
+	lim.secure_discard = lim.discard && info.secure_discard;
 
 	for (i = 0; i < blkif->nr_rings; i++) {
 		struct pvblk_xen_ring *ring = &blkif->rings[i];
@@ -276,9 +270,8 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	}
 	dev_info(&dev->dev, "dom%u: %u queue(s), %u ring page(s), %s%s%s\n",
 		 dev->otherend_id, blkif->nr_rings, blkif->nr_ring_pages,
-		 blkif->proto == PVBLK_XEN_PROTO_X86_32 ? "x86_32-abi" :
-		 blkif->proto == PVBLK_XEN_PROTO_X86_64 ? "x86_64-abi" :
-		 "native", blkif->persistent ? ", persistent grants" : "",
+		 blkif->proto == PVBLK_XEN_PROTO_X86_32 ? "x86_32-abi" : "native",
+		 blkif->persistent ? ", persistent grants" : "",
 		 blkif->read_only ? ", read-only" : "");
 	return;
 
@@ -286,93 +279,80 @@ fail:
 	stop_rings(blkif);
 }
 
+/* Map the ring whose event channel and grant references are in @dir. */
 static int read_ring(struct pvblk_xen_blkif *blkif,
 		     struct pvblk_xen_ring *ring, const char *dir)
 {
-	struct xenbus_device *dev = blkif->xdev;
 	grant_ref_t grefs[XENBUS_MAX_RING_GRANTS];
-	unsigned int evtchn, i, gref;
-	char node[24];
+	const char *node = "event-channel";
+	char ref[20] = "ring-ref";
+	unsigned int evtchn, i;
+	bool bad;
 	int err;
 
-	err = xenbus_scanf(XBT_NIL, dir, "event-channel", "%u", &evtchn);
-	if (err != 1) {
-		xenbus_dev_fatal(dev, -EINVAL, "reading %s/event-channel", dir);
+	bad = xenbus_scanf(XBT_NIL, dir, node, "%u", &evtchn) != 1;
+	for (i = 0; i < blkif->nr_ring_pages && !bad; i++) {
+		if (blkif->multi_ref)
+			snprintf(ref, sizeof(ref), "ring-ref%u", i);
+		node = ref;
+		bad = xenbus_scanf(XBT_NIL, dir, node, "%u", &grefs[i]) != 1;
+	}
+	if (bad) {
+		xenbus_dev_fatal(blkif->xdev, -EINVAL, "reading %s/%s", dir,
+				 node);
 		return -EINVAL;
 	}
-	for (i = 0; i < blkif->nr_ring_pages; i++) {
-		if (blkif->multi_ref)
-			snprintf(node, sizeof(node), "ring-ref%u", i);
-		else
-			strscpy(node, "ring-ref", sizeof(node));
-		err = xenbus_scanf(XBT_NIL, dir, node, "%u", &gref);
-		if (err != 1) {
-			xenbus_dev_fatal(dev, -EINVAL, "reading %s/%s", dir,
-					 node);
-			return -EINVAL;
-		}
-		grefs[i] = gref;
-	}
-
-	ring->proto = blkif->proto;
 	err = pvblk_xen_ring_map(ring, grefs, blkif->nr_ring_pages, evtchn);
-	if (err) {
-		xenbus_dev_fatal(dev, err, "mapping ring of %s", dir);
-		return err;
-	}
-	ring->max_segs = max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
-			       min_t(unsigned int, max_indirect_segs,
-				     PVBLK_XEN_MAX_INDIRECT_SEGS));
-	return 0;
+	if (err)
+		xenbus_dev_fatal(blkif->xdev, err, "mapping ring of %s", dir);
+	return err;
 }
+
+/* The protocols a frontend may name; x86_64's is native (xen_blk.h). */
+static const struct {
+	const char *name;
+	enum pvblk_xen_proto proto;
+} protocols[] = {
+	{ XEN_IO_PROTO_ABI_NATIVE, PVBLK_XEN_PROTO_NATIVE },
+	{ XEN_IO_PROTO_ABI_X86_64, PVBLK_XEN_PROTO_NATIVE },
+	{ XEN_IO_PROTO_ABI_X86_32, PVBLK_XEN_PROTO_X86_32 },
+};
 
 /* Negotiate with the frontend and map its rings. */
 static int connect_rings(struct pvblk_xen_blkif *blkif)
 {
 	struct xenbus_device *dev = blkif->xdev;
-	char protocol[64] = "";
+	const char *fe = dev->otherend;
+	char protocol[64] = XEN_IO_PROTO_ABI_NATIVE;
 	unsigned int nr, order, i;
 	char *dir;
 	int err;
 
-	err = xenbus_scanf(XBT_NIL, dev->otherend, "protocol", "%63s",
-			   protocol);
-	if (err <= 0 || !strcmp(protocol, XEN_IO_PROTO_ABI_NATIVE)) {
-		blkif->proto = PVBLK_XEN_PROTO_NATIVE;
-	} else if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_32)) {
-		blkif->proto = PVBLK_XEN_PROTO_X86_32;
-	} else if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_64)) {
-		blkif->proto = PVBLK_XEN_PROTO_X86_64;
-	} else {
+	xenbus_scanf(XBT_NIL, fe, "protocol", "%63s", protocol);
+	for (i = 0; i < ARRAY_SIZE(protocols); i++)
+		if (!strcmp(protocol, protocols[i].name))
+			break;
+	if (i == ARRAY_SIZE(protocols)) {
 		xenbus_dev_fatal(dev, -EINVAL, "unknown protocol %s", protocol);
 		return -EINVAL;
 	}
-
+	blkif->proto = protocols[i].proto;
 	/* Re-negotiated on every connect. */
 	blkif->persistent = feature_persistent &&
-		xenbus_read_unsigned(dev->otherend, "feature-persistent", 0);
-
-	nr = xenbus_read_unsigned(dev->otherend, "multi-queue-num-queues", 1);
-	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES)) {
-		xenbus_dev_fatal(dev, -EINVAL, "frontend asked for %u queues",
-				 nr);
+		xenbus_read_unsigned(fe, "feature-persistent", 0);
+	nr = xenbus_read_unsigned(fe, "multi-queue-num-queues", 1);
+	/* No ring-page-order: one page, its grant in "ring-ref". */
+	order = xenbus_read_unsigned(fe, "ring-page-order", UINT_MAX);
+	blkif->multi_ref = order != UINT_MAX;
+	order = blkif->multi_ref ? order : 0;
+	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES) ||
+	    order > min_t(unsigned int, max_ring_order,
+			  XENBUS_MAX_RING_GRANT_ORDER)) {
+		xenbus_dev_fatal(dev, -EINVAL, "frontend asked for %u queues of 2^%u pages",
+				 nr, order);
 		return -EINVAL;
 	}
-
-	err = xenbus_scanf(XBT_NIL, dev->otherend, "ring-page-order", "%u",
-			   &order);
-	if (err != 1) {
-		blkif->nr_ring_pages = 1;
-		blkif->multi_ref = false;
-	} else if (order <= min_t(unsigned int, max_ring_order,
-				  XENBUS_MAX_RING_GRANT_ORDER)) {
-		blkif->nr_ring_pages = 1U << order;
-		blkif->multi_ref = true;
-	} else {
-		xenbus_dev_fatal(dev, -EINVAL, "ring-page-order %u too big",
-				 order);
-		return -EINVAL;
-	}
+	blkif->nr_ring_pages = 1U << order;
 
 	blkif->rings = kcalloc(nr, sizeof(*blkif->rings), GFP_KERNEL);
 	if (!blkif->rings)
@@ -380,20 +360,21 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 	blkif->nr_rings = nr;
 	for (i = 0; i < nr; i++)
 		pvblk_xen_ring_init(&blkif->rings[i], blkif, dev, i);
-
-	if (nr == 1)
-		return read_ring(blkif, &blkif->rings[0], dev->otherend);
-
-	for (i = 0; i < nr; i++) {
-		dir = kasprintf(GFP_KERNEL, "%s/queue-%u", dev->otherend, i);
+	for (i = 0, err = 0; i < nr && !err; i++) {
+		/* One ring in the frontend's directory, else queue-N/ each. */
+		dir = nr == 1 ? kstrdup(fe, GFP_KERNEL) :
+			kasprintf(GFP_KERNEL, "%s/queue-%u", fe, i);
 		if (!dir)
 			return -ENOMEM;
+		blkif->rings[i].proto = blkif->proto;
+		blkif->rings[i].max_segs =
+			max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
+			      min_t(unsigned int, max_indirect_segs,
+				    PVBLK_XEN_MAX_INDIRECT_SEGS));
 		err = read_ring(blkif, &blkif->rings[i], dir);
 		kfree(dir);
-		if (err)
-			return err;
 	}
-	return 0;
+	return err;
 }
 
 /* ---- xenbus callbacks ---- */
@@ -405,8 +386,8 @@ static void physdev_changed(struct xenbus_watch *watch, const char *path,
 						     struct pvblk_xen_blkif,
 						     watch);
 	struct xenbus_device *dev = blkif->xdev;
+	char mode[16] = "", type[16] = "";
 	unsigned int major, minor;
-	char *mode, *type;
 	dev_t devt;
 	int err;
 
@@ -429,20 +410,14 @@ static void physdev_changed(struct xenbus_watch *watch, const char *path,
 		goto out;
 	}
 
-	mode = xenbus_read(XBT_NIL, dev->nodename, "mode", NULL);
-	if (IS_ERR(mode)) {
-		xenbus_dev_fatal(dev, PTR_ERR(mode), "reading mode");
+	err = xenbus_scanf(XBT_NIL, dev->nodename, "mode", "%15s", mode);
+	if (err != 1) {
+		xenbus_dev_fatal(dev, err < 0 ? err : -EINVAL, "reading mode");
 		goto out;
 	}
 	blkif->read_only = !strchr(mode, 'w');
-	kfree(mode);
-
-	type = xenbus_read(XBT_NIL, dev->otherend, "device-type", NULL);
-	if (!IS_ERR(type)) {
-		blkif->cdrom = !strcmp(type, "cdrom");
-		kfree(type);
-	}
-
+	xenbus_scanf(XBT_NIL, dev->otherend, "device-type", "%15s", type);
+	blkif->cdrom = !strcmp(type, "cdrom");
 	blkif->devt = devt;
 	err = open_backend(blkif);
 	if (err) {
@@ -482,7 +457,6 @@ static void frontend_changed(struct xenbus_device *dev,
 			disconnect(blkif);
 			break;
 		}
-		blkif->rings_mapped = true;
 		maybe_connect(blkif);
 		break;
 
@@ -514,7 +488,7 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 
 	if (!blkif)
 		return;
-	if (blkif->watching) {
+	if (blkif->watch.node) {
 		unregister_xenbus_watch(&blkif->watch);
 		kfree(blkif->watch.node);
 		blkif->watch.node = NULL;
@@ -543,7 +517,6 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 			XENBUS_MAX_RING_GRANT_ORDER), true },
 	};
 	struct pvblk_xen_blkif *blkif;
-	unsigned int n;
 	int err;
 
 	blkif = kzalloc(sizeof(*blkif), GFP_KERNEL);
@@ -558,21 +531,14 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 	dev_set_drvdata(&dev->dev, blkif);
 
 	/* What the frontend may negotiate; best effort, as xen-blkback. */
-	for (n = 0; n < ARRAY_SIZE(nodes); n++) {
-		if (!nodes[n].write)
-			continue;
-		err = xenbus_printf(XBT_NIL, dev->nodename, nodes[n].name,
-				    "%llu", (unsigned long long)nodes[n].val);
-		if (err)
-			dev_warn(&dev->dev, "writing %s: %d\n", nodes[n].name,
-				 err);
-	}
+	err = write_nodes(XBT_NIL, dev->nodename, nodes, ARRAY_SIZE(nodes));
+	if (err)
+		dev_warn(&dev->dev, "writing the features offered: %d\n", err);
 
 	err = xenbus_watch_pathfmt(dev, &blkif->watch, NULL, physdev_changed,
 				   "%s/%s", dev->nodename, "physical-device");
 	if (err)
 		goto fail;
-	blkif->watching = true;
 
 	err = xenbus_switch_state(dev, XenbusStateInitWait);
 	if (err)
@@ -598,8 +564,6 @@ static struct xenbus_driver pvblk_xen_driver = {
 	.allow_rebind = true,
 };
 
-static bool registered;
-
 int pvblk_xen_init(void)
 {
 	int err;
@@ -616,18 +580,15 @@ int pvblk_xen_init(void)
 	if (err) {
 		destroy_workqueue(pvblk_xen_wq);
 		pvblk_xen_wq = NULL;
-		return err;
 	}
-	registered = true;
-	return 0;
+	return err;
 }
 
 void pvblk_xen_exit(void)
 {
-	if (!registered)
+	if (!pvblk_xen_wq)
 		return;
 	xenbus_unregister_driver(&pvblk_xen_driver);
 	destroy_workqueue(pvblk_xen_wq);
 	pvblk_xen_wq = NULL;
-	registered = false;
 }

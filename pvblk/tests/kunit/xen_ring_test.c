@@ -164,16 +164,17 @@ static void put16(u8 *p, u16 v)
 	memcpy(p, &v, 2);
 }
 
-/* ---- layout of the three ABIs ---- */
+/* ---- layout of the ABIs: x86_32 and native (= x86_64 on 64-bit) ---- */
 
 static void xen_ring_abi_sizes(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_32_request), 108);
-	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_64_request), 112);
+	KUNIT_EXPECT_EQ(test, sizeof(struct blkif_request), 112);
 	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_32_response), 12);
-	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_64_response), 16);
+	KUNIT_EXPECT_EQ(test, sizeof(struct blkif_response), 16);
+	KUNIT_EXPECT_EQ(test, offsetof(struct blkif_request, u.rw.id), 8);
+	KUNIT_EXPECT_EQ(test, offsetof(struct blkif_request, u.indirect.indirect_grefs), 28);
 	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(pvblk_xen_x86_32, XEN_PAGE_SIZE), 32);
-	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(pvblk_xen_x86_64, XEN_PAGE_SIZE), 32);
 	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(blkif, XEN_PAGE_SIZE), 32);
 }
 
@@ -205,6 +206,7 @@ static void xen_ring_decode_x86_32_rw(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.seg[1].last_sect, 3);
 }
 
+/* "x86_64-abi": the native layout of a 64-bit dom0. */
 static void xen_ring_decode_x86_64_rw(struct kunit *test)
 {
 	union pvblk_xen_raw_req raw;
@@ -217,7 +219,7 @@ static void xen_ring_decode_x86_64_rw(struct kunit *test)
 	put64(b + 8, 0xabcdef);			/* id: 8-byte aligned */
 	put64(b + 16, 1000);
 	put_seg(b + 24, 33, 1, 6);
-	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_NATIVE, &raw, &r);
 
 	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_READ);
 	KUNIT_EXPECT_EQ(test, r.id, 0xabcdef);
@@ -241,12 +243,6 @@ static void xen_ring_decode_native(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_FLUSH_DISKCACHE);
 	KUNIT_EXPECT_EQ(test, r.id, 77);
 	KUNIT_EXPECT_EQ(test, r.nr_segs, 0);
-#ifdef CONFIG_X86_64
-	/* On x86_64 native is the x86_64 ABI. */
-	KUNIT_EXPECT_EQ(test, sizeof(struct blkif_request),
-			sizeof(struct pvblk_xen_x86_64_request));
-	KUNIT_EXPECT_EQ(test, offsetof(struct blkif_request, u.rw.id), 8);
-#endif
 }
 
 static void xen_ring_decode_indirect(struct kunit *test)
@@ -282,7 +278,7 @@ static void xen_ring_decode_indirect(struct kunit *test)
 	put64(b + 8, 6);
 	put64(b + 16, 128);
 	memcpy(b + 28 + 4, &g, 4);
-	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_NATIVE, &raw, &r);
 	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_WRITE);
 	KUNIT_EXPECT_EQ(test, r.nr_segs, 513);
 	KUNIT_EXPECT_EQ(test, r.nr_ipages, 2);
@@ -315,7 +311,7 @@ static void xen_ring_decode_discard(struct kunit *test)
 	put64(b + 8, 10);
 	put64(b + 16, 200);
 	put64(b + 24, 8);
-	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_NATIVE, &raw, &r);
 	KUNIT_EXPECT_EQ(test, r.id, 10);
 	KUNIT_EXPECT_EQ(test, r.sector, 200);
 	KUNIT_EXPECT_EQ(test, r.nr_sectors, 8);
@@ -340,7 +336,7 @@ static void xen_ring_write_rsp(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st, BLKIF_RSP_ERROR);
 
 	memset(slot, 0xff, sizeof(slot));
-	pvblk_xen_write_rsp(PVBLK_XEN_PROTO_X86_64, slot, 0x43, BLKIF_OP_INDIRECT,
+	pvblk_xen_write_rsp(PVBLK_XEN_PROTO_NATIVE, slot, 0x43, BLKIF_OP_INDIRECT,
 			    BLKIF_RSP_EOPNOTSUPP);
 	memcpy(&id, slot, 8);
 	memcpy(&st, slot + 10, 2);
