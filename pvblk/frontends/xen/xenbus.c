@@ -93,8 +93,8 @@ struct pvblk_xen_blkif {
 
 /*
  * Stop fetching on every ring, let everything in flight complete and be
- * answered, then destroy the device and the rings' grant caches (the last
- * completions still use them).
+ * answered, stop the rings' work items, then destroy the device (it
+ * completes what is left itself).  The rings stay mapped.
  */
 static void stop_rings(struct pvblk_xen_blkif *blkif)
 {
@@ -102,15 +102,12 @@ static void stop_rings(struct pvblk_xen_blkif *blkif)
 
 	for (i = 0; i < blkif->nr_rings; i++)
 		pvblk_xen_ring_quiesce(&blkif->rings[i]);
-	if (blkif->pdev) {
+	if (blkif->pdev)
 		pvblk_dev_drain(blkif->pdev);
-		for (i = 0; i < blkif->nr_rings; i++)
-			cancel_work_sync(&blkif->rings[i].work);
-		pvblk_dev_destroy(blkif->pdev);
-		blkif->pdev = NULL;
-	}
 	for (i = 0; i < blkif->nr_rings; i++)
 		pvblk_xen_ring_stop(&blkif->rings[i]);
+	pvblk_dev_destroy(blkif->pdev);
+	blkif->pdev = NULL;
 }
 
 static void disconnect(struct pvblk_xen_blkif *blkif)
@@ -308,16 +305,6 @@ static int read_ring(struct pvblk_xen_blkif *blkif,
 	return err;
 }
 
-/* The protocols a frontend may name; x86_64's is native (xen_blk.h). */
-static const struct {
-	const char *name;
-	enum pvblk_xen_proto proto;
-} protocols[] = {
-	{ XEN_IO_PROTO_ABI_NATIVE, PVBLK_XEN_PROTO_NATIVE },
-	{ XEN_IO_PROTO_ABI_X86_64, PVBLK_XEN_PROTO_NATIVE },
-	{ XEN_IO_PROTO_ABI_X86_32, PVBLK_XEN_PROTO_X86_32 },
-};
-
 /* Negotiate with the frontend and map its rings. */
 static int connect_rings(struct pvblk_xen_blkif *blkif)
 {
@@ -329,14 +316,15 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 	int err;
 
 	xenbus_scanf(XBT_NIL, fe, "protocol", "%63s", protocol);
-	for (i = 0; i < ARRAY_SIZE(protocols); i++)
-		if (!strcmp(protocol, protocols[i].name))
-			break;
-	if (i == ARRAY_SIZE(protocols)) {
+	/* x86_64's layout is the native one (xen_blk.h). */
+	blkif->proto = strcmp(protocol, XEN_IO_PROTO_ABI_X86_32) ?
+		PVBLK_XEN_PROTO_NATIVE : PVBLK_XEN_PROTO_X86_32;
+	if (blkif->proto == PVBLK_XEN_PROTO_NATIVE &&
+	    strcmp(protocol, XEN_IO_PROTO_ABI_NATIVE) &&
+	    strcmp(protocol, XEN_IO_PROTO_ABI_X86_64)) {
 		xenbus_dev_fatal(dev, -EINVAL, "unknown protocol %s", protocol);
 		return -EINVAL;
 	}
-	blkif->proto = protocols[i].proto;
 	/* Re-negotiated on every connect. */
 	blkif->persistent = feature_persistent &&
 		xenbus_read_unsigned(fe, "feature-persistent", 0);
@@ -359,7 +347,7 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 		return -ENOMEM;
 	blkif->nr_rings = nr;
 	for (i = 0; i < nr; i++)
-		pvblk_xen_ring_init(&blkif->rings[i], blkif, dev, i);
+		pvblk_xen_ring_init(&blkif->rings[i], dev, i);
 	for (i = 0, err = 0; i < nr && !err; i++) {
 		/* One ring in the frontend's directory, else queue-N/ each. */
 		dir = nr == 1 ? kstrdup(fe, GFP_KERNEL) :
@@ -435,7 +423,6 @@ static void frontend_changed(struct xenbus_device *dev,
 			     enum xenbus_state state)
 {
 	struct pvblk_xen_blkif *blkif = dev_get_drvdata(&dev->dev);
-	int err;
 
 	mutex_lock(&blkif->lock);
 	switch (state) {
@@ -452,12 +439,10 @@ static void frontend_changed(struct xenbus_device *dev,
 		if (dev->state == XenbusStateConnected)
 			break;
 		disconnect(blkif);
-		err = connect_rings(blkif);
-		if (err) {
+		if (connect_rings(blkif))
 			disconnect(blkif);
-			break;
-		}
-		maybe_connect(blkif);
+		else
+			maybe_connect(blkif);
 		break;
 
 	case XenbusStateClosing:
@@ -495,9 +480,7 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 	}
 	mutex_lock(&blkif->lock);
 	disconnect(blkif);
-	if (blkif->be)
-		pvblk_backend_close(blkif->be);
-	blkif->be = NULL;
+	pvblk_backend_close(blkif->be);
 	mutex_unlock(&blkif->lock);
 	dev_set_drvdata(&dev->dev, NULL);
 	kfree(blkif);
