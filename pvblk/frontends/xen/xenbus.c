@@ -11,17 +11,21 @@
  *                       (one queue per ring), start the rings, write the
  *                       disk properties and switch to Connected
  *   frontend Closing -> Closing
- *   frontend Closed  -> stop and unmap everything, Closed; a rebooted
- *                       frontend going back to Initialising gets InitWait
- *                       and negotiates again from scratch.
- * All of this runs in the xenwatch thread; blkif->lock also serialises it
- * against remove().
+ *   frontend Closed  -> stop fetching, unbind the event channels, hand the
+ *                       rest (waiting for the I/O in flight, destroying the
+ *                       device, unmapping the rings) to teardown_work();
+ *                       Closed.  A rebooted frontend going back to
+ *                       Initialising gets InitWait and negotiates again.
+ * All of this runs in the xenwatch thread and never waits for the backing
+ * device; blkif->lock also serialises it against remove().
  */
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/kdev_t.h>
+#include <linux/kref.h>
+#include <linux/wait.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
 #include <xen/grant_table.h>
@@ -54,74 +58,115 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
 
 /**
  * struct pvblk_xen_blkif - one vbd.
- * @xdev: the xenbus device.
+ * @xdev: the xenbus device (a reference).
+ * @ref: remove() and every teardown_work() still running hold one.
+ * @draining: teardown_work() items running.
+ * @drained: woken when @draining drops to 0.
  * @lock: serialises the state machine and remove(); protects all below.
  * @watch: on backend/.../physical-device (registered: ->node is set).
  * @devt: the physical device, 0 until the hotplug script wrote it.
  * @read_only: mode has no "w".
  * @cdrom: the frontend's device-type is "cdrom".
- * @be: opened backend not yet handed to @pdev (owned here).
- * @pdev: core device, one queue per ring; exists while connected.
+ * @be: opened backend not yet handed to a device (owned here).
  * @proto: negotiated ABI.
  * @persistent: persistent grants negotiated for this connection.
- * @nr_rings: rings (queues) negotiated.
  * @nr_ring_pages: pages per ring.
  * @multi_ref: the frontend uses ring-refN nodes.
- * @rings: @nr_rings rings, all mapped once connect_rings() succeeded (a
- *	failure disconnects at once); NULL while disconnected.
- * @name: debugfs name of @pdev.
+ * @conn: the rings of the frontend, once it initialised (a failure
+ *	disconnects at once); NULL while disconnected.
+ * @name: debugfs name of the device.
  */
 struct pvblk_xen_blkif {
 	struct xenbus_device *xdev;
+	struct kref ref;
+	atomic_t draining;
+	wait_queue_head_t drained;
 	struct mutex lock;		/* the state machine, see above */
 	struct xenbus_watch watch;
 	dev_t devt;
 	bool read_only;
 	bool cdrom;
 	struct pvblk_backend *be;
-	struct pvblk_dev *pdev;
 	enum pvblk_xen_proto proto;
 	bool persistent;
-	unsigned int nr_rings;
 	unsigned int nr_ring_pages;
 	bool multi_ref;
-	struct pvblk_xen_ring *rings;
+	struct pvblk_xen_conn *conn;
 	char name[32];
+};
+
+/**
+ * struct pvblk_xen_conn - one connection: its rings and its device.
+ * @teardown: teardown_work(), queued by disconnect().
+ * @blkif: set (with a reference) when disconnected.
+ * @pdev: core device, one queue per ring; exists while connected.
+ * @nr_rings: rings (queues) negotiated.
+ * @rings: all mapped once connect_rings() succeeded.
+ */
+struct pvblk_xen_conn {
+	struct work_struct teardown;
+	struct pvblk_xen_blkif *blkif;
+	struct pvblk_dev *pdev;
+	unsigned int nr_rings;
+	struct pvblk_xen_ring rings[];
 };
 
 /* ---- disconnect ---- */
 
-/*
- * Stop fetching on every ring, let everything in flight complete and be
- * answered, stop the rings' work items, then destroy the device (it
- * completes what is left itself).  The rings stay mapped.
- */
-static void stop_rings(struct pvblk_xen_blkif *blkif)
+static void blkif_release(struct kref *ref)
 {
-	unsigned int i;
+	struct pvblk_xen_blkif *blkif = container_of(ref, struct pvblk_xen_blkif,
+						     ref);
 
-	for (i = 0; i < blkif->nr_rings; i++)
-		pvblk_xen_ring_quiesce(&blkif->rings[i]);
-	if (blkif->pdev)
-		pvblk_dev_drain(blkif->pdev);
-	for (i = 0; i < blkif->nr_rings; i++)
-		pvblk_xen_ring_stop(&blkif->rings[i]);
-	pvblk_dev_destroy(blkif->pdev);
-	blkif->pdev = NULL;
+	put_device(&blkif->xdev->dev);
+	kfree(blkif);
 }
 
-static void disconnect(struct pvblk_xen_blkif *blkif)
+/*
+ * Let everything in flight complete and be answered (for as long as the
+ * backing device takes), stop the rings' work items, destroy the device
+ * (it completes what is left), then unmap and free the rings.
+ */
+static void teardown_work(struct work_struct *work)
 {
+	struct pvblk_xen_conn *c = container_of(work, struct pvblk_xen_conn,
+						teardown);
+	struct pvblk_xen_blkif *blkif = c->blkif;
 	unsigned int i;
 
-	stop_rings(blkif);
-	if (blkif->rings) {
-		for (i = 0; i < blkif->nr_rings; i++)
-			pvblk_xen_ring_free(&blkif->rings[i]);
-		kfree(blkif->rings);
-		blkif->rings = NULL;
-	}
-	blkif->nr_rings = 0;
+	if (c->pdev)
+		pvblk_dev_drain(c->pdev);
+	for (i = 0; i < c->nr_rings; i++)
+		pvblk_xen_ring_stop(&c->rings[i]);
+	pvblk_dev_destroy(c->pdev);
+	for (i = 0; i < c->nr_rings; i++)
+		pvblk_xen_ring_free(&c->rings[i]);
+	kfree(c);
+	if (atomic_dec_and_test(&blkif->draining))
+		wake_up_all(&blkif->drained);
+	kref_put(&blkif->ref, blkif_release);
+}
+
+/*
+ * Stop fetching on every ring and unbind its event channel, then leave
+ * the wait for the requests in flight to teardown_work(): the xenwatch
+ * thread (every xenbus device of the host) must not hang on a backing
+ * device whose I/O never completes.
+ */
+static void disconnect(struct pvblk_xen_blkif *blkif)
+{
+	struct pvblk_xen_conn *c = blkif->conn;
+	unsigned int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nr_rings; i++)
+		pvblk_xen_ring_quiesce(&c->rings[i]);
+	blkif->conn = NULL;
+	c->blkif = blkif;
+	kref_get(&blkif->ref);
+	atomic_inc(&blkif->draining);
+	queue_work(pvblk_xen_wq, &c->teardown);
 }
 
 /* ---- connect ---- */
@@ -132,6 +177,12 @@ static int open_backend(struct pvblk_xen_blkif *blkif)
 
 	if (blkif->be)
 		return 0;
+	/*
+	 * A reconnect: the last connection may still hold the device open
+	 * while it drains.  Give it a while; a stuck one fails this one.
+	 */
+	wait_event_timeout(blkif->drained, !atomic_read(&blkif->draining),
+			   10 * HZ);
 	be = pvblk_backend_open_dev(blkif->devt, blkif->read_only);
 	if (IS_ERR(be))
 		return PTR_ERR(be);
@@ -163,7 +214,7 @@ static int write_nodes(struct xenbus_transaction xbt, const char *dir,
 static int write_disk(struct pvblk_xen_blkif *blkif,
 		      const struct pvblk_backend_info *i)
 {
-	const struct pvblk_xen_limits *lim = &blkif->rings[0].lim;
+	const struct pvblk_xen_limits *lim = &blkif->conn->rings[0].lim;
 	bool ro = i->read_only || blkif->read_only;
 	const struct xen_node nodes[] = {
 		{ "feature-flush-cache", 1, true },
@@ -205,6 +256,7 @@ again:
  */
 static void maybe_connect(struct pvblk_xen_blkif *blkif)
 {
+	struct pvblk_xen_conn *c = blkif->conn;
 	struct xenbus_device *dev = blkif->xdev;
 	struct pvblk_backend_info info;
 	struct pvblk_xen_limits lim = {};
@@ -213,8 +265,7 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	char qname[48];
 	int err;
 
-	if (!blkif->devt || !blkif->rings || blkif->pdev ||
-	    dev->state == XenbusStateConnected)
+	if (!blkif->devt || !c || c->pdev || dev->state == XenbusStateConnected)
 		return;
 
 	err = open_backend(blkif);
@@ -225,15 +276,15 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	}
 	/* One pool per ring, a request per ring slot. */
 	pdev = pvblk_dev_create(blkif->name, &pvblk_xen_transport_ops, blkif,
-				blkif->nr_rings, blkif->rings[0].nr_ents,
-				pvblk_xen_req_size(blkif->rings[0].max_segs));
+				c->nr_rings, c->rings[0].nr_ents,
+				pvblk_xen_req_size(c->rings[0].max_segs));
 	if (IS_ERR(pdev)) {
 		xenbus_dev_fatal(dev, PTR_ERR(pdev), "creating pvblk device");
 		return;
 	}
 	pvblk_dev_set_backend(pdev, blkif->be);
 	blkif->be = NULL;	/* owned by pdev now */
-	blkif->pdev = pdev;
+	c->pdev = pdev;
 	pvblk_dev_info(pdev, &info);
 	/* What we advertise for this backend (see write_disk()). */
 	lim.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
@@ -242,8 +293,8 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 		xenbus_read_unsigned(dev->nodename, "discard-enable", 1);
 	lim.secure_discard = lim.discard && info.secure_discard;
 
-	for (i = 0; i < blkif->nr_rings; i++) {
-		struct pvblk_xen_ring *ring = &blkif->rings[i];
+	for (i = 0; i < c->nr_rings; i++) {
+		struct pvblk_xen_ring *ring = &c->rings[i];
 
 		ring->lim = lim;
 		snprintf(qname, sizeof(qname), "%s-q%u", blkif->name, i);
@@ -266,14 +317,14 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 		goto fail;
 	}
 	dev_info(&dev->dev, "dom%u: %u queue(s), %u ring page(s), %s%s%s\n",
-		 dev->otherend_id, blkif->nr_rings, blkif->nr_ring_pages,
+		 dev->otherend_id, c->nr_rings, blkif->nr_ring_pages,
 		 blkif->proto == PVBLK_XEN_PROTO_X86_32 ? "x86_32-abi" : "native",
 		 blkif->persistent ? ", persistent grants" : "",
 		 blkif->read_only ? ", read-only" : "");
 	return;
 
 fail:
-	stop_rings(blkif);
+	disconnect(blkif);
 }
 
 /* Map the ring whose event channel and grant references are in @dir. */
@@ -311,6 +362,7 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 	struct xenbus_device *dev = blkif->xdev;
 	const char *fe = dev->otherend;
 	char protocol[64] = XEN_IO_PROTO_ABI_NATIVE;
+	struct pvblk_xen_conn *c;
 	unsigned int nr, order, i;
 	char *dir;
 	int err;
@@ -342,24 +394,26 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 	}
 	blkif->nr_ring_pages = 1U << order;
 
-	blkif->rings = kcalloc(nr, sizeof(*blkif->rings), GFP_KERNEL);
-	if (!blkif->rings)
+	c = kzalloc(struct_size(c, rings, nr), GFP_KERNEL);
+	if (!c)
 		return -ENOMEM;
-	blkif->nr_rings = nr;
+	INIT_WORK(&c->teardown, teardown_work);
+	c->nr_rings = nr;
 	for (i = 0; i < nr; i++)
-		pvblk_xen_ring_init(&blkif->rings[i], dev, i);
+		pvblk_xen_ring_init(&c->rings[i], dev, i);
+	blkif->conn = c;
 	for (i = 0, err = 0; i < nr && !err; i++) {
 		/* One ring in the frontend's directory, else queue-N/ each. */
 		dir = nr == 1 ? kstrdup(fe, GFP_KERNEL) :
 			kasprintf(GFP_KERNEL, "%s/queue-%u", fe, i);
 		if (!dir)
 			return -ENOMEM;
-		blkif->rings[i].proto = blkif->proto;
-		blkif->rings[i].max_segs =
+		c->rings[i].proto = blkif->proto;
+		c->rings[i].max_segs =
 			max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
 			      min_t(unsigned int, max_indirect_segs,
 				    PVBLK_XEN_MAX_INDIRECT_SEGS));
-		err = read_ring(blkif, &blkif->rings[i], dir);
+		err = read_ring(blkif, &c->rings[i], dir);
 		kfree(dir);
 	}
 	return err;
@@ -483,7 +537,7 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 	pvblk_backend_close(blkif->be);
 	mutex_unlock(&blkif->lock);
 	dev_set_drvdata(&dev->dev, NULL);
-	kfree(blkif);
+	kref_put(&blkif->ref, blkif_release);
 }
 
 static int pvblk_xen_probe(struct xenbus_device *dev,
@@ -508,6 +562,9 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 		return -ENOMEM;
 	}
 	blkif->xdev = dev;
+	get_device(&dev->dev);
+	kref_init(&blkif->ref);
+	init_waitqueue_head(&blkif->drained);
 	mutex_init(&blkif->lock);
 	snprintf(blkif->name, sizeof(blkif->name), "xen-%u-%s",
 		 dev->otherend_id, strrchr(dev->nodename, '/') + 1);
@@ -572,6 +629,11 @@ void pvblk_xen_exit(void)
 	if (!pvblk_xen_wq)
 		return;
 	xenbus_unregister_driver(&pvblk_xen_driver);
+	/*
+	 * Wait for every teardown_work() (however long its I/O takes) with a
+	 * flush: bios still complete, and queue ring work, meanwhile.
+	 */
+	flush_workqueue(pvblk_xen_wq);
 	destroy_workqueue(pvblk_xen_wq);
 	pvblk_xen_wq = NULL;
 }
