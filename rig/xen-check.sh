@@ -5,5 +5,5 @@
 # "N passed, N failed"; exits non-zero when a scenario fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-echo "xen-check: scenarios reference pvblk detach"
-exec "$here/xen-run.sh" reference pvblk detach
+echo "xen-check: scenarios reference pvblk detach stuck"
+exec "$here/xen-run.sh" reference pvblk detach stuck

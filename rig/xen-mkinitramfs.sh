@@ -121,7 +121,7 @@ r=$work/dom0
 skeleton "$r"
 copy_bins "$r" /bin/bash /usr/bin/flock /usr/bin/stat /usr/bin/expr /usr/bin/cut \
 	/bin/sed /bin/grep /usr/bin/readlink /usr/bin/id /sbin/losetup /usr/bin/mawk \
-	/bin/kmod /usr/bin/xz /lib/x86_64-linux-gnu/libgcc_s.so.1 \
+	/bin/kmod /usr/bin/xz /lib/x86_64-linux-gnu/libgcc_s.so.1 /sbin/dmsetup \
 	"$XENBIN"/xl "$XENBIN"/xenstored "$XENBIN"/oxenstored "$XENBIN"/xenconsoled \
 	"$XENBIN"/xen-init-dom0 "$XENBIN"/libxl-save-helper "$XENBIN"/xenstore-control \
 	/usr/bin/xenstore /usr/bin/xenstore-*
@@ -133,7 +133,7 @@ mkdir -p "$r"/etc/xen "$r"/var/lib/xen "$r"/var/log/xen/console "$r"/run/xen \
 cp -a /etc/xen/scripts "$r"/etc/xen/
 [ -e /etc/xen/xl.conf ] && cp /etc/xen/xl.conf "$r"/etc/xen/
 copy_modules "$r" xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc \
-	brd null_blk loop xen-blkback vhost vhost_iotlb
+	brd null_blk loop dm-mod xen-blkback vhost vhost_iotlb
 mkdir -p "$r"/domu
 cp /boot/vmlinuz-"$KVER" "$r"/domu/vmlinuz
 cp "$work"/domu.cpio.zst "$r"/domu/initrd.base

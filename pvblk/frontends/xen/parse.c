@@ -12,6 +12,8 @@
  * the KUnit suite pvblk_xen_ring runs them with fake mappings.
  */
 #include <linux/kernel.h>
+#include <linux/delay.h>
+#include <linux/mm.h>
 #include <linux/string.h>
 #include <kunit/visibility.h>
 #include "xen_blk.h"
@@ -67,18 +69,15 @@ void pvblk_xen_decode_req(enum pvblk_xen_proto proto,
 			  const union pvblk_xen_raw_req *raw,
 			  struct pvblk_xen_breq *out)
 {
+	/* A 64-bit dom0's native layout is x86_64's (blkif.h). */
+	BUILD_BUG_ON(sizeof(struct blkif_request) != 112 ||
+		     offsetof(struct blkif_request, u.rw.id) != 8 ||
+		     sizeof(struct blkif_response) != 16);
 	memset(out, 0, sizeof(*out));
-	switch (proto) {
-	case PVBLK_XEN_PROTO_X86_32:
+	if (proto == PVBLK_XEN_PROTO_X86_32)
 		DECODE_REQ(out, &raw->x86_32);
-		break;
-	case PVBLK_XEN_PROTO_X86_64:
-		DECODE_REQ(out, &raw->x86_64);
-		break;
-	default:
+	else
 		DECODE_REQ(out, &raw->native);
-		break;
-	}
 	if (out->indirect)
 		out->nr_ipages = DIV_ROUND_UP(out->nr_segs,
 					      PVBLK_XEN_SEGS_PER_IPAGE);
@@ -100,98 +99,66 @@ static int check_rw(const struct pvblk_xen_breq *r,
 	}
 	if (r->nr_segs > max)
 		return BLKIF_RSP_ERROR;
+	plan->has_data = r->nr_segs != 0;
+	/* The host only reads what it writes. */
+	plan->map_ro = r->op != BLKIF_OP_READ;
 
 	switch (r->op) {
 	case BLKIF_OP_READ:
-		if (!r->nr_segs)
-			return BLKIF_RSP_ERROR;
-		plan->op = PVBLK_OP_READ;
-		break;
 	case BLKIF_OP_WRITE:
-		if (!r->nr_segs)
-			return BLKIF_RSP_ERROR;
-		plan->op = PVBLK_OP_WRITE;
-		plan->map_ro = true;
-		break;
+		plan->op = r->op == BLKIF_OP_READ ? PVBLK_OP_READ :
+			PVBLK_OP_WRITE;
+		return plan->has_data ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
 	case BLKIF_OP_WRITE_BARRIER:
 		plan->flags = PVBLK_REQ_BARRIER;
-		if (r->nr_segs) {
-			plan->op = PVBLK_OP_WRITE;
-			plan->flags |= PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA;
-			plan->map_ro = true;
-		} else {
-			plan->op = PVBLK_OP_FLUSH;
-		}
-		break;
+		fallthrough;
 	case BLKIF_OP_FLUSH_DISKCACHE:
-		if (r->nr_segs) {
-			/* blkfront sends FUA writes this way */
-			plan->op = PVBLK_OP_WRITE;
-			plan->flags = PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA;
-			plan->map_ro = true;
-		} else {
-			plan->op = PVBLK_OP_FLUSH;
-		}
-		break;
-	default:
-		return BLKIF_RSP_ERROR;
+		/* With data: a FUA write (blkfront sends them this way). */
+		plan->op = plan->has_data ? PVBLK_OP_WRITE : PVBLK_OP_FLUSH;
+		if (plan->has_data)
+			plan->flags |= PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA;
+		return BLKIF_RSP_OKAY;
 	}
-	plan->has_data = r->nr_segs != 0;
-	return BLKIF_RSP_OKAY;
+	return BLKIF_RSP_ERROR;
 }
 
 /**
- * pvblk_xen_check_req() - validate a decoded request's wire fields.
+ * check_req() - validate a decoded request's wire fields.
  * @r: private copy.
  * @lim: what we advertised.
  * @plan: filled with the core operation on success.
  *
- * Segment contents are checked later by pvblk_xen_check_segs() (indirect
+ * Segment contents are checked later by check_segs() (indirect
  * segments are only known after the indirect pages are read).
  *
  * Return: BLKIF_RSP_OKAY, or the status to answer.
  */
-int pvblk_xen_check_req(const struct pvblk_xen_breq *r,
-			const struct pvblk_xen_limits *lim,
-			struct pvblk_xen_plan *plan)
+static int check_req(const struct pvblk_xen_breq *r,
+		     const struct pvblk_xen_limits *lim,
+		     struct pvblk_xen_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
-
-	if (r->indirect) {
-		if (!lim->max_indirect_segs)
-			return BLKIF_RSP_EOPNOTSUPP;
-		return check_rw(r, lim, plan);
-	}
-
-	switch (r->op) {
-	case BLKIF_OP_READ:
-	case BLKIF_OP_WRITE:
-	case BLKIF_OP_WRITE_BARRIER:
-	case BLKIF_OP_FLUSH_DISKCACHE:
-		return check_rw(r, lim, plan);
-	case BLKIF_OP_DISCARD:
-		if (!lim->discard)
-			return BLKIF_RSP_EOPNOTSUPP;
-		plan->op = PVBLK_OP_DISCARD;
-		if ((r->discard_flag & BLKIF_DISCARD_SECURE) &&
-		    lim->secure_discard)
-			plan->flags = PVBLK_REQ_SECURE;
-		return BLKIF_RSP_OKAY;
-	default:
+	if (r->indirect && !lim->max_indirect_segs)
 		return BLKIF_RSP_EOPNOTSUPP;
-	}
+	if (r->indirect || r->op <= BLKIF_OP_FLUSH_DISKCACHE)
+		return check_rw(r, lim, plan);
+	if (r->op != BLKIF_OP_DISCARD || !lim->discard)
+		return BLKIF_RSP_EOPNOTSUPP;
+	plan->op = PVBLK_OP_DISCARD;
+	if ((r->discard_flag & BLKIF_DISCARD_SECURE) && lim->secure_discard)
+		plan->flags = PVBLK_REQ_SECURE;
+	return BLKIF_RSP_OKAY;
 }
-EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_check_req);
 
 /**
- * pvblk_xen_check_segs() - validate data segments (private copies).
+ * check_segs() - validate data segments (private copies).
  * @segs: segment descriptors.
  * @n: how many.
  *
  * Return: BLKIF_RSP_OKAY or BLKIF_RSP_ERROR.
  */
-int pvblk_xen_check_segs(const struct blkif_request_segment *segs,
-			 unsigned int n)
+static int check_segs(const struct blkif_request_segment *segs,
+		      unsigned int n)
 {
 	unsigned int i;
 
@@ -201,18 +168,16 @@ int pvblk_xen_check_segs(const struct blkif_request_segment *segs,
 			return BLKIF_RSP_ERROR;
 	return BLKIF_RSP_OKAY;
 }
-EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_check_segs);
 
 /**
- * pvblk_xen_copy_indirect() - copy segment descriptors out of indirect
+ * copy_indirect() - copy segment descriptors out of indirect
  * pages (guest memory) into @out, reading every descriptor once.
  * @ipages: kernel addresses of the mapped indirect pages.
  * @nr_segs: descriptors to copy (the pages must cover them).
- * @out: private copy, validated by pvblk_xen_check_segs() afterwards.
+ * @out: private copy, validated by check_segs() afterwards.
  */
-void pvblk_xen_copy_indirect(void * const *ipages,
-			     unsigned int nr_segs,
-			     struct blkif_request_segment *out)
+static void copy_indirect(void * const *ipages, unsigned int nr_segs,
+			  struct blkif_request_segment *out)
 {
 	unsigned int i, n;
 
@@ -222,19 +187,18 @@ void pvblk_xen_copy_indirect(void * const *ipages,
 		       n * sizeof(*out));
 	}
 }
-EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_copy_indirect);
 
 /**
- * pvblk_xen_build_segs() - core segments from checked descriptors and
+ * build_segs() - core segments from checked descriptors and
  * their mappings.
  * @segs: checked descriptors.
  * @ents: their mappings.
  * @n: how many.
  * @out: core segments.
  */
-void pvblk_xen_build_segs(const struct blkif_request_segment *segs,
-			  struct pvblk_mentry * const *ents,
-			  unsigned int n, struct pvblk_seg *out)
+static void build_segs(const struct blkif_request_segment *segs,
+		       struct pvblk_mentry * const *ents, unsigned int n,
+		       struct pvblk_seg *out)
 {
 	unsigned int i;
 
@@ -244,9 +208,8 @@ void pvblk_xen_build_segs(const struct blkif_request_segment *segs,
 		out[i].len = (segs[i].last_sect - segs[i].first_sect + 1) << 9;
 	}
 }
-EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_build_segs);
 
-/* The one mapping of a core status to a wire status, and back. */
+/* The one mapping of a core status to a wire status. */
 int pvblk_xen_rsp_status(blk_status_t status)
 {
 	if (status == BLK_STS_OK)
@@ -256,15 +219,6 @@ int pvblk_xen_rsp_status(blk_status_t status)
 	return BLKIF_RSP_ERROR;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_rsp_status);
-
-blk_status_t pvblk_xen_blk_status(int rsp)
-{
-	if (rsp == BLKIF_RSP_OKAY)
-		return BLK_STS_OK;
-	if (rsp == BLKIF_RSP_EOPNOTSUPP)
-		return BLK_STS_NOTSUPP;
-	return BLK_STS_IOERR;
-}
 
 /* A producer more than a ring ahead of our responses is lying. */
 bool pvblk_xen_prod_overflow(RING_IDX req_prod,
@@ -290,13 +244,11 @@ void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
 			 void *slot, u64 id, u8 operation,
 			 int status)
 {
-	/* id, operation and status sit at the same offsets in all three. */
-	struct pvblk_xen_x86_64_response rsp;
+	/* id, operation and status sit at the same offsets in both. */
+	struct blkif_response rsp;
 
 	BUILD_BUG_ON(offsetof(struct pvblk_xen_x86_32_response, status) !=
-		     offsetof(struct pvblk_xen_x86_64_response, status));
-	BUILD_BUG_ON(offsetof(struct blkif_response, status) !=
-		     offsetof(struct pvblk_xen_x86_64_response, status));
+		     offsetof(struct blkif_response, status));
 	memset(&rsp, 0, sizeof(rsp));
 	rsp.id = id;
 	rsp.operation = operation;
@@ -308,7 +260,38 @@ void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_write_rsp);
 
 /**
- * pvblk_xen_map_grants() - map @n grants for one request.
+ * pvblk_xen_gnt_unmap() - unmap @n mapped entries once their pages are free.
+ * @ring: the ring (ring->gops unmaps).
+ * @ents: the entries.
+ * @n: how many.
+ *
+ * The page of a finished request may still be referenced: network-backed
+ * storage can hold it past the end of the bio (a retransmission, a
+ * zero-copy send).  Unmapped, it would go back to the page cache and to
+ * the next mapping while still read or written, so wait until nobody but
+ * us holds it (page_count() 1), backing off as gnttab_unmap_refs_async()
+ * does for xen-blkback.  Every unmap (transient, indirect, persistent)
+ * goes through here.  Process context: sleeps.
+ */
+void pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
+			 struct pvblk_mentry **ents, unsigned int n)
+{
+	unsigned int i, delay = 100;	/* microseconds */
+
+	might_sleep();
+	for (i = 0; i < n; i++) {
+		while (ents[i]->page && page_count(ents[i]->page) > 1) {
+			fsleep(delay);
+			delay = min(2 * delay, 100000U);
+		}
+	}
+	if (n)
+		ring->gops->unmap(ring, ents, n);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_gnt_unmap);
+
+/**
+ * map_grants() - map @n grants for one request.
  * @ring: the ring (its mapping cache when persistent grants are on, else
  *	transient mappings through ring->gops).
  * @keys: grant references.
@@ -320,9 +303,9 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_write_rsp);
  *
  * Return: 0, or an error with nothing held.
  */
-int pvblk_xen_map_grants(struct pvblk_xen_ring *ring, const u64 *keys,
-			 unsigned int n, bool ro, struct pvblk_mentry **ents,
-			 struct pvblk_mentry *tents)
+static int map_grants(struct pvblk_xen_ring *ring, const u64 *keys,
+		      unsigned int n, bool ro, struct pvblk_mentry **ents,
+		      struct pvblk_mentry *tents)
 {
 	unsigned int i, ok;
 	int ret;
@@ -347,24 +330,20 @@ int pvblk_xen_map_grants(struct pvblk_xen_ring *ring, const u64 *keys,
 	}
 	if (!ret)
 		return 0;
-	if (ok)
-		ring->gops->unmap(ring, ents, ok);
+	pvblk_xen_gnt_unmap(ring, ents, ok);
 	return ret < 0 ? ret : -EFAULT;
 }
-EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_map_grants);
 
-void pvblk_xen_unmap_grants(struct pvblk_xen_ring *ring,
-			    struct pvblk_mentry **ents, unsigned int n,
-			    bool cached)
+static void unmap_grants(struct pvblk_xen_ring *ring,
+			 struct pvblk_mentry **ents, unsigned int n, bool cached)
 {
 	if (!n)
 		return;
 	if (cached)
 		pvblk_mcache_put(ring->mcache, ents, n);
 	else
-		ring->gops->unmap(ring, ents, n);
+		pvblk_xen_gnt_unmap(ring, ents, n);
 }
-EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_unmap_grants);
 
 static int read_indirect(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 			 const struct pvblk_xen_breq *r)
@@ -376,13 +355,13 @@ static int read_indirect(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 
 	for (i = 0; i < n; i++)
 		keys[i] = r->indirect_grefs[i];
-	ret = pvblk_xen_map_grants(ring, keys, n, true, xr->ients, xr->itents);
+	ret = map_grants(ring, keys, n, true, xr->ients, xr->itents);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++)
 		addr[i] = page_address(xr->ients[i]->page);
-	pvblk_xen_copy_indirect(addr, r->nr_segs, xr->isegs);
-	pvblk_xen_unmap_grants(ring, xr->ients, n, ring->mcache);
+	copy_indirect(addr, r->nr_segs, xr->isegs);
+	unmap_grants(ring, xr->ients, n, ring->mcache);
 	return 0;
 }
 
@@ -410,7 +389,7 @@ int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 	xr->nr_ents = 0;
 	xr->cached = false;
 
-	st = pvblk_xen_check_req(r, &ring->lim, &plan);
+	st = check_req(r, &ring->lim, &plan);
 	if (st)
 		return st;
 	if (r->nr_segs > ring->max_segs)
@@ -433,18 +412,18 @@ int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 			return BLKIF_RSP_ERROR;
 		segs = xr->isegs;
 	}
-	st = pvblk_xen_check_segs(segs, r->nr_segs);
+	st = check_segs(segs, r->nr_segs);
 	if (st)
 		return st;
 
 	for (i = 0; i < r->nr_segs; i++)
 		xr->keys[i] = segs[i].gref;
-	if (pvblk_xen_map_grants(ring, xr->keys, r->nr_segs, plan.map_ro,
-				 xr->ents, xr->tents))
+	if (map_grants(ring, xr->keys, r->nr_segs, plan.map_ro, xr->ents,
+		       xr->tents))
 		return BLKIF_RSP_ERROR;
 	xr->nr_ents = r->nr_segs;
 	xr->cached = ring->mcache;
-	pvblk_xen_build_segs(segs, xr->ents, r->nr_segs, xr->segs);
+	build_segs(segs, xr->ents, r->nr_segs, xr->segs);
 	preq->segs = xr->segs;
 	preq->nr_segs = r->nr_segs;
 	return BLKIF_RSP_OKAY;
@@ -454,7 +433,7 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_prepare);
 /* Drop the mappings a prepared request holds. */
 void pvblk_xen_release(struct pvblk_xen_req *xr)
 {
-	pvblk_xen_unmap_grants(xr->ring, xr->ents, xr->nr_ents, xr->cached);
+	unmap_grants(xr->ring, xr->ents, xr->nr_ents, xr->cached);
 	xr->nr_ents = 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_release);

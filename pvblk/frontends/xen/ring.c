@@ -30,6 +30,7 @@
 #define PVBLK_XEN_GNT_BATCH	16
 
 struct workqueue_struct *pvblk_xen_wq;
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_wq);
 
 /* Grant handle of an entry that is not mapped. */
 #define PVBLK_XEN_BAD_HANDLE	((u64)~0ULL)
@@ -135,6 +136,9 @@ static void xen_gnt_unmap(struct pvblk_xen_ring *ring,
 const struct pvblk_xen_gnt_ops pvblk_xen_gnttab_ops = {
 	.map = xen_gnt_map,
 	.unmap = xen_gnt_unmap,
+	.eoi = xen_irq_lateeoi,
+	.notify = notify_remote_via_irq,
+	.unbind = unbind_from_irqhandler,
 };
 
 /* Persistent grants: the mapping cache maps through the ring's gops. */
@@ -148,9 +152,7 @@ static int mcache_map(void *priv, struct pvblk_mentry **ents, unsigned int n)
 static void mcache_unmap(void *priv, struct pvblk_mentry **ents,
 			 unsigned int n)
 {
-	struct pvblk_xen_ring *ring = priv;
-
-	ring->gops->unmap(ring, ents, n);
+	pvblk_xen_gnt_unmap(priv, ents, n);
 }
 
 const struct pvblk_mcache_ops pvblk_xen_mcache_ops = {
@@ -162,7 +164,7 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_mcache_ops);
 /* ---- responses ---- */
 
 /*
- * Slot @idx of the shared ring.  The three ABIs share the ring header and
+ * Slot @idx of the shared ring.  The two ABIs share the ring header and
  * the back ring's indexes; only the size of a slot differs.
  */
 static void *ring_slot(struct pvblk_xen_ring *ring, RING_IDX idx)
@@ -183,14 +185,25 @@ static void make_response(struct pvblk_xen_ring *ring, u64 id, u8 operation,
 
 static void push_responses(struct pvblk_xen_ring *ring)
 {
-	int notify;
+	int notify, irq = READ_ONCE(ring->irq);
 
 	if (!ring->rsp_pending)
 		return;
 	ring->rsp_pending = false;
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&ring->rings, notify);
-	if (notify && ring->irq > 0)
-		notify_remote_via_irq(ring->irq);
+	if (notify && irq > 0)
+		ring->gops->notify(irq);
+}
+
+/* Queue @work unless the ring was stopped for good.  Any context. */
+static void ring_kick(struct pvblk_xen_ring *ring)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ring->lock, flags);
+	if (!ring->stopped)
+		queue_work(pvblk_xen_wq, &ring->work);
+	spin_unlock_irqrestore(&ring->lock, flags);
 }
 
 /* ---- requests of the core's pool ---- */
@@ -245,10 +258,8 @@ static void xen_notify(struct pvblk_queue *q)
 
 static void xen_queue_work(struct pvblk_queue *q)
 {
-	struct pvblk_xen_ring *ring = q->priv;
-
-	if (ring)
-		queue_work(pvblk_xen_wq, &ring->work);
+	if (q->priv)
+		ring_kick(q->priv);
 }
 
 const struct pvblk_transport_ops pvblk_xen_transport_ops = {
@@ -257,6 +268,7 @@ const struct pvblk_transport_ops pvblk_xen_transport_ops = {
 	.queue_work = xen_queue_work,
 	.show = pvblk_xen_show,
 };
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_transport_ops);
 
 /* ---- fetching requests ---- */
 
@@ -309,8 +321,10 @@ static bool fetch_requests(struct pvblk_xen_ring *ring)
 			pr_debug_ratelimited("pvblk-xen: dom%u ring %u: request op %u answered %d\n",
 					     ring->domid, ring->index,
 					     r.operation, st);
+			/* answered back by pvblk_xen_rsp_status() */
 			pvblk_batch_fail(&batch, &xr->preq,
-					 pvblk_xen_blk_status(st));
+					 st == BLKIF_RSP_EOPNOTSUPP ?
+					 BLK_STS_NOTSUPP : BLK_STS_IOERR);
 			continue;
 		}
 		pvblk_batch_add(&batch, &xr->preq);
@@ -346,7 +360,7 @@ static void ring_work(struct work_struct *work)
 
 		if (irq > 0) {
 			/* Nothing new since the event: tell Xen so. */
-			xen_irq_lateeoi(irq, ring->found ?
+			ring->gops->eoi(irq, ring->found ?
 					0 : XEN_EOI_FLAG_SPURIOUS);
 			ring->found = false;
 		} else {
@@ -359,7 +373,7 @@ static void ring_work(struct work_struct *work)
 		}
 	}
 	if (more)
-		queue_work(pvblk_xen_wq, &ring->work);
+		ring_kick(ring);
 }
 
 static irqreturn_t ring_interrupt(int irq, void *dev_id)
@@ -367,7 +381,7 @@ static irqreturn_t ring_interrupt(int irq, void *dev_id)
 	struct pvblk_xen_ring *ring = dev_id;
 
 	atomic_set(&ring->irq_pending, 1);
-	queue_work(pvblk_xen_wq, &ring->work);
+	ring_kick(ring);
 	return IRQ_HANDLED;
 }
 
@@ -377,8 +391,6 @@ static void purge_work(struct work_struct *work)
 						   struct pvblk_xen_ring,
 						   purge_work);
 
-	if (!ring->mcache)
-		return;
 	pvblk_mcache_purge(ring->mcache, pvblk_xen_pgrant_idle_ms);
 	queue_delayed_work(pvblk_xen_wq, &ring->purge_work,
 			   msecs_to_jiffies(pvblk_xen_pgrant_idle_ms));
@@ -387,19 +399,19 @@ static void purge_work(struct work_struct *work)
 /* ---- life cycle ---- */
 
 void pvblk_xen_ring_init(struct pvblk_xen_ring *ring,
-			 struct pvblk_xen_blkif *blkif,
 			 struct xenbus_device *xdev, unsigned int index)
 {
 	memset(ring, 0, sizeof(*ring));
-	ring->blkif = blkif;
 	ring->xdev = xdev;
 	ring->domid = xdev->otherend_id;
 	ring->index = index;
 	ring->gops = &pvblk_xen_gnttab_ops;
 	INIT_WORK(&ring->work, ring_work);
+	spin_lock_init(&ring->lock);
 	INIT_DELAYED_WORK(&ring->purge_work, purge_work);
 	gnttab_page_cache_init(&ring->page_cache);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_init);
 
 /*
  * pvblk_xen_ring_map() - map the shared ring of @ring->proto and remember
@@ -417,17 +429,13 @@ int pvblk_xen_ring_map(struct pvblk_xen_ring *ring, grant_ref_t *grefs,
 	if (err < 0)
 		return err;
 	ring->sring = addr;
-	/* The native back ring's indexes serve all three ABIs. */
+	/* The native back ring's indexes serve both ABIs. */
 	BACK_RING_INIT(&ring->rings, (struct blkif_sring *)addr, size);
 	ring->nr_ents = RING_SIZE(&ring->rings);
 	if (ring->proto == PVBLK_XEN_PROTO_X86_32) {
 		ring->nr_ents = __CONST_RING_SIZE(pvblk_xen_x86_32, size);
 		ring->slot_size = sizeof(union pvblk_xen_x86_32_sring_entry);
 		ring->req_size = sizeof(struct pvblk_xen_x86_32_request);
-	} else if (ring->proto == PVBLK_XEN_PROTO_X86_64) {
-		ring->nr_ents = __CONST_RING_SIZE(pvblk_xen_x86_64, size);
-		ring->slot_size = sizeof(union pvblk_xen_x86_64_sring_entry);
-		ring->req_size = sizeof(struct pvblk_xen_x86_64_request);
 	} else {
 		ring->slot_size = sizeof(union blkif_sring_entry);
 		ring->req_size = sizeof(struct blkif_request);
@@ -474,41 +482,44 @@ int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 	}
 	WRITE_ONCE(ring->irq, irq);
 	/* Requests, and the EOI of an early event, may be waiting. */
-	queue_work(pvblk_xen_wq, &ring->work);
+	ring_kick(ring);
 	return 0;
 }
 
 /*
- * pvblk_xen_ring_quiesce() - stop fetching: unbind the event channel and
- * wait for the work item.  Requests in flight still complete through the
- * core and the work item (pvblk_dev_drain()).
+ * pvblk_xen_ring_quiesce() - stop fetching and unbind the event channel.
+ * The work item EOIs and notifies through ring->irq: it is cleared and
+ * the work flushed before the irq goes.  Requests in flight still
+ * complete through the core and the work item (pvblk_dev_drain()).
  */
 void pvblk_xen_ring_quiesce(struct pvblk_xen_ring *ring)
 {
+	int irq = ring->irq;
+
 	WRITE_ONCE(ring->active, false);
-	if (ring->irq > 0) {
-		unbind_from_irqhandler(ring->irq, ring);
-		ring->irq = 0;
-	}
+	WRITE_ONCE(ring->irq, 0);
 	flush_work(&ring->work);
+	if (irq > 0)
+		ring->gops->unbind(irq, ring);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_quiesce);
 
 /*
  * pvblk_xen_ring_stop() - once the device is drained: stop the work items
- * for good and unmap every persistent grant.  Call after
- * pvblk_dev_destroy(), whose last completions still use the cache.  The
- * shared ring stays mapped (pvblk_xen_ring_free()).
+ * for good, before pvblk_dev_destroy() drains the queue itself (a late
+ * ops->queue_work() is ignored from here on).  The grant cache and the
+ * shared ring stay: destroy's last completions use them
+ * (pvblk_xen_ring_free()).
  */
 void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
 {
+	spin_lock_irq(&ring->lock);
+	ring->stopped = true;
+	spin_unlock_irq(&ring->lock);
 	cancel_work_sync(&ring->work);
 	cancel_delayed_work_sync(&ring->purge_work);
-	if (ring->mcache) {
-		pvblk_mcache_destroy(ring->mcache);
-		ring->mcache = NULL;
-	}
-	ring->q = NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_stop);
 
 /* Persistent-grant counters of every ring (the device's debugfs file). */
 void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
@@ -532,14 +543,13 @@ void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 	}
 }
 
-/* Undo pvblk_xen_ring_map(). */
+/* Undo pvblk_xen_ring_map() and _start(), once the device is destroyed. */
 void pvblk_xen_ring_free(struct pvblk_xen_ring *ring)
 {
-	struct xenbus_device *xdev = ring->xdev;
-
-	if (ring->sring) {
-		xenbus_unmap_ring_vfree(xdev, ring->sring);
-		ring->sring = NULL;
-	}
+	pvblk_mcache_destroy(ring->mcache);
+	ring->mcache = NULL;
+	if (ring->sring)
+		xenbus_unmap_ring_vfree(ring->xdev, ring->sring);
+	ring->sring = NULL;
 	gnttab_page_cache_shrink(&ring->page_cache, 0);
 }

@@ -36,7 +36,11 @@
 #include <pvblk/pvblk.h>
 #include "mcache.h"
 
-/* ---- the two non-native request layouts (the ABI, from blkif.h) ---- */
+/*
+ * ---- the x86_32 request layout (the ABI, from blkif.h) ----
+ * The x86_64 layout is the native one of every 64-bit dom0 (Kconfig: the
+ * Xen part depends on 64BIT; parse.c checks the sizes at build time).
+ */
 
 struct pvblk_xen_x86_32_rw {
 	u8 nr_segments;
@@ -89,78 +93,19 @@ struct pvblk_xen_x86_32_response {
 	s16 status;
 } __packed;
 
-struct pvblk_xen_x86_64_rw {
-	u8 nr_segments;
-	u16 handle;
-	u32 _pad1;
-	u64 id;
-	u64 sector_number;
-	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-} __packed;
-
-struct pvblk_xen_x86_64_discard {
-	u8 flag;
-	u16 _pad1;
-	u32 _pad2;
-	u64 id;
-	u64 sector_number;
-	u64 nr_sectors;
-} __packed;
-
-struct pvblk_xen_x86_64_other {
-	u8 _pad1;
-	u16 _pad2;
-	u32 _pad3;
-	u64 id;
-} __packed;
-
-struct pvblk_xen_x86_64_indirect {
-	u8 indirect_op;
-	u16 nr_segments;
-	u32 _pad1;
-	u64 id;
-	u64 sector_number;
-	u16 handle;
-	u16 _pad2;
-	u32 indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
-	u32 _pad3;
-} __packed;
-
-struct pvblk_xen_x86_64_request {
-	u8 operation;
-	union {
-		struct pvblk_xen_x86_64_rw rw;
-		struct pvblk_xen_x86_64_discard discard;
-		struct pvblk_xen_x86_64_other other;
-		struct pvblk_xen_x86_64_indirect indirect;
-	} u;
-} __packed;
-
-/* x86_64 layout of struct blkif_response: 16 bytes. */
-struct pvblk_xen_x86_64_response {
-	u64 id;
-	u8 operation;
-	u8 _pad1;
-	s16 status;
-	u32 _pad2;
-};
-
 DEFINE_RING_TYPES(pvblk_xen_x86_32, struct pvblk_xen_x86_32_request,
 		  struct pvblk_xen_x86_32_response);
-DEFINE_RING_TYPES(pvblk_xen_x86_64, struct pvblk_xen_x86_64_request,
-		  struct pvblk_xen_x86_64_response);
 
+/* "x86_64-abi" is native (see above). */
 enum pvblk_xen_proto {
 	PVBLK_XEN_PROTO_NATIVE,
 	PVBLK_XEN_PROTO_X86_32,
-	PVBLK_XEN_PROTO_X86_64,
 };
 
-/* Largest request slot of the three ABIs (the private copy's size). */
+/* Largest request slot of the two ABIs (the private copy's size). */
 union pvblk_xen_raw_req {
 	struct blkif_request native;
 	struct pvblk_xen_x86_32_request x86_32;
-	struct pvblk_xen_x86_64_request x86_64;
 };
 
 /* Segment descriptors in one indirect page. */
@@ -224,18 +169,26 @@ struct pvblk_xen_plan {
 struct pvblk_xen_ring;
 
 /**
- * struct pvblk_xen_gnt_ops - grant mapping, replaced by fakes in KUnit.
+ * struct pvblk_xen_gnt_ops - grant mapping and event channel operations,
+ * replaced by fakes in KUnit.
  * @map: map @n entries (->key is the grant reference); set ->page and
  *	->handle, or ->err, for each entry.  Return 0 or an error when the
  *	batch as a whole failed (entries with ->err == 0 are still mapped and
  *	must be unmapped by the caller).
- * @unmap: unmap @n mapped entries and give their pages back.
+ * @unmap: unmap @n mapped entries and give their pages back; called only
+ *	through pvblk_xen_gnt_unmap(), once nothing else holds the pages.
+ * @eoi: xen_irq_lateeoi().
+ * @notify: notify_remote_via_irq().
+ * @unbind: unbind_from_irqhandler().
  */
 struct pvblk_xen_gnt_ops {
 	int (*map)(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
 		   unsigned int n, bool ro);
 	void (*unmap)(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
 		      unsigned int n);
+	void (*eoi)(unsigned int irq, unsigned int flags);
+	void (*notify)(int irq);
+	void (*unbind)(unsigned int irq, void *dev_id);
 };
 
 /**
@@ -272,17 +225,17 @@ struct pvblk_xen_req {
 	u64 mem[];
 };
 
-struct pvblk_xen_blkif;
-
 /**
  * struct pvblk_xen_ring - one blkif ring.
  *
  * @rings, @rsp_pending, @found are owned by @work.  @irq_pending is set by
- * the interrupt handler.  Connect and disconnect run under blkif->lock
- * with the irq unbound and @work idle.
+ * the interrupt handler.  @work reads @irq to EOI and notify:
+ * pvblk_xen_ring_quiesce() clears it and flushes @work before it unbinds.
+ * @lock (irq-safe) protects @stopped: once pvblk_xen_ring_stop() set it,
+ * nothing queues @work again (ring_kick()).  Connect and disconnect run
+ * under blkif->lock.
  */
 struct pvblk_xen_ring {
-	struct pvblk_xen_blkif *blkif;
 	struct xenbus_device *xdev;
 	unsigned int index;
 	enum pvblk_xen_proto proto;
@@ -297,6 +250,8 @@ struct pvblk_xen_ring {
 	bool broken;			/* hostile producer: stop serving */
 	struct pvblk_queue *q;
 	struct work_struct work;
+	spinlock_t lock;		/* @stopped */
+	bool stopped;
 	struct delayed_work purge_work;
 	atomic_t irq_pending;
 	bool found;			/* requests seen since the last EOI */
@@ -315,19 +270,7 @@ struct pvblk_xen_ring {
 void pvblk_xen_decode_req(enum pvblk_xen_proto proto,
 			  const union pvblk_xen_raw_req *raw,
 			  struct pvblk_xen_breq *out);
-int pvblk_xen_check_req(const struct pvblk_xen_breq *r,
-			const struct pvblk_xen_limits *lim,
-			struct pvblk_xen_plan *plan);
-int pvblk_xen_check_segs(const struct blkif_request_segment *segs,
-			 unsigned int n);
-void pvblk_xen_copy_indirect(void * const *ipages,
-			     unsigned int nr_segs,
-			     struct blkif_request_segment *out);
-void pvblk_xen_build_segs(const struct blkif_request_segment *segs,
-			  struct pvblk_mentry * const *ents,
-			  unsigned int n, struct pvblk_seg *out);
 int pvblk_xen_rsp_status(blk_status_t status);
-blk_status_t pvblk_xen_blk_status(int rsp);
 bool pvblk_xen_prod_overflow(RING_IDX req_prod,
 			     RING_IDX rsp_prod_pvt,
 			     unsigned int ring_size);
@@ -335,12 +278,8 @@ void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
 			 void *slot, u64 id, u8 operation,
 			 int status);
 
-int pvblk_xen_map_grants(struct pvblk_xen_ring *ring, const u64 *keys,
-			 unsigned int n, bool ro, struct pvblk_mentry **ents,
-			 struct pvblk_mentry *tents);
-void pvblk_xen_unmap_grants(struct pvblk_xen_ring *ring,
-			    struct pvblk_mentry **ents, unsigned int n,
-			    bool cached);
+void pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
+			 struct pvblk_mentry **ents, unsigned int n);
 int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 		      const struct pvblk_xen_breq *r);
 void pvblk_xen_release(struct pvblk_xen_req *xr);
@@ -364,7 +303,6 @@ void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring);
 void pvblk_xen_ring_free(struct pvblk_xen_ring *ring);
 void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev);
 void pvblk_xen_ring_init(struct pvblk_xen_ring *ring,
-			 struct pvblk_xen_blkif *blkif,
 			 struct xenbus_device *xdev, unsigned int index);
 
 #endif /* _PVBLK_XEN_BLK_H */

@@ -11,17 +11,21 @@
  *                       (one queue per ring), start the rings, write the
  *                       disk properties and switch to Connected
  *   frontend Closing -> Closing
- *   frontend Closed  -> stop and unmap everything, Closed; a rebooted
- *                       frontend going back to Initialising gets InitWait
- *                       and negotiates again from scratch.
- * All of this runs in the xenwatch thread; blkif->lock also serialises it
- * against remove().
+ *   frontend Closed  -> stop fetching, unbind the event channels, hand the
+ *                       rest (waiting for the I/O in flight, destroying the
+ *                       device, unmapping the rings) to teardown_work();
+ *                       Closed.  A rebooted frontend going back to
+ *                       Initialising gets InitWait and negotiates again.
+ * All of this runs in the xenwatch thread and never waits for the backing
+ * device; blkif->lock also serialises it against remove().
  */
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/kdev_t.h>
+#include <linux/kref.h>
+#include <linux/wait.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
 #include <xen/grant_table.h>
@@ -54,97 +58,115 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
 
 /**
  * struct pvblk_xen_blkif - one vbd.
- * @xdev: the xenbus device.
+ * @xdev: the xenbus device (a reference).
+ * @ref: remove() and every teardown_work() still running hold one.
+ * @draining: teardown_work() items running.
+ * @drained: woken when @draining drops to 0.
  * @lock: serialises the state machine and remove(); protects all below.
- * @watch: on backend/.../physical-device.
- * @watching: @watch is registered.
+ * @watch: on backend/.../physical-device (registered: ->node is set).
  * @devt: the physical device, 0 until the hotplug script wrote it.
  * @read_only: mode has no "w".
  * @cdrom: the frontend's device-type is "cdrom".
- * @be: opened backend not yet handed to @pdev (owned here).
- * @pdev: core device, one queue per ring; exists while connected.
+ * @be: opened backend not yet handed to a device (owned here).
  * @proto: negotiated ABI.
  * @persistent: persistent grants negotiated for this connection.
- * @nr_rings: rings (queues) negotiated.
  * @nr_ring_pages: pages per ring.
  * @multi_ref: the frontend uses ring-refN nodes.
- * @rings: @nr_rings rings, mapped when the frontend initialised.
- * @rings_mapped: @rings are mapped.
- * @name: debugfs name of @pdev.
+ * @conn: the rings of the frontend, once it initialised (a failure
+ *	disconnects at once); NULL while disconnected.
+ * @name: debugfs name of the device.
  */
 struct pvblk_xen_blkif {
 	struct xenbus_device *xdev;
+	struct kref ref;
+	atomic_t draining;
+	wait_queue_head_t drained;
 	struct mutex lock;		/* the state machine, see above */
 	struct xenbus_watch watch;
-	bool watching;
 	dev_t devt;
 	bool read_only;
 	bool cdrom;
 	struct pvblk_backend *be;
-	struct pvblk_dev *pdev;
 	enum pvblk_xen_proto proto;
 	bool persistent;
-	unsigned int nr_rings;
 	unsigned int nr_ring_pages;
 	bool multi_ref;
-	struct pvblk_xen_ring *rings;
-	bool rings_mapped;
+	struct pvblk_xen_conn *conn;
 	char name[32];
 };
 
-/* What we advertise for a backend that reports @i (see write_disk()). */
-static struct pvblk_xen_limits make_limits(struct pvblk_xen_blkif *blkif,
-					   const struct pvblk_backend_info *i)
-{
-	struct pvblk_xen_limits lim = {
-		.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
-					   PVBLK_XEN_MAX_INDIRECT_SEGS),
-		.discard = i->max_discard_sectors &&
-			xenbus_read_unsigned(blkif->xdev->nodename,
-					     "discard-enable", 1),
-	};
-
-	lim.secure_discard = lim.discard && i->secure_discard;
-	return lim;
-}
+/**
+ * struct pvblk_xen_conn - one connection: its rings and its device.
+ * @teardown: teardown_work(), queued by disconnect().
+ * @blkif: set (with a reference) when disconnected.
+ * @pdev: core device, one queue per ring; exists while connected.
+ * @nr_rings: rings (queues) negotiated.
+ * @rings: all mapped once connect_rings() succeeded.
+ */
+struct pvblk_xen_conn {
+	struct work_struct teardown;
+	struct pvblk_xen_blkif *blkif;
+	struct pvblk_dev *pdev;
+	unsigned int nr_rings;
+	struct pvblk_xen_ring rings[];
+};
 
 /* ---- disconnect ---- */
 
-/*
- * Stop fetching on every ring, let everything in flight complete and be
- * answered, then destroy the device and the rings' grant caches (the last
- * completions still use them).
- */
-static void stop_rings(struct pvblk_xen_blkif *blkif)
+static void blkif_release(struct kref *ref)
 {
-	unsigned int i;
+	struct pvblk_xen_blkif *blkif = container_of(ref, struct pvblk_xen_blkif,
+						     ref);
 
-	for (i = 0; i < blkif->nr_rings; i++)
-		pvblk_xen_ring_quiesce(&blkif->rings[i]);
-	if (blkif->pdev) {
-		pvblk_dev_drain(blkif->pdev);
-		for (i = 0; i < blkif->nr_rings; i++)
-			cancel_work_sync(&blkif->rings[i].work);
-		pvblk_dev_destroy(blkif->pdev);
-		blkif->pdev = NULL;
-	}
-	for (i = 0; i < blkif->nr_rings; i++)
-		pvblk_xen_ring_stop(&blkif->rings[i]);
+	put_device(&blkif->xdev->dev);
+	kfree(blkif);
 }
 
-static void disconnect(struct pvblk_xen_blkif *blkif)
+/*
+ * Let everything in flight complete and be answered (for as long as the
+ * backing device takes), stop the rings' work items, destroy the device
+ * (it completes what is left), then unmap and free the rings.
+ */
+static void teardown_work(struct work_struct *work)
 {
+	struct pvblk_xen_conn *c = container_of(work, struct pvblk_xen_conn,
+						teardown);
+	struct pvblk_xen_blkif *blkif = c->blkif;
 	unsigned int i;
 
-	stop_rings(blkif);
-	if (blkif->rings) {
-		for (i = 0; i < blkif->nr_rings; i++)
-			pvblk_xen_ring_free(&blkif->rings[i]);
-		kfree(blkif->rings);
-		blkif->rings = NULL;
-	}
-	blkif->nr_rings = 0;
-	blkif->rings_mapped = false;
+	if (c->pdev)
+		pvblk_dev_drain(c->pdev);
+	for (i = 0; i < c->nr_rings; i++)
+		pvblk_xen_ring_stop(&c->rings[i]);
+	pvblk_dev_destroy(c->pdev);
+	for (i = 0; i < c->nr_rings; i++)
+		pvblk_xen_ring_free(&c->rings[i]);
+	kfree(c);
+	if (atomic_dec_and_test(&blkif->draining))
+		wake_up_all(&blkif->drained);
+	kref_put(&blkif->ref, blkif_release);
+}
+
+/*
+ * Stop fetching on every ring and unbind its event channel, then leave
+ * the wait for the requests in flight to teardown_work(): the xenwatch
+ * thread (every xenbus device of the host) must not hang on a backing
+ * device whose I/O never completes.
+ */
+static void disconnect(struct pvblk_xen_blkif *blkif)
+{
+	struct pvblk_xen_conn *c = blkif->conn;
+	unsigned int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nr_rings; i++)
+		pvblk_xen_ring_quiesce(&c->rings[i]);
+	blkif->conn = NULL;
+	c->blkif = blkif;
+	kref_get(&blkif->ref);
+	atomic_inc(&blkif->draining);
+	queue_work(pvblk_xen_wq, &c->teardown);
 }
 
 /* ---- connect ---- */
@@ -155,6 +177,12 @@ static int open_backend(struct pvblk_xen_blkif *blkif)
 
 	if (blkif->be)
 		return 0;
+	/*
+	 * A reconnect: the last connection may still hold the device open
+	 * while it drains.  Give it a while; a stuck one fails this one.
+	 */
+	wait_event_timeout(blkif->drained, !atomic_read(&blkif->draining),
+			   10 * HZ);
 	be = pvblk_backend_open_dev(blkif->devt, blkif->read_only);
 	if (IS_ERR(be))
 		return PTR_ERR(be);
@@ -162,18 +190,31 @@ static int open_backend(struct pvblk_xen_blkif *blkif)
 	return 0;
 }
 
-/* One xenstore node of the disk properties. */
+/* One xenstore node we write, if @write. */
 struct xen_node {
 	const char *name;
-	u64 val;
+	unsigned long long val;
 	bool write;
 };
+
+/* Write @n nodes into @dir; every one is tried, the first error returned. */
+static int write_nodes(struct xenbus_transaction xbt, const char *dir,
+		       const struct xen_node *nodes, unsigned int n)
+{
+	int err = 0;
+
+	for (; n--; nodes++)
+		if (nodes->write)
+			err = xenbus_printf(xbt, dir, nodes->name, "%llu",
+					    nodes->val) ?: err;
+	return err;
+}
 
 /* Write what the frontend needs to know about the disk, in one transaction. */
 static int write_disk(struct pvblk_xen_blkif *blkif,
 		      const struct pvblk_backend_info *i)
 {
-	const struct pvblk_xen_limits *lim = &blkif->rings[0].lim;
+	const struct pvblk_xen_limits *lim = &blkif->conn->rings[0].lim;
 	bool ro = i->read_only || blkif->read_only;
 	const struct xen_node nodes[] = {
 		{ "feature-flush-cache", 1, true },
@@ -191,18 +232,14 @@ static int write_disk(struct pvblk_xen_blkif *blkif,
 		{ "physical-sector-size", i->physical_block_size, true },
 	};
 	struct xenbus_transaction xbt;
-	unsigned int n;
 	int err;
 
 again:
 	err = xenbus_transaction_start(&xbt);
 	if (err)
 		return err;
-	for (n = 0; n < ARRAY_SIZE(nodes) && !err; n++)
-		if (nodes[n].write)
-			err = xenbus_printf(xbt, blkif->xdev->nodename,
-					    nodes[n].name, "%llu",
-					    (unsigned long long)nodes[n].val);
+	err = write_nodes(xbt, blkif->xdev->nodename, nodes,
+			  ARRAY_SIZE(nodes));
 	if (err) {
 		xenbus_transaction_end(xbt, 1);
 		return err;
@@ -219,16 +256,16 @@ again:
  */
 static void maybe_connect(struct pvblk_xen_blkif *blkif)
 {
+	struct pvblk_xen_conn *c = blkif->conn;
 	struct xenbus_device *dev = blkif->xdev;
 	struct pvblk_backend_info info;
-	struct pvblk_xen_limits lim;
+	struct pvblk_xen_limits lim = {};
 	struct pvblk_dev *pdev;
 	unsigned int i;
 	char qname[48];
 	int err;
 
-	if (!blkif->devt || !blkif->rings_mapped || blkif->pdev ||
-	    dev->state == XenbusStateConnected)
+	if (!blkif->devt || !c || c->pdev || dev->state == XenbusStateConnected)
 		return;
 
 	err = open_backend(blkif);
@@ -239,20 +276,25 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	}
 	/* One pool per ring, a request per ring slot. */
 	pdev = pvblk_dev_create(blkif->name, &pvblk_xen_transport_ops, blkif,
-				blkif->nr_rings, blkif->rings[0].nr_ents,
-				pvblk_xen_req_size(blkif->rings[0].max_segs));
+				c->nr_rings, c->rings[0].nr_ents,
+				pvblk_xen_req_size(c->rings[0].max_segs));
 	if (IS_ERR(pdev)) {
 		xenbus_dev_fatal(dev, PTR_ERR(pdev), "creating pvblk device");
 		return;
 	}
 	pvblk_dev_set_backend(pdev, blkif->be);
 	blkif->be = NULL;	/* owned by pdev now */
-	blkif->pdev = pdev;
+	c->pdev = pdev;
 	pvblk_dev_info(pdev, &info);
-	lim = make_limits(blkif, &info);
+	/* What we advertise for this backend (see write_disk()). */
+	lim.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
+				      PVBLK_XEN_MAX_INDIRECT_SEGS);
+	lim.discard = info.max_discard_sectors &&
+		xenbus_read_unsigned(dev->nodename, "discard-enable", 1);
+	lim.secure_discard = lim.discard && info.secure_discard;
 
-	for (i = 0; i < blkif->nr_rings; i++) {
-		struct pvblk_xen_ring *ring = &blkif->rings[i];
+	for (i = 0; i < c->nr_rings; i++) {
+		struct pvblk_xen_ring *ring = &c->rings[i];
 
 		ring->lim = lim;
 		snprintf(qname, sizeof(qname), "%s-q%u", blkif->name, i);
@@ -275,125 +317,106 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 		goto fail;
 	}
 	dev_info(&dev->dev, "dom%u: %u queue(s), %u ring page(s), %s%s%s\n",
-		 dev->otherend_id, blkif->nr_rings, blkif->nr_ring_pages,
-		 blkif->proto == PVBLK_XEN_PROTO_X86_32 ? "x86_32-abi" :
-		 blkif->proto == PVBLK_XEN_PROTO_X86_64 ? "x86_64-abi" :
-		 "native", blkif->persistent ? ", persistent grants" : "",
+		 dev->otherend_id, c->nr_rings, blkif->nr_ring_pages,
+		 blkif->proto == PVBLK_XEN_PROTO_X86_32 ? "x86_32-abi" : "native",
+		 blkif->persistent ? ", persistent grants" : "",
 		 blkif->read_only ? ", read-only" : "");
 	return;
 
 fail:
-	stop_rings(blkif);
+	disconnect(blkif);
 }
 
+/* Map the ring whose event channel and grant references are in @dir. */
 static int read_ring(struct pvblk_xen_blkif *blkif,
 		     struct pvblk_xen_ring *ring, const char *dir)
 {
-	struct xenbus_device *dev = blkif->xdev;
 	grant_ref_t grefs[XENBUS_MAX_RING_GRANTS];
-	unsigned int evtchn, i, gref;
-	char node[24];
+	const char *node = "event-channel";
+	char ref[20] = "ring-ref";
+	unsigned int evtchn, i;
+	bool bad;
 	int err;
 
-	err = xenbus_scanf(XBT_NIL, dir, "event-channel", "%u", &evtchn);
-	if (err != 1) {
-		xenbus_dev_fatal(dev, -EINVAL, "reading %s/event-channel", dir);
+	bad = xenbus_scanf(XBT_NIL, dir, node, "%u", &evtchn) != 1;
+	for (i = 0; i < blkif->nr_ring_pages && !bad; i++) {
+		if (blkif->multi_ref)
+			snprintf(ref, sizeof(ref), "ring-ref%u", i);
+		node = ref;
+		bad = xenbus_scanf(XBT_NIL, dir, node, "%u", &grefs[i]) != 1;
+	}
+	if (bad) {
+		xenbus_dev_fatal(blkif->xdev, -EINVAL, "reading %s/%s", dir,
+				 node);
 		return -EINVAL;
 	}
-	for (i = 0; i < blkif->nr_ring_pages; i++) {
-		if (blkif->multi_ref)
-			snprintf(node, sizeof(node), "ring-ref%u", i);
-		else
-			strscpy(node, "ring-ref", sizeof(node));
-		err = xenbus_scanf(XBT_NIL, dir, node, "%u", &gref);
-		if (err != 1) {
-			xenbus_dev_fatal(dev, -EINVAL, "reading %s/%s", dir,
-					 node);
-			return -EINVAL;
-		}
-		grefs[i] = gref;
-	}
-
-	ring->proto = blkif->proto;
 	err = pvblk_xen_ring_map(ring, grefs, blkif->nr_ring_pages, evtchn);
-	if (err) {
-		xenbus_dev_fatal(dev, err, "mapping ring of %s", dir);
-		return err;
-	}
-	ring->max_segs = max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
-			       min_t(unsigned int, max_indirect_segs,
-				     PVBLK_XEN_MAX_INDIRECT_SEGS));
-	return 0;
+	if (err)
+		xenbus_dev_fatal(blkif->xdev, err, "mapping ring of %s", dir);
+	return err;
 }
 
 /* Negotiate with the frontend and map its rings. */
 static int connect_rings(struct pvblk_xen_blkif *blkif)
 {
 	struct xenbus_device *dev = blkif->xdev;
-	char protocol[64] = "";
+	const char *fe = dev->otherend;
+	char protocol[64] = XEN_IO_PROTO_ABI_NATIVE;
+	struct pvblk_xen_conn *c;
 	unsigned int nr, order, i;
 	char *dir;
 	int err;
 
-	err = xenbus_scanf(XBT_NIL, dev->otherend, "protocol", "%63s",
-			   protocol);
-	if (err <= 0 || !strcmp(protocol, XEN_IO_PROTO_ABI_NATIVE)) {
-		blkif->proto = PVBLK_XEN_PROTO_NATIVE;
-	} else if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_32)) {
-		blkif->proto = PVBLK_XEN_PROTO_X86_32;
-	} else if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_64)) {
-		blkif->proto = PVBLK_XEN_PROTO_X86_64;
-	} else {
+	xenbus_scanf(XBT_NIL, fe, "protocol", "%63s", protocol);
+	/* x86_64's layout is the native one (xen_blk.h). */
+	blkif->proto = strcmp(protocol, XEN_IO_PROTO_ABI_X86_32) ?
+		PVBLK_XEN_PROTO_NATIVE : PVBLK_XEN_PROTO_X86_32;
+	if (blkif->proto == PVBLK_XEN_PROTO_NATIVE &&
+	    strcmp(protocol, XEN_IO_PROTO_ABI_NATIVE) &&
+	    strcmp(protocol, XEN_IO_PROTO_ABI_X86_64)) {
 		xenbus_dev_fatal(dev, -EINVAL, "unknown protocol %s", protocol);
 		return -EINVAL;
 	}
-
 	/* Re-negotiated on every connect. */
 	blkif->persistent = feature_persistent &&
-		xenbus_read_unsigned(dev->otherend, "feature-persistent", 0);
-
-	nr = xenbus_read_unsigned(dev->otherend, "multi-queue-num-queues", 1);
-	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES)) {
-		xenbus_dev_fatal(dev, -EINVAL, "frontend asked for %u queues",
-				 nr);
+		xenbus_read_unsigned(fe, "feature-persistent", 0);
+	nr = xenbus_read_unsigned(fe, "multi-queue-num-queues", 1);
+	/* No ring-page-order: one page, its grant in "ring-ref". */
+	order = xenbus_read_unsigned(fe, "ring-page-order", UINT_MAX);
+	blkif->multi_ref = order != UINT_MAX;
+	order = blkif->multi_ref ? order : 0;
+	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES) ||
+	    order > min_t(unsigned int, max_ring_order,
+			  XENBUS_MAX_RING_GRANT_ORDER)) {
+		xenbus_dev_fatal(dev, -EINVAL, "frontend asked for %u queues of 2^%u pages",
+				 nr, order);
 		return -EINVAL;
 	}
+	blkif->nr_ring_pages = 1U << order;
 
-	err = xenbus_scanf(XBT_NIL, dev->otherend, "ring-page-order", "%u",
-			   &order);
-	if (err != 1) {
-		blkif->nr_ring_pages = 1;
-		blkif->multi_ref = false;
-	} else if (order <= min_t(unsigned int, max_ring_order,
-				  XENBUS_MAX_RING_GRANT_ORDER)) {
-		blkif->nr_ring_pages = 1U << order;
-		blkif->multi_ref = true;
-	} else {
-		xenbus_dev_fatal(dev, -EINVAL, "ring-page-order %u too big",
-				 order);
-		return -EINVAL;
-	}
-
-	blkif->rings = kcalloc(nr, sizeof(*blkif->rings), GFP_KERNEL);
-	if (!blkif->rings)
+	c = kzalloc(struct_size(c, rings, nr), GFP_KERNEL);
+	if (!c)
 		return -ENOMEM;
-	blkif->nr_rings = nr;
+	INIT_WORK(&c->teardown, teardown_work);
+	c->nr_rings = nr;
 	for (i = 0; i < nr; i++)
-		pvblk_xen_ring_init(&blkif->rings[i], blkif, dev, i);
-
-	if (nr == 1)
-		return read_ring(blkif, &blkif->rings[0], dev->otherend);
-
-	for (i = 0; i < nr; i++) {
-		dir = kasprintf(GFP_KERNEL, "%s/queue-%u", dev->otherend, i);
+		pvblk_xen_ring_init(&c->rings[i], dev, i);
+	blkif->conn = c;
+	for (i = 0, err = 0; i < nr && !err; i++) {
+		/* One ring in the frontend's directory, else queue-N/ each. */
+		dir = nr == 1 ? kstrdup(fe, GFP_KERNEL) :
+			kasprintf(GFP_KERNEL, "%s/queue-%u", fe, i);
 		if (!dir)
 			return -ENOMEM;
-		err = read_ring(blkif, &blkif->rings[i], dir);
+		c->rings[i].proto = blkif->proto;
+		c->rings[i].max_segs =
+			max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
+			      min_t(unsigned int, max_indirect_segs,
+				    PVBLK_XEN_MAX_INDIRECT_SEGS));
+		err = read_ring(blkif, &c->rings[i], dir);
 		kfree(dir);
-		if (err)
-			return err;
 	}
-	return 0;
+	return err;
 }
 
 /* ---- xenbus callbacks ---- */
@@ -405,8 +428,8 @@ static void physdev_changed(struct xenbus_watch *watch, const char *path,
 						     struct pvblk_xen_blkif,
 						     watch);
 	struct xenbus_device *dev = blkif->xdev;
+	char mode[16] = "", type[16] = "";
 	unsigned int major, minor;
-	char *mode, *type;
 	dev_t devt;
 	int err;
 
@@ -429,20 +452,14 @@ static void physdev_changed(struct xenbus_watch *watch, const char *path,
 		goto out;
 	}
 
-	mode = xenbus_read(XBT_NIL, dev->nodename, "mode", NULL);
-	if (IS_ERR(mode)) {
-		xenbus_dev_fatal(dev, PTR_ERR(mode), "reading mode");
+	err = xenbus_scanf(XBT_NIL, dev->nodename, "mode", "%15s", mode);
+	if (err != 1) {
+		xenbus_dev_fatal(dev, err < 0 ? err : -EINVAL, "reading mode");
 		goto out;
 	}
 	blkif->read_only = !strchr(mode, 'w');
-	kfree(mode);
-
-	type = xenbus_read(XBT_NIL, dev->otherend, "device-type", NULL);
-	if (!IS_ERR(type)) {
-		blkif->cdrom = !strcmp(type, "cdrom");
-		kfree(type);
-	}
-
+	xenbus_scanf(XBT_NIL, dev->otherend, "device-type", "%15s", type);
+	blkif->cdrom = !strcmp(type, "cdrom");
 	blkif->devt = devt;
 	err = open_backend(blkif);
 	if (err) {
@@ -460,7 +477,6 @@ static void frontend_changed(struct xenbus_device *dev,
 			     enum xenbus_state state)
 {
 	struct pvblk_xen_blkif *blkif = dev_get_drvdata(&dev->dev);
-	int err;
 
 	mutex_lock(&blkif->lock);
 	switch (state) {
@@ -477,13 +493,10 @@ static void frontend_changed(struct xenbus_device *dev,
 		if (dev->state == XenbusStateConnected)
 			break;
 		disconnect(blkif);
-		err = connect_rings(blkif);
-		if (err) {
+		if (connect_rings(blkif))
 			disconnect(blkif);
-			break;
-		}
-		blkif->rings_mapped = true;
-		maybe_connect(blkif);
+		else
+			maybe_connect(blkif);
 		break;
 
 	case XenbusStateClosing:
@@ -514,19 +527,17 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 
 	if (!blkif)
 		return;
-	if (blkif->watching) {
+	if (blkif->watch.node) {
 		unregister_xenbus_watch(&blkif->watch);
 		kfree(blkif->watch.node);
 		blkif->watch.node = NULL;
 	}
 	mutex_lock(&blkif->lock);
 	disconnect(blkif);
-	if (blkif->be)
-		pvblk_backend_close(blkif->be);
-	blkif->be = NULL;
+	pvblk_backend_close(blkif->be);
 	mutex_unlock(&blkif->lock);
 	dev_set_drvdata(&dev->dev, NULL);
-	kfree(blkif);
+	kref_put(&blkif->ref, blkif_release);
 }
 
 static int pvblk_xen_probe(struct xenbus_device *dev,
@@ -543,7 +554,6 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 			XENBUS_MAX_RING_GRANT_ORDER), true },
 	};
 	struct pvblk_xen_blkif *blkif;
-	unsigned int n;
 	int err;
 
 	blkif = kzalloc(sizeof(*blkif), GFP_KERNEL);
@@ -552,27 +562,23 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 		return -ENOMEM;
 	}
 	blkif->xdev = dev;
+	get_device(&dev->dev);
+	kref_init(&blkif->ref);
+	init_waitqueue_head(&blkif->drained);
 	mutex_init(&blkif->lock);
 	snprintf(blkif->name, sizeof(blkif->name), "xen-%u-%s",
 		 dev->otherend_id, strrchr(dev->nodename, '/') + 1);
 	dev_set_drvdata(&dev->dev, blkif);
 
 	/* What the frontend may negotiate; best effort, as xen-blkback. */
-	for (n = 0; n < ARRAY_SIZE(nodes); n++) {
-		if (!nodes[n].write)
-			continue;
-		err = xenbus_printf(XBT_NIL, dev->nodename, nodes[n].name,
-				    "%llu", (unsigned long long)nodes[n].val);
-		if (err)
-			dev_warn(&dev->dev, "writing %s: %d\n", nodes[n].name,
-				 err);
-	}
+	err = write_nodes(XBT_NIL, dev->nodename, nodes, ARRAY_SIZE(nodes));
+	if (err)
+		dev_warn(&dev->dev, "writing the features offered: %d\n", err);
 
 	err = xenbus_watch_pathfmt(dev, &blkif->watch, NULL, physdev_changed,
 				   "%s/%s", dev->nodename, "physical-device");
 	if (err)
 		goto fail;
-	blkif->watching = true;
 
 	err = xenbus_switch_state(dev, XenbusStateInitWait);
 	if (err)
@@ -598,8 +604,6 @@ static struct xenbus_driver pvblk_xen_driver = {
 	.allow_rebind = true,
 };
 
-static bool registered;
-
 int pvblk_xen_init(void)
 {
 	int err;
@@ -616,18 +620,20 @@ int pvblk_xen_init(void)
 	if (err) {
 		destroy_workqueue(pvblk_xen_wq);
 		pvblk_xen_wq = NULL;
-		return err;
 	}
-	registered = true;
-	return 0;
+	return err;
 }
 
 void pvblk_xen_exit(void)
 {
-	if (!registered)
+	if (!pvblk_xen_wq)
 		return;
 	xenbus_unregister_driver(&pvblk_xen_driver);
+	/*
+	 * Wait for every teardown_work() (however long its I/O takes) with a
+	 * flush: bios still complete, and queue ring work, meanwhile.
+	 */
+	flush_workqueue(pvblk_xen_wq);
 	destroy_workqueue(pvblk_xen_wq);
 	pvblk_xen_wq = NULL;
-	registered = false;
 }

@@ -12,9 +12,13 @@
  * request that is well formed on the wire is passed on as it came.
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 #include <pvblk/pvblk.h>
 
 #include "../../frontends/xen/xen_blk.h"
@@ -36,9 +40,17 @@ struct fake_ring {
 	unsigned int maps;		/* successful single mappings */
 	unsigned int map_calls;
 	unsigned int unmaps;
+	unsigned int busy_unmaps;	/* unmapped while someone held the page */
 	bool last_ro;
+	/* event channel fakes (one ring at a time: fake_cur) */
+	unsigned int eois, notifies, unbinds;
+	unsigned int eoi_unbinds;	/* unbinds seen while an EOI ran */
+	bool eoi_blocks;		/* an EOI waits for @eoi_release */
+	struct completion eoi_entered, eoi_release;
 	struct pvblk_xen_req xr;
 };
+
+static struct fake_ring *fake_cur;
 
 static int fake_map(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
 		    unsigned int n, bool ro)
@@ -57,16 +69,16 @@ static int fake_map(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
 			e->err = -EFAULT;
 			continue;
 		}
-		if (k >= FAKE_IPAGE_GREF && k < FAKE_IPAGE_GREF + FAKE_NR_IPAGES) {
-			e->page = f->ipages[k - FAKE_IPAGE_GREF];
-			get_page(e->page);
-		} else {
-			e->page = alloc_page(GFP_KERNEL);
-			if (!e->page) {
-				e->err = -ENOMEM;
-				continue;
-			}
+		/* A page of our own per mapping, as the grant table's. */
+		e->page = alloc_page(GFP_KERNEL);
+		if (!e->page) {
+			e->err = -ENOMEM;
+			continue;
 		}
+		if (k >= FAKE_IPAGE_GREF && k < FAKE_IPAGE_GREF + FAKE_NR_IPAGES)
+			memcpy(page_address(e->page),
+			       page_address(f->ipages[k - FAKE_IPAGE_GREF]),
+			       PAGE_SIZE);
 		e->handle = k ^ 0x5a5aU;
 		e->err = 0;
 		f->live++;
@@ -84,6 +96,8 @@ static void fake_unmap(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
 	for (i = 0; i < n; i++) {
 		if (!ents[i]->page)
 			continue;
+		if (page_count(ents[i]->page) > 1)
+			f->busy_unmaps++;
 		put_page(ents[i]->page);
 		ents[i]->page = NULL;
 		f->live--;
@@ -91,9 +105,35 @@ static void fake_unmap(struct pvblk_xen_ring *ring, struct pvblk_mentry **ents,
 	}
 }
 
+static void fake_eoi(unsigned int irq, unsigned int flags)
+{
+	struct fake_ring *f = fake_cur;
+	unsigned int unbinds = READ_ONCE(f->unbinds);
+
+	f->eois++;
+	if (f->eoi_blocks) {
+		complete(&f->eoi_entered);
+		wait_for_completion_timeout(&f->eoi_release, 5 * HZ);
+	}
+	f->eoi_unbinds += READ_ONCE(f->unbinds) - unbinds;
+}
+
+static void fake_notify(int irq)
+{
+	fake_cur->notifies++;
+}
+
+static void fake_unbind(unsigned int irq, void *dev_id)
+{
+	WRITE_ONCE(fake_cur->unbinds, fake_cur->unbinds + 1);
+}
+
 static const struct pvblk_xen_gnt_ops fake_gops = {
 	.map = fake_map,
 	.unmap = fake_unmap,
+	.eoi = fake_eoi,
+	.notify = fake_notify,
+	.unbind = fake_unbind,
 };
 
 static struct fake_ring *fake_ring_new(struct kunit *test)
@@ -104,6 +144,9 @@ static struct fake_ring *fake_ring_new(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
 	f->ring.gops = &fake_gops;
+	init_completion(&f->eoi_entered);
+	init_completion(&f->eoi_release);
+	fake_cur = f;
 	f->ring.max_segs = m;
 	f->ring.nr_ents = 32;
 	f->ring.lim = (struct pvblk_xen_limits) {
@@ -137,6 +180,7 @@ static void xen_ring_exit(struct kunit *test)
 
 	if (!f)
 		return;
+	fake_cur = NULL;
 	if (f->ring.mcache)
 		pvblk_mcache_destroy(f->ring.mcache);
 	for (i = 0; i < FAKE_NR_IPAGES; i++)
@@ -164,16 +208,17 @@ static void put16(u8 *p, u16 v)
 	memcpy(p, &v, 2);
 }
 
-/* ---- layout of the three ABIs ---- */
+/* ---- layout of the ABIs: x86_32 and native (= x86_64 on 64-bit) ---- */
 
 static void xen_ring_abi_sizes(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_32_request), 108);
-	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_64_request), 112);
+	KUNIT_EXPECT_EQ(test, sizeof(struct blkif_request), 112);
 	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_32_response), 12);
-	KUNIT_EXPECT_EQ(test, sizeof(struct pvblk_xen_x86_64_response), 16);
+	KUNIT_EXPECT_EQ(test, sizeof(struct blkif_response), 16);
+	KUNIT_EXPECT_EQ(test, offsetof(struct blkif_request, u.rw.id), 8);
+	KUNIT_EXPECT_EQ(test, offsetof(struct blkif_request, u.indirect.indirect_grefs), 28);
 	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(pvblk_xen_x86_32, XEN_PAGE_SIZE), 32);
-	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(pvblk_xen_x86_64, XEN_PAGE_SIZE), 32);
 	KUNIT_EXPECT_EQ(test, __CONST_RING_SIZE(blkif, XEN_PAGE_SIZE), 32);
 }
 
@@ -205,6 +250,7 @@ static void xen_ring_decode_x86_32_rw(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.seg[1].last_sect, 3);
 }
 
+/* "x86_64-abi": the native layout of a 64-bit dom0. */
 static void xen_ring_decode_x86_64_rw(struct kunit *test)
 {
 	union pvblk_xen_raw_req raw;
@@ -217,7 +263,7 @@ static void xen_ring_decode_x86_64_rw(struct kunit *test)
 	put64(b + 8, 0xabcdef);			/* id: 8-byte aligned */
 	put64(b + 16, 1000);
 	put_seg(b + 24, 33, 1, 6);
-	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_NATIVE, &raw, &r);
 
 	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_READ);
 	KUNIT_EXPECT_EQ(test, r.id, 0xabcdef);
@@ -241,12 +287,6 @@ static void xen_ring_decode_native(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_FLUSH_DISKCACHE);
 	KUNIT_EXPECT_EQ(test, r.id, 77);
 	KUNIT_EXPECT_EQ(test, r.nr_segs, 0);
-#ifdef CONFIG_X86_64
-	/* On x86_64 native is the x86_64 ABI. */
-	KUNIT_EXPECT_EQ(test, sizeof(struct blkif_request),
-			sizeof(struct pvblk_xen_x86_64_request));
-	KUNIT_EXPECT_EQ(test, offsetof(struct blkif_request, u.rw.id), 8);
-#endif
 }
 
 static void xen_ring_decode_indirect(struct kunit *test)
@@ -282,7 +322,7 @@ static void xen_ring_decode_indirect(struct kunit *test)
 	put64(b + 8, 6);
 	put64(b + 16, 128);
 	memcpy(b + 28 + 4, &g, 4);
-	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_NATIVE, &raw, &r);
 	KUNIT_EXPECT_EQ(test, r.op, BLKIF_OP_WRITE);
 	KUNIT_EXPECT_EQ(test, r.nr_segs, 513);
 	KUNIT_EXPECT_EQ(test, r.nr_ipages, 2);
@@ -315,7 +355,7 @@ static void xen_ring_decode_discard(struct kunit *test)
 	put64(b + 8, 10);
 	put64(b + 16, 200);
 	put64(b + 24, 8);
-	pvblk_xen_decode_req(PVBLK_XEN_PROTO_X86_64, &raw, &r);
+	pvblk_xen_decode_req(PVBLK_XEN_PROTO_NATIVE, &raw, &r);
 	KUNIT_EXPECT_EQ(test, r.id, 10);
 	KUNIT_EXPECT_EQ(test, r.sector, 200);
 	KUNIT_EXPECT_EQ(test, r.nr_sectors, 8);
@@ -340,7 +380,7 @@ static void xen_ring_write_rsp(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st, BLKIF_RSP_ERROR);
 
 	memset(slot, 0xff, sizeof(slot));
-	pvblk_xen_write_rsp(PVBLK_XEN_PROTO_X86_64, slot, 0x43, BLKIF_OP_INDIRECT,
+	pvblk_xen_write_rsp(PVBLK_XEN_PROTO_NATIVE, slot, 0x43, BLKIF_OP_INDIRECT,
 			    BLKIF_RSP_EOPNOTSUPP);
 	memcpy(&id, slot, 8);
 	memcpy(&st, slot + 10, 2);
@@ -631,6 +671,137 @@ static void xen_ring_persistent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 }
 
+/* ---- teardown: grant pages still referenced, the irq, late kicks ---- */
+
+/* Network-backed storage holding a page after its bio ended. */
+struct page_holder {
+	struct delayed_work work;
+	struct page *page;
+};
+
+static void page_holder_put(struct work_struct *work)
+{
+	struct page_holder *h = container_of(to_delayed_work(work),
+					     struct page_holder, work);
+
+	put_page(h->page);
+}
+
+static void hold_page(struct page_holder *h, struct page *page,
+		      unsigned int ms)
+{
+	h->page = page;
+	get_page(page);
+	INIT_DELAYED_WORK(&h->work, page_holder_put);
+	schedule_delayed_work(&h->work, msecs_to_jiffies(ms));
+}
+
+/* A transient grant is unmapped only once its page is free again. */
+static void xen_ring_unmap_waits_transient(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct page_holder h;
+	struct pvblk_xen_breq r;
+
+	rw_req(&r, BLKIF_OP_READ, 0, 2);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	hold_page(&h, f->xr.preq.segs[1].page, 100);
+	pvblk_xen_release(&f->xr);	/* the request completed */
+	flush_delayed_work(&h.work);
+	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+/* The same for a persistent grant purged from the cache. */
+static void xen_ring_unmap_waits_persistent(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct page_holder h;
+	struct pvblk_xen_breq r;
+
+	f->ring.mcache = pvblk_mcache_create("xen-test", &pvblk_xen_mcache_ops,
+					     &f->ring, 64);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f->ring.mcache));
+	rw_req(&r, BLKIF_OP_WRITE, 0, 1);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	hold_page(&h, f->xr.preq.segs[0].page, 100);
+	pvblk_xen_release(&f->xr);	/* idle in the cache, still held */
+	KUNIT_EXPECT_EQ(test, pvblk_mcache_purge(f->ring.mcache, 0), 1);
+	flush_delayed_work(&h.work);
+	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+}
+
+static int quiesce_thread(void *data)
+{
+	struct fake_ring *f = data;
+
+	pvblk_xen_ring_quiesce(&f->ring);
+	return 0;
+}
+
+/*
+ * The work item is in its EOI when the ring is quiesced: the irq must not
+ * be unbound (and possibly reused) before that EOI has returned.
+ */
+static void xen_ring_quiesce_flushes_before_unbind(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct xenbus_device *xdev = kunit_kzalloc(test, sizeof(*xdev),
+						   GFP_KERNEL);
+	struct task_struct *t;
+
+	KUNIT_ASSERT_NOT_NULL(test, xdev);
+	pvblk_xen_ring_init(&f->ring, xdev, 0);
+	f->ring.gops = &fake_gops;
+	f->ring.irq = 42;
+	f->eoi_blocks = true;
+	atomic_set(&f->ring.irq_pending, 1);
+	queue_work(system_unbound_wq, &f->ring.work);
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&f->eoi_entered,
+							    5 * HZ));
+	t = kthread_run(quiesce_thread, f, "pvblk-kunit-quiesce");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	msleep(200);		/* an unbind racing the EOI happens now */
+	complete(&f->eoi_release);
+	flush_work(&f->ring.work);
+	while (!READ_ONCE(f->unbinds))
+		msleep(20);
+	KUNIT_EXPECT_EQ(test, f->eois, 1);
+	KUNIT_EXPECT_EQ(test, f->eoi_unbinds, 0);
+	KUNIT_EXPECT_EQ(test, f->unbinds, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(f->ring.irq), 0);
+}
+
+/* A completion's ops->queue_work() after the ring stopped queues nothing. */
+static void xen_ring_no_kick_after_stop(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct xenbus_device *xdev = kunit_kzalloc(test, sizeof(*xdev),
+						   GFP_KERNEL);
+	struct pvblk_queue *q = kunit_kzalloc(test, sizeof(*q), GFP_KERNEL);
+	struct workqueue_struct *wq = NULL;
+
+	KUNIT_ASSERT_NOT_NULL(test, xdev);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	if (!pvblk_xen_wq) {	/* not a Xen dom0: the module made none */
+		wq = alloc_workqueue("pvblk_xen_kunit", WQ_UNBOUND, 0);
+		KUNIT_ASSERT_NOT_NULL(test, wq);
+		pvblk_xen_wq = wq;
+	}
+	pvblk_xen_ring_init(&f->ring, xdev, 0);
+	f->ring.gops = &fake_gops;
+	q->priv = &f->ring;
+	pvblk_xen_ring_stop(&f->ring);
+	pvblk_xen_transport_ops.queue_work(q);	/* a late completion */
+	KUNIT_EXPECT_FALSE(test, work_pending(&f->ring.work));
+	cancel_work_sync(&f->ring.work);
+	if (wq) {
+		pvblk_xen_wq = NULL;
+		destroy_workqueue(wq);
+	}
+}
+
 /* ---- hostile requests: each answers a status, nothing leaks ---- */
 
 /**
@@ -916,6 +1087,10 @@ static struct kunit_case xen_ring_cases[] = {
 	KUNIT_CASE(xen_ring_indirect),
 	KUNIT_CASE(xen_ring_indirect_garbage),
 	KUNIT_CASE(xen_ring_persistent),
+	KUNIT_CASE(xen_ring_unmap_waits_transient),
+	KUNIT_CASE(xen_ring_unmap_waits_persistent),
+	KUNIT_CASE(xen_ring_quiesce_flushes_before_unbind),
+	KUNIT_CASE(xen_ring_no_kick_after_stop),
 	KUNIT_CASE_PARAM(xen_ring_hostile, hostile_gen_params),
 	{}
 };
