@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+# Guest script for tests/xen/reboot.sh: two rounds of write a pattern +
+# fio verify, rmmod xen-blkfront (refused while fio holds the disk open,
+# then right after the I/O stopped), insmod, pattern read back + fio
+# verify on the reconnected disk.
+KO=/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko
+
+# wait_dev_t DEV SECONDS: wait for /dev/DEV, at most SECONDS.
+wait_dev_t() {
+	i=0
+	while [ ! -b "/dev/$1" ] && [ $i -lt $(($2 * 5)) ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	[ -b "/dev/$1" ]
+}
+
+verify() {
+	check "$1: fio randwrite 4k-128k + verify crc32c" \
+		fio --name=verify --filename=/dev/xvdb --rw=randwrite \
+		--bsrange=4k-128k --ioengine=libaio --iodepth=8 --direct=1 \
+		--size=16M --verify=crc32c --verify_fatal=1 --do_verify=1
+}
+
+wait_dev xvdb
+dd if=/dev/urandom of=/tmp/pat bs=1M count=8 2> /dev/null
+want=$(md5sum < /tmp/pat)
+for n in 1 2; do
+	verify "round $n, before"
+	check "round $n: pattern written at 64 MiB" \
+		dd if=/tmp/pat of=/dev/xvdb bs=1M seek=64 oflag=direct conv=fsync
+	fio --name=load --filename=/dev/xvdb --rw=randrw --bsrange=4k-64k \
+		--ioengine=libaio --iodepth=16 --direct=1 --size=32M \
+		--time_based --runtime=600 > /tmp/load.log 2>&1 &
+	pid=$!
+	sleep 3
+	check_fail "round $n: rmmod xen-blkfront refused while fio has xvdb open" \
+		rmmod xen-blkfront
+	kill "$pid"
+	wait "$pid"
+	info "round $n: fio load stopped (status $?)"
+	check "round $n: rmmod xen-blkfront right after the I/O" rmmod xen-blkfront
+	check "round $n: /dev/xvdb gone" [ ! -b /dev/xvdb ]
+	phase "unloaded-$n"
+	wait_key "go-$n" > /dev/null
+	check "round $n: insmod xen-blkfront again" insmod "$KO"
+	check "round $n: /dev/xvdb back" wait_dev_t xvdb 60
+	got=$(dd if=/dev/xvdb bs=1M skip=64 count=8 iflag=direct 2> /dev/null | md5sum)
+	expect_eq "round $n: pattern read back after the reconnect" "$got" "$want"
+	verify "round $n, after"
+	phase "reloaded-$n"
+	wait_key "done-$n" > /dev/null
+done
+dmesg | grep -iE 'blkfront|xvdb' | tail -n 20 | sed 's/^/# dmesg: /'
