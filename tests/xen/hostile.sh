@@ -19,6 +19,27 @@ set -uo pipefail
 H=hx
 F=fv
 
+# gone_within NAME SECONDS: once NAME has ended, every trace of it (a
+# "(null)" domain whose grants the backend still maps) must go within
+# SECONDS; a leak fails the check instead of hanging the run.
+gone_within() {
+	local n=0
+	step "waiting for $1 to end"
+	while domid_of "$1" > /dev/null; do
+		sleep 2
+	done
+	while ! domu_gone "$1" && [ $n -lt "$2" ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	if domu_gone "$1"; then
+		ok "$1 gone after it ended, no '(null)' domain left (every grant released)"
+	else
+		fail "$1 gone after it ended, no '(null)' domain left (every grant released)"
+		xl list | sed 's/^/#   /'
+	fi
+}
+
 step "hostile: pvblk only; brd x3 for $H, null_blk for $F"
 blkback_blacklist
 check "modprobe pvblk" modprobe pvblk
@@ -37,7 +58,7 @@ DOMU_BLKFRONT=0 DOMU_FILES=xen_hostile.ko DOMU_MEMORY=384 \
 	domu_start $H hostile.domu.sh 'phy:/dev/ram0,xvdb,w' \
 	'phy:/dev/ram1,xvdc,r' 'vdev=xvdd,access=rw,no-discard,target=/dev/ram2' ||
 	fail "xl create $H"
-domu_wait $H
+gone_within $H 120
 guest_verdict $H
 id=$(domid_of $F) || true
 [ -n "$id" ] && for s in /sys/kernel/debug/pvblk/xen-"$id"-*/stats; do
@@ -46,7 +67,7 @@ done
 
 step "stopping $F's fio loop"
 domu_signal $F stop 1
-domu_wait $F
+gone_within $F 120
 guest_verdict $F
 dmesg | grep -E 'pvblk' | tail -n 60 | sed 's/^/# dom0 dmesg: /'
 left=$(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c . || true)
