@@ -5,6 +5,8 @@
 # /sys/kernel/debug/xen_hostile/<devid>/run; each result line of the case
 # ("ok ...", "not ok ...", "# ...") becomes a TAP line here.
 : "${DOMU_HOSTILE_SKIP:=}"
+# Names separated by commas or spaces (PVBLK_XEN_ENV values have no spaces).
+DOMU_HOSTILE_SKIP=$(echo "$DOMU_HOSTILE_SKIP" | tr ',' ' ')
 mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
 D=/sys/kernel/debug/xen_hostile
 check "insmod xen_hostile.ko" insmod /xen_hostile.ko

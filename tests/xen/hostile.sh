@@ -14,7 +14,7 @@
 # healthy: any kernel report in its log fails the run (rig/xen-run.sh),
 # and pvblk must unload cleanly at the end.
 #
-# DOMU_HOSTILE_SKIP="case ..." (in PVBLK_XEN_ENV) skips cases by name.
+# DOMU_HOSTILE_SKIP=case,case (in PVBLK_XEN_ENV) skips cases by name.
 set -uo pipefail
 H=hx
 F=fv
