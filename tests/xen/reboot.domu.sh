@@ -17,6 +17,17 @@ wait_dev_t() {
 	[ -b "/dev/$1" ]
 }
 
+# rmmod_retry MODULE TRIES: rmmod every 0.2 s until it succeeds.
+rmmod_retry() {
+	i=0
+	until rmmod "$1"; do
+		i=$((i + 1))
+		[ $i -lt "$2" ] || return 1
+		sleep 0.2
+	done
+	echo "rmmod $1 after $i retries"
+}
+
 verify() {
 	check "$1: fio randwrite 4k-128k + verify crc32c" \
 		fio --name=verify --filename=/dev/xvdb --rw=randwrite \
@@ -43,7 +54,10 @@ for n in 1 2; do
 	kill "$pid"
 	wait "$pid"
 	info "round $n: fio load stopped (status $?)"
-	check "round $n: rmmod xen-blkfront right after the I/O" rmmod xen_blkfront
+	# fio's job process may still hold xvdb open for a moment (seen live:
+	# rmmod at once gets EAGAIN): retry for at most 15 s.
+	check "round $n: rmmod xen-blkfront right after the I/O (retried up to 15 s)" \
+		rmmod_retry xen_blkfront 75
 	check "round $n: xen-blkfront unloaded, /dev/xvdb gone" \
 		sh -c '[ ! -d /sys/module/xen_blkfront ] && [ ! -b /dev/xvdb ]'
 	phase "unloaded-$n"
