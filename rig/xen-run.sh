@@ -15,6 +15,8 @@
 #   PVBLK_XEN_ENV      extra KEY=VALUE words for the scenario's environment
 #                      (DOMU_* ones reach the guest script too)
 #   PVBLK_XEN_TIMEOUT  seconds before a hung boot is killed (default 600)
+#   PVBLK_XEN_FILES    host files also shipped in /scenario (default:
+#                      tools/xen-hostile/xen_hostile.ko when built)
 #   PVBLK_HEAVY_LOCK_HELD=1  the caller already holds /tmp/pvblk-heavy.lock
 #
 # Per run: <logdir>/console.log (raw serial), dom0.log, guest-NAME.log,
@@ -31,6 +33,9 @@ top=$(cd "$here/.." && pwd)
 KVER=$(pvblk_kver)
 PVBLK_KO=${PVBLK_KO:-$top/pvblk.ko}
 timeout_s=${PVBLK_XEN_TIMEOUT:-600}
+# Host files shipped in /scenario next to the scenario's own (those that
+# exist; default: the hostile blkif frontend of tests/xen/hostile.sh).
+xen_files=${PVBLK_XEN_FILES-$top/tools/xen-hostile/xen_hostile.ko}
 say() { echo "xen-run: $*"; }
 
 [ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }
@@ -116,6 +121,9 @@ run_one() {
 	mkdir -p "$stage/scenario" "$stage/rig" "$stage/usr/lib/modules/$KVER/extra"
 	find "$sdir" -maxdepth 1 -type f -exec cp {} "$stage/scenario/" \;
 	cp "$file" "$stage/scenario/main.sh"
+	for f in $xen_files; do
+		[ -f "$f" ] && cp "$f" "$stage/scenario/"
+	done
 	cp "$here/xen/dom0-lib.sh" "$stage/scenario/lib.sh"
 	cp "$here/xen/dom0-init.sh" "$stage/init"
 	cp "$here/xen/domu-init.sh" "$stage/rig/domu-init.sh"

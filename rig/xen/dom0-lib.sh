@@ -49,7 +49,8 @@ pvblk_present() { [ -f "/lib/modules/$KVER/extra/pvblk.ko" ]; }
 # domu_start NAME DOMU_SCRIPT DISK...: build NAME's initramfs (base + the
 # scenario's guest script + DOMU_* variables of the caller's environment),
 # write its xl config and `xl create` it.  DISK is an xl disk spec such as
-# phy:/dev/ram0,xvdb,w.
+# phy:/dev/ram0,xvdb,w.  DOMU_FILES names files of /scenario that go into
+# the guest's / too; DOMU_BLKFRONT=0 keeps xen-blkfront out of the guest.
 domu_start() {
 	local name=$1 script=$2 d disks="" extra=/tmp/domu-$1
 	shift 2
@@ -60,8 +61,13 @@ domu_start() {
 	cp /rig/tap.sh "$extra/tap.sh"
 	env | grep '^DOMU_' | sed "s/'/'\\\\''/g; s/=\(.*\)/='\1'/; s/^/export /" \
 		> "$extra/domu.env" || true
-	(cd "$extra" && printf 'init\ntap.sh\ndomu.sh\ndomu.env\n' | cpio -o -H newc 2>/dev/null) \
-		> "/tmp/$name.extra.cpio"
+	# DOMU_FILES: more files of /scenario for the guest's / (e.g. a module).
+	for d in ${DOMU_FILES:-}; do
+		cp "/scenario/$d" "$extra/" || echo "# domu_start: no /scenario/$d"
+	done
+	(cd "$extra" && { printf 'init\ntap.sh\ndomu.sh\ndomu.env\n'
+		for d in ${DOMU_FILES:-}; do [ -f "$d" ] && echo "$d"; done; } |
+		cpio -o -H newc 2>/dev/null) > "/tmp/$name.extra.cpio"
 	cat "/tmp/$name.extra.cpio" /domu/initrd.base > "/tmp/$name.initrd"
 	for d in "$@"; do
 		disks="$disks${disks:+, }'$d'"

@@ -42,11 +42,14 @@ result() {
 	echo "@@PVBLK-RESULT-END $1@@"
 }
 
-echo "domu: loading xen-blkfront"
-insmod "/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko" ||
-	fail "insmod xen-blkfront"
 # shellcheck disable=SC1091 # written by domu_start for each guest
 [ -f /domu.env ] && . /domu.env
+# DOMU_BLKFRONT=0: the guest script brings its own vbd frontend.
+if [ "${DOMU_BLKFRONT:-1}" != 0 ]; then
+	echo "domu: loading xen-blkfront"
+	insmod "/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko" ||
+		fail "insmod xen-blkfront"
+fi
 echo "domu: running scenario script"
 # shellcheck disable=SC1091 # the scenario's guest script, copied per guest
 . /domu.sh

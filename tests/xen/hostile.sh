@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Scenario "hostile": a LIVE hostile blkif frontend against pvblk.
+#
+# Guest "hx" runs without xen-blkfront: tools/xen-hostile/xen_hostile.ko
+# is the frontend of its three vbds (xvdb rw on brd, xvdc read-only, xvdd
+# rw with discard disabled) and the guest script (hostile.domu.sh) drives
+# its cases: bad segments, grants, indirect requests, operations, ring
+# indexes, event storms, bogus xenstore values on reconnect, closing with
+# requests in flight.  Each case asserts the backend's answer and that good
+# I/O works afterwards.  Meanwhile guest "fv" keeps verifying fio
+# (crc32c) on a pvblk disk of its own (null_blk) with the stock
+# xen-blkfront, and its result is asserted at the end.  dom0 must stay
+# healthy: any kernel report in its log fails the run (rig/xen-run.sh),
+# and pvblk must unload cleanly at the end.
+#
+# DOMU_HOSTILE_SKIP=case,case (in PVBLK_XEN_ENV) skips cases by name.
+set -uo pipefail
+H=hx
+F=fv
+
+# gone_within NAME SECONDS: once NAME has ended, every trace of it (a
+# "(null)" domain whose grants the backend still maps) must go within
+# SECONDS; a leak fails the check instead of hanging the run.
+gone_within() {
+	local n=0
+	step "waiting for $1 to end"
+	while domid_of "$1" > /dev/null; do
+		sleep 2
+	done
+	while ! domu_gone "$1" && [ $n -lt "$2" ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	if domu_gone "$1"; then
+		ok "$1 gone after it ended, no '(null)' domain left (every grant released)"
+	else
+		fail "$1 gone after it ended, no '(null)' domain left (every grant released)"
+		xl list | sed 's/^/#   /'
+	fi
+}
+
+step "hostile: pvblk only; brd x3 for $H, null_blk for $F"
+blkback_blacklist
+check "modprobe pvblk" modprobe pvblk
+check "brd: 3 x 128 MiB" modprobe brd rd_nr=3 rd_size=$((128 * 1024)) max_part=0
+check "null_blk 1 GiB memory-backed" mk_nullb 1
+[ -f /scenario/xen_hostile.ko ] || fail "xen_hostile.ko shipped (make -C tools/xen-hostile)"
+
+DOMU_FIO_SIZE=32M domu_start $F hostile-fio.domu.sh 'phy:/dev/nullb0,xvdb,w' ||
+	fail "xl create $F"
+if vbd_wait_connected $F xvdb && domu_wait_phase $F running; then
+	ok "$F: pvblk disk connected, fio verify loop running"
+fi
+
+DOMU_BLKFRONT=0 DOMU_FILES=xen_hostile.ko DOMU_MEMORY=384 \
+	DOMU_HOSTILE_SKIP="${DOMU_HOSTILE_SKIP:-}" \
+	domu_start $H hostile.domu.sh 'phy:/dev/ram0,xvdb,w' \
+	'phy:/dev/ram1,xvdc,r' 'vdev=xvdd,access=rw,no-discard,target=/dev/ram2' ||
+	fail "xl create $H"
+gone_within $H 120
+guest_verdict $H
+id=$(domid_of $F) || true
+[ -n "$id" ] && for s in /sys/kernel/debug/pvblk/xen-"$id"-*/stats; do
+	sed "s/^/# $F stats: /" "$s" 2>/dev/null | grep -E 'reqs|errors|queues'
+done
+
+step "stopping $F's fio loop"
+domu_signal $F stop 1
+gone_within $F 120
+guest_verdict $F
+dmesg | grep -E 'pvblk' | tail -n 60 | sed 's/^/# dom0 dmesg: /'
+left=$(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c . || true)
+expect_eq "backend/vbd entries left in xenstore" "$left" 0
+check "rmmod pvblk after the hostile guest" rmmod pvblk
