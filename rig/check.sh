@@ -41,6 +41,7 @@ debug-kernel	exit	-	bash rig/debug-kernel.sh
 debug-modules	exit	-	bash rig/build-debug-modules.sh
 vm-debug	tally	retry	vm_tests debug
 xen		tally	retry	bash rig/xen-check.sh
+xen-debug	tally	retry	bash rig/xen-check.sh --kernel debug
 bench-smoke	tally	retry	bash rig/bench.sh --smoke
 '
 
