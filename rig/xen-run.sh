@@ -148,7 +148,9 @@ judge() {
 	esac
 	[ "$oks" -gt 0 ] || reasons="$reasons; no ok lines"
 	[ "$noks" = 0 ] || reasons="$reasons; $noks not ok"
-	if grep -avE '^\(XEN\)' "$l/console.txt" | grep -aE "$splat_re" > "$l/splats.txt"; then
+	# A lockdep kernel's boot says "RCU lockdep checking is enabled".
+	if grep -avE '^\(XEN\)|RCU lockdep checking is enabled' "$l/console.txt" |
+	   grep -aE "$splat_re" > "$l/splats.txt"; then
 		reasons="$reasons; kernel reports in the logs:"
 		sed 's/^/  | /' "$l/splats.txt" | head -n 20
 	fi
