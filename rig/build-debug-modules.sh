@@ -6,7 +6,9 @@
 # the sources under $PVBLK_CACHE/build/debug-modules so that the stock
 # build objects in the work tree are left alone.
 #
-# Usage: rig/build-debug-modules.sh [make args...]   (e.g. W=1 C=1)
+# Usage: rig/build-debug-modules.sh [--dom0] [make args...]   (e.g. W=1 C=1)
+#   --dom0  against the Xen dom0 flavour (rig/debug-kernel.sh --dom0), in
+#           $PVBLK_CACHE/build/debug-dom0-modules
 # Prints the paths of the built .ko files on stdout.  Exit status: 0 both
 # built; 2 only pvblk.ko (pvblk_kunit.ko failed, retried without it);
 # 1 pvblk.ko failed too.
@@ -14,12 +16,19 @@ set -euo pipefail
 # shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
+M=$PVBLK_CACHE/build/debug-modules
+kargs=()
 case ${1:-} in
--h|--help) sed -n '3,13p' "$0"; exit 0 ;;
+-h|--help) sed -n '3,15p' "$0"; exit 0 ;;
+--dom0)
+	DEBUG_BUILD=$DEBUG_DOM0_BUILD
+	M=$PVBLK_CACHE/build/debug-dom0-modules
+	kargs=(--dom0)
+	shift
+	;;
 esac
 
-"$RIG_DIR/debug-kernel.sh" >/dev/null
-M=$PVBLK_CACHE/build/debug-modules
+"$RIG_DIR/debug-kernel.sh" "${kargs[@]}" >/dev/null
 # One build at a time in $M and the debug build directory (rig/in-tree.sh
 # switches options in its config for a while).
 exec 9>"$DEBUG_BUILD/.pvblk-config.lock"

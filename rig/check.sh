@@ -41,6 +41,9 @@ debug-kernel	exit	-	bash rig/debug-kernel.sh
 debug-modules	exit	-	bash rig/build-debug-modules.sh
 vm-debug	tally	retry	vm_tests debug
 xen		tally	retry	bash rig/xen-check.sh
+dom0-kernel	exit	-	bash rig/debug-kernel.sh --dom0
+dom0-modules	exit	-	bash rig/build-debug-modules.sh --dom0
+xen-debug	tally	retry	bash rig/xen-check.sh --kernel debug
 bench-smoke	tally	retry	bash rig/bench.sh --smoke
 '
 

@@ -22,6 +22,8 @@ KSRC=${KSRC:-$PVBLK_CACHE/linux-source-$KSRC_VERSION}
 # debug kernel all build from it, each with its own O= directory).
 KSRC_COPY=${KSRC_COPY:-$PVBLK_CACHE/src/linux-$KSRC_VERSION-pvblk}
 DEBUG_BUILD=${DEBUG_BUILD:-$PVBLK_CACHE/build/debug-kernel}
+# The debug kernel's Xen dom0 flavour (rig/debug-kernel.sh --dom0).
+DEBUG_DOM0_BUILD=${DEBUG_DOM0_BUILD:-$PVBLK_CACHE/build/debug-dom0-kernel}
 export CCACHE_DIR=${CCACHE_DIR:-$PVBLK_CACHE/ccache}
 JOBS=${JOBS:-$(nproc)}
 

@@ -5,7 +5,10 @@
 # vhost and Xen backend as in Debian's kernel) from linux-source into
 # $PVBLK_CACHE/build/debug-kernel, config = olddefconfig of rig/debug.config.
 #
-# Usage: rig/debug-kernel.sh [--force] [--print-kver]
+# Usage: rig/debug-kernel.sh [--dom0] [--force] [--print-kver]
+#   --dom0        the Xen dom0 flavour instead: rig/debug.config with
+#                 rig/debug-dom0.config on top (generic KASAN cannot boot a
+#                 Xen PV kernel, see there), in build/debug-dom0-kernel
 #   --force       run make even when the stamp says the build is current
 #   --print-kver  print the kernel release of the build and exit
 # Prints the bzImage path on stdout.  Heavy: run under
@@ -15,18 +18,21 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 force=0
+kver=0
+B=$DEBUG_BUILD
+FRAGS=("$RIG_DIR/debug.config")
 while [ $# -gt 0 ]; do
 	case $1 in
+	--dom0) B=$DEBUG_DOM0_BUILD; FRAGS+=("$RIG_DIR/debug-dom0.config") ;;
 	--force) force=1 ;;
-	--print-kver) build_kver "$DEBUG_BUILD"; exit 0 ;;
-	-h|--help) sed -n '3,12p' "$0"; exit 0 ;;
+	--print-kver) kver=1 ;;
+	-h|--help) sed -n '3,15p' "$0"; exit 0 ;;
 	*) die "unknown argument $1" ;;
 	esac
 	shift
 done
+[ $kver = 0 ] || { build_kver "$B"; exit 0; }
 
-B=$DEBUG_BUILD
-FRAG=$RIG_DIR/debug.config
 MAKE=(make -C "$KSRC_COPY" O="$B" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 
 ensure_ksrc_copy
@@ -34,6 +40,18 @@ mkdir -p "$B" "$CCACHE_DIR"
 # rig/in-tree.sh switches pvblk on in this build's config for a while.
 exec 9>"$B/.pvblk-config.lock"
 flock 9
+
+# The fragment: the files in order, a later line for a symbol replacing an
+# earlier one (as merge_config.sh does).
+FRAG=$B/.pvblk-fragment
+awk '{ k = $0
+       if (match($0, /^CONFIG_[A-Za-z0-9_]+=/)) k = substr($0, 1, RLENGTH - 1)
+       else if (match($0, /^# CONFIG_[A-Za-z0-9_]+ is not set/)) k = $2
+       else k = "#" NR
+       if (!(k in v)) o[++n] = k
+       v[k] = $0 }
+     END { for (i = 1; i <= n; i++) print v[o[i]] }' "${FRAGS[@]}" > "$FRAG.tmp"
+mv "$FRAG.tmp" "$FRAG"
 
 # The stamp names everything the kernel image depends on.
 stamp_key=$( { sha256sum < "$FRAG"; echo "$KSRC_VERSION"; gcc --version | head -1; } | sha256sum | cut -c1-16)
@@ -45,7 +63,7 @@ if [ $force = 0 ] && [ -f "$B/arch/x86/boot/bzImage" ] &&
 	exit 0
 fi
 
-step "configuring: olddefconfig from $FRAG"
+step "configuring: olddefconfig from ${FRAGS[*]}"
 cp "$FRAG" "$B/.config"
 "${MAKE[@]}" olddefconfig >/dev/null
 

@@ -8,6 +8,13 @@
 # files go in, so a rebuild happens only when an input changed.  The /init
 # scripts (rig/xen/*-init.sh) are added per run by rig/xen-run.sh.
 # Prints the image directory on stdout (progress goes to stderr).
+#
+# rig/xen-mkinitramfs.sh --dom0-modules KVER MODROOT: an uncompressed cpio
+# with dom0's modules (DOM0_MODULES below, plus dependencies) of another
+# kernel, e.g. the debug kernel (MODROOT = its mod-install directory, with
+# lib/modules/KVER), cached as $PVBLK_CACHE/xen/dom0-modules-KVER-<key>.cpio
+# (key: this script and the modules' contents).  rig/xen-run.sh puts it in
+# front of dom0.cpio.zst; prints its path.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +23,69 @@ here=$(cd "$(dirname "$0")" && pwd)
 KVER=$(pvblk_kver)
 XENBIN=/usr/lib/xen-${PVBLK_XEN_SERIES:-4.17}/bin
 say() { echo "xen-mkinitramfs: $*" >&2; }
+# What dom0's /init and the scenarios load (built-in ones are skipped).
+DOM0_MODULES="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc
+	brd null_blk loop dm-mod xen-blkback vhost vhost_iotlb"
+
+# Decompressed modules (and their dependencies) in the real tree layout:
+# copy_modules ROOT KVER MODROOT MODULE... (MODROOT: where lib/modules is).
+copy_modules() {
+	local r=$1 kv=$2 mr=$3 m line f rel src
+	shift 3
+	src=${mr%/}/lib/modules/$kv
+	for m in "$@"; do
+		modprobe -d "$mr" -S "$kv" --show-depends "$m" | while read -r line; do
+			case $line in builtin*) continue ;; esac
+			f=${line#insmod }
+			f=${f%% *}
+			f=${f//\/\//\/}
+			rel=${f#"$src"/}
+			rel=${rel%.xz}
+			[ -e "$r/lib/modules/$kv/$rel" ] && continue
+			mkdir -p "$r/lib/modules/$kv/$(dirname "$rel")"
+			case $f in
+			*.xz) xz -dc "$f" > "$r/lib/modules/$kv/$rel" ;;
+			*) cp "$f" "$r/lib/modules/$kv/$rel" ;;
+			esac
+		done
+	done
+	cp "$src"/modules.builtin "$src"/modules.builtin.modinfo "$src"/modules.order \
+		"$r/lib/modules/$kv/"
+	depmod -b "$r" "$kv"
+}
+
+if [ "${1:-}" = --dom0-modules ]; then
+	[ $# = 3 ] || { echo "usage: $0 --dom0-modules KVER MODROOT" >&2; exit 2; }
+	kv=$2
+	mr=$(cd "$3" && pwd)
+	[ -d "$mr/lib/modules/$kv" ] || { say "no $mr/lib/modules/$kv"; exit 1; }
+	# shellcheck disable=SC2086 # a list of module names
+	key=$( { cat "$0"; echo "$kv"
+		 modprobe -d "$mr" -S "$kv" --show-depends $DOM0_MODULES |
+			awk '$1 == "insmod" { print $2 }' | sort -u | xargs -r sha256sum; } |
+	       sha256sum | cut -c1-16)
+	out=$PVBLK_CACHE/xen/dom0-modules-$kv-$key.cpio
+	if [ -s "$out" ]; then
+		say "cached: $out"
+		echo "$out"
+		exit 0
+	fi
+	work=$(mktemp -d "${TMPDIR:-/tmp}/pvblk-xen-modules.XXXXXX")
+	trap 'rm -rf "$work"' EXIT
+	say "dom0 modules of $kv from $mr"
+	mkdir -p "$work/usr/lib" "$PVBLK_CACHE/xen"
+	ln -s usr/lib "$work/lib"
+	# shellcheck disable=SC2086 # a list of module names
+	copy_modules "$work" "$kv" "$mr" $DOM0_MODULES
+	# Only the modules' tree: the /lib symlink is dom0.cpio.zst's.
+	rm "$work/lib"
+	(cd "$work" && find usr -print0 | LC_ALL=C sort -z |
+		cpio --quiet -o -0 -H newc -R 0:0) > "$out.tmp"
+	mv "$out.tmp" "$out"
+	say "done: $out ($(du -h "$out" | cut -f1))"
+	echo "$out"
+	exit 0
+fi
 
 pkgs="busybox-static bash coreutils util-linux sed grep kmod fio e2fsprogs
       xen-utils-4.17 xen-utils-common xenstore-utils xen-hypervisor-4.17-amd64 libc6
@@ -74,27 +144,6 @@ busybox_links() {
 	done
 }
 
-# Decompressed modules (and their dependencies) in the real tree layout.
-copy_modules() {
-	local r=$1 m line f rel
-	shift
-	for m in "$@"; do
-		modprobe -S "$KVER" --show-depends "$m" | while read -r line; do
-			case $line in builtin*) continue ;; esac
-			f=${line#insmod }
-			f=${f%% *}
-			rel=${f#/lib/modules/"$KVER"/}
-			rel=${rel%.xz}
-			[ -e "$r/lib/modules/$KVER/$rel" ] && continue
-			mkdir -p "$r/lib/modules/$KVER/$(dirname "$rel")"
-			xz -dc "$f" > "$r/lib/modules/$KVER/$rel"
-		done
-	done
-	cp /lib/modules/"$KVER"/modules.builtin /lib/modules/"$KVER"/modules.builtin.modinfo \
-		/lib/modules/"$KVER"/modules.order "$r/lib/modules/$KVER/"
-	depmod -b "$r" "$KVER"
-}
-
 mkcpio() {
 	(cd "$1" && find . -print0 | LC_ALL=C sort -z |
 		cpio --quiet -o -0 -H newc -R 0:0) | zstd -q -T0 -6 > "$2"
@@ -108,7 +157,7 @@ copy_bins "$d" /usr/bin/fio /usr/sbin/mke2fs /usr/sbin/e2fsck /lib/x86_64-linux-
 ln -s mke2fs "$d"/usr/sbin/mkfs.ext4
 ln -s e2fsck "$d"/usr/sbin/fsck.ext4
 busybox_links "$d"
-copy_modules "$d" xen-blkfront
+copy_modules "$d" "$KVER" / xen-blkfront
 say "  sanity: fio, mkfs.ext4, xenstore-read run inside the domU tree"
 chroot "$d" /usr/bin/fio --version >&2
 chroot "$d" /usr/sbin/mkfs.ext4 -V 2>&1 | sed -n 1p >&2
@@ -132,8 +181,8 @@ mkdir -p "$r"/etc/xen "$r"/var/lib/xen "$r"/var/log/xen/console "$r"/run/xen \
 	"$r"/run/xenstored "$r"/var/lib/xenstored "$r"/etc/modprobe.d
 cp -a /etc/xen/scripts "$r"/etc/xen/
 [ -e /etc/xen/xl.conf ] && cp /etc/xen/xl.conf "$r"/etc/xen/
-copy_modules "$r" xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc \
-	brd null_blk loop dm-mod xen-blkback vhost vhost_iotlb
+# shellcheck disable=SC2086 # a list of module names
+copy_modules "$r" "$KVER" / $DOM0_MODULES
 mkdir -p "$r"/domu
 cp /boot/vmlinuz-"$KVER" "$r"/domu/vmlinuz
 cp "$work"/domu.cpio.zst "$r"/domu/initrd.base

@@ -1,8 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# rig/xen-run.sh SCENARIO...: run Xen integration scenarios, one QEMU boot
-# each: QEMU (TCG) -> Xen 4.17 -> dom0 (Debian's stock kernel) running the
+# rig/xen-run.sh [--kernel stock|debug] SCENARIO...: run Xen integration
+# scenarios, one QEMU boot each: QEMU (TCG) -> Xen 4.17 -> dom0 running the
 # scenario script, which starts PV guests with phy disks.
+#
+# --kernel stock (default): dom0 runs Debian's stock kernel and pvblk.ko
+#   from the repo top.
+# --kernel debug: dom0 runs the debug kernel (rig/debug-kernel.sh: KASAN,
+#   lockdep, kmemleak, UBSAN, DEBUG_ATOMIC_SLEEP) with the pvblk.ko of
+#   rig/build-debug-modules.sh (both built or brought up to date first),
+#   its own modules, more memory (PVBLK_XEN_DOM0_MEM, default 2048M) and
+#   the timeout scaled by PVBLK_TIMEOUT_SCALE (default 3 here, 1 stock);
+#   after the scenario dom0 scans for leaks (kmemleak), every leak fails.
+#   The PV guests keep the stock kernel.
 #
 # SCENARIO is a name under tests/xen (tests/xen/NAME.sh) or a path to a
 # scenario script; every file of that script's directory is shipped to dom0
@@ -10,11 +20,15 @@
 # /scenario/main.sh.  See tests/xen/README.md.
 #
 # Environment:
-#   PVBLK_KO           module to test (default: pvblk.ko at the repo top)
+#   PVBLK_KO           module to test (default: see --kernel)
 #   PVBLK_CACHE        cache root; images in xen/, logs in logs/xen-*
 #   PVBLK_XEN_ENV      extra KEY=VALUE words for the scenario's environment
 #                      (DOMU_* ones reach the guest script too)
-#   PVBLK_XEN_TIMEOUT  seconds before a hung boot is killed (default 600)
+#   PVBLK_XEN_TIMEOUT  seconds before a hung boot is killed (default 600,
+#                      times PVBLK_TIMEOUT_SCALE)
+#   PVBLK_XEN_DOM0_MEM dom0_mem (default 1536M stock, 2048M debug)
+#   PVBLK_XEN_APPEND, PVBLK_XEN_DOM0_APPEND  extra Xen / dom0 command line
+#   PVBLK_XEN_CPU, PVBLK_XEN_QEMU_ARGS  QEMU -cpu (qemu64) / extra arguments
 #   PVBLK_XEN_FILES    host files also shipped in /scenario (default:
 #                      tools/xen-hostile/xen_hostile.ko when built)
 #   PVBLK_HEAVY_LOCK_HELD=1  the caller already holds /tmp/pvblk-heavy.lock
@@ -22,31 +36,112 @@
 # Per run: <logdir>/console.log (raw serial), dom0.log, guest-NAME.log,
 # results/NAME/FILE (files a guest published), verdict.
 # A scenario passes when dom0 prints its PASS verdict, there is at least one
-# "ok" and no "not ok" line, and no Oops/BUG/WARNING/KASAN/lockdep/panic
-# report appears in dom0's or any guest's log.
+# "ok" and no "not ok" line, and no kernel report (Oops, BUG, WARNING,
+# KASAN, UBSAN, lockdep, kmemleak, panic, hung task) appears in dom0's or
+# any guest's log.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 # shellcheck source=rig/versions.sh
 . "$here/versions.sh"
-KVER=$(pvblk_kver)
-PVBLK_KO=${PVBLK_KO:-$top/pvblk.ko}
-timeout_s=${PVBLK_XEN_TIMEOUT:-600}
 # Host files shipped in /scenario next to the scenario's own (those that
 # exist; default: the hostile blkif frontend of tests/xen/hostile.sh).
 xen_files=${PVBLK_XEN_FILES-$top/tools/xen-hostile/xen_hostile.ko}
 say() { echo "xen-run: $*"; }
 
-[ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }
+# Filter out (into FILE) the one known kernel report that is not pvblk's:
+# Linux 6.12's xen-gntdev takes priv->lock then mmap_lock in its ioctls
+# (copy_to_user under the lock) and the other way round in gntdev_mmap, so
+# lockdep reports a circular dependency as soon as xenstored maps a guest's
+# ring, before pvblk is loaded.  The whole report (from its WARNING line to
+# the end of its stack dump) is dropped only when it names gntdev_mmap and
+# mmap_lock; lockdep is off for the rest of that boot (it says so in the
+# report), which the README's Tests section states.
+known_reports() {
+	# dom0 repeats report lines later as "PVBLK-DMESG: [  time] ...": those
+	# whose time stamp falls in a dropped report go with it.
+	awk -v known="$1" '
+	function stamp(line) {
+		if (!match(line, /\[ *[0-9]+\.[0-9]+\]/))
+			return ""
+		return substr(line, RSTART, RLENGTH)
+	}
+	/^PVBLK-DMESG: / && (stamp($0) in dropped) { print > known; next }
+	/WARNING: possible circular locking dependency detected/ {
+		inblk = 1; buf = ""; n = 0 }
+	inblk { buf = buf $0 "\n"; st[++n] = stamp($0)
+		if ($0 ~ /<\/TASK>/) {
+			inblk = 0
+			if (buf ~ /gntdev_mmap/ && buf ~ /mmap_lock/) {
+				printf "%s", buf > known
+				for (i = 1; i <= n; i++)
+					dropped[st[i]] = 1
+			} else {
+				printf "%s", buf
+			}
+		}
+		next }
+	{ print }
+	END { if (inblk) printf "%s", buf }'
+}
+
+kernel=stock
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kernel=${2:-}; shift 2 ;;
+	--kernel=*) kernel=${1#--kernel=}; shift ;;
+	-h|--help) sed -n '3,39p' "$0"; exit 0 ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "usage: $0 [--kernel stock|debug] SCENARIO..." >&2; exit 2; }
+
+case $kernel in
+stock)
+	KVER=$(pvblk_kver)
+	dom0_kernel=/boot/vmlinuz-$KVER
+	PVBLK_KO=${PVBLK_KO:-$top/pvblk.ko}
+	scale=${PVBLK_TIMEOUT_SCALE:-1}
+	dom0_mem=${PVBLK_XEN_DOM0_MEM:-1536M}
+	dom0_append=
+	;;
+debug)
+	say "debug kernel and its pvblk.ko (rig/debug-kernel.sh, rig/build-debug-modules.sh)"
+	dom0_kernel=$("$here/debug-kernel.sh" --dom0)
+	dbuild=$(dirname "$(dirname "$(dirname "$(dirname "$dom0_kernel")")")")
+	KVER=$(cat "$dbuild/include/config/kernel.release")
+	if [ -z "${PVBLK_KO:-}" ]; then
+		# Status 2: pvblk.ko built, only pvblk_kunit.ko failed.
+		PVBLK_KO=$("$here/build-debug-modules.sh" --dom0 | grep '/pvblk\.ko$') || true
+		[ -n "$PVBLK_KO" ] || { say "pvblk.ko does not build against $KVER"; exit 1; }
+	fi
+	say "debug dom0 $KVER ($dom0_kernel)"
+	scale=${PVBLK_TIMEOUT_SCALE:-3}
+	dom0_mem=${PVBLK_XEN_DOM0_MEM:-2048M}
+	# An oops ends the run at once (dom0's panic makes Xen reboot, and
+	# QEMU runs with -no-reboot) instead of hanging until the timeout.
+	# slub_debug (red zones, poisoning, free checks) stands in for the
+	# KASAN this flavour cannot have (rig/debug-dom0.config).
+	dom0_append="oops=panic panic=-1 printk.time=1 slub_debug=FZPU"
+	;;
+*) echo "$0: --kernel stock|debug, not '$kernel'" >&2; exit 2 ;;
+esac
+timeout_s=$(( ${PVBLK_XEN_TIMEOUT:-600} * scale ))
 
 say "base images"
 base=$("$here/xen-mkinitramfs.sh")
+mods=
+[ "$kernel" = stock ] ||
+	mods=$("$here/xen-mkinitramfs.sh" --dom0-modules "$KVER" "$dbuild/mod-install")
 
 # Kernel reports that fail a run wherever they appear (Xen's own lines, which
 # start with "(XEN)", are not kernel reports and are skipped), and blkfront's
 # complaints about a backend breaking the blkif protocol.
+# The debug dom0 adds lockdep's other reports, slub_debug's ("BUG
+# kmalloc-64 (Not tainted): Redzone overwritten") and kmemleak's.
 splat_re='cut here ]|WARNING: CPU:|BUG:|Oops|KASAN|UBSAN|kernel BUG|general protection fault|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|INFO: task .* blocked|Call Trace:|stack segment:|list_add corruption|list_del corruption|response has wrong operation|disabled for further use|Bad return from blkdev'
+splat_re+='|possible irq lock inversion|bad unlock balance|held lock freed|lock held when returning|DEBUG_LOCKS_WARN_ON|BUG [^ ]+ \((Not t|T)ainted\)|unreferenced object 0x'
 
 # judge LOGDIR: split the console log, extract results, print the verdict.
 judge() {
@@ -94,7 +189,10 @@ judge() {
 	esac
 	[ "$oks" -gt 0 ] || reasons="$reasons; no ok lines"
 	[ "$noks" = 0 ] || reasons="$reasons; $noks not ok"
-	if grep -avE '^\(XEN\)' "$l/console.txt" | grep -aE "$splat_re" > "$l/splats.txt"; then
+	# A lockdep kernel's boot says "RCU lockdep checking is enabled".
+	if grep -avE '^\(XEN\)|RCU lockdep checking is enabled' "$l/console.txt" |
+	   known_reports "$l/known-reports.txt" |
+	   grep -aE "$splat_re" > "$l/splats.txt"; then
 		reasons="$reasons; kernel reports in the logs:"
 		sed 's/^/  | /' "$l/splats.txt" | head -n 20
 	fi
@@ -140,18 +238,21 @@ run_one() {
 	# archive that follows a zstd one.
 	{ (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio --quiet -o -H newc -R 0:0)
+	  [ -z "$mods" ] || cat "$mods"
 	  cat "$base/dom0.cpio.zst"; } > "$initrd"
 	# KEY=VALUE words on dom0's command line become /init's environment; a
 	# comma inside a multiboot module's command line is written ",,".
 	env="PVBLK_SCENARIO=$name ${PVBLK_XEN_ENV:-}"
 	env=${env//,/,,}
 	# shellcheck disable=SC2054 # commas inside -accel/-append values
-	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi,tb-size=512 -cpu qemu64
+	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi,tb-size=512 -cpu "${PVBLK_XEN_CPU:-qemu64}"
 		-m 4G -smp 2 -display none -no-reboot -serial stdio -monitor none -nic none
 		-kernel "$base/xen"
-		-append "console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all"
-		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen rdinit=/init init=/pvblk-no-init $env,$initrd")
-	say "$name: booting Xen + dom0 under QEMU TCG (waits for /tmp/pvblk-heavy.lock)"
+		-append "console=com1 com1=115200,8n1 dom0_mem=$dom0_mem,max:$dom0_mem dom0_max_vcpus=2 loglvl=all guest_loglvl=all ${PVBLK_XEN_APPEND:-}"
+		-initrd "$dom0_kernel console=hvc0 earlyprintk=xen rdinit=/init init=/pvblk-no-init $dom0_append ${PVBLK_XEN_DOM0_APPEND:-} $env,$initrd")
+	# shellcheck disable=SC2206 # extra words, split at blanks
+	qemu+=(${PVBLK_XEN_QEMU_ARGS:-})
+	say "$name: booting Xen + dom0 ($KVER, timeout ${timeout_s}s) under QEMU TCG (waits for /tmp/pvblk-heavy.lock)"
 	local lockfd t0
 	set +e
 	if [ "${PVBLK_HEAVY_LOCK_HELD:-0}" != 1 ]; then
