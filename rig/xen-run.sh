@@ -188,6 +188,8 @@ judge() {
 	*) reasons="$reasons; dom0 verdict FAIL" ;;
 	esac
 	[ "$oks" -gt 0 ] || reasons="$reasons; no ok lines"
+	run_oks=$oks
+	run_noks=$noks
 	[ "$noks" = 0 ] || reasons="$reasons; $noks not ok"
 	# A lockdep kernel's boot says "RCU lockdep checking is enabled".
 	if grep -avE '^\(XEN\)|RCU lockdep checking is enabled' "$l/console.txt" |
@@ -271,16 +273,23 @@ run_one() {
 	judge "$l"
 }
 
+# The count is of asserted checks: every "ok"/"not ok" line of a
+# scenario (dom0's and its guests'), plus one for the scenario's own
+# verdict (dom0's PASS, no kernel report in any log).
 passed=0
 failed=0
 for s in "$@"; do
+	run_oks=0
+	run_noks=0
 	if run_one "$s"; then
-		say "$s: PASS"
+		say "$s: PASS ($run_oks checks)"
 		passed=$((passed + 1))
 	else
-		say "$s: FAIL"
+		say "$s: FAIL ($run_oks ok, $run_noks not ok)"
 		failed=$((failed + 1))
 	fi
+	passed=$((passed + run_oks))
+	failed=$((failed + run_noks))
 done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
