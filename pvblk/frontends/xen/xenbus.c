@@ -44,6 +44,13 @@ static unsigned int max_indirect_segs = 128;
 module_param_named(xen_max_indirect_segs, max_indirect_segs, uint, 0644);
 MODULE_PARM_DESC(xen_max_indirect_segs, "Xen: feature-max-indirect-segments (0: no indirect descriptors)");
 
+/* Indirect segments we offer: the parameter, within what we can serve. */
+static unsigned int offered_indirect_segs(void)
+{
+	return min_t(unsigned int, READ_ONCE(max_indirect_segs),
+		     PVBLK_XEN_MAX_INDIRECT_SEGS);
+}
+
 static bool feature_persistent = true;
 module_param_named(xen_persistent, feature_persistent, bool, 0644);
 MODULE_PARM_DESC(xen_persistent, "Xen: offer persistent grants");
@@ -287,8 +294,7 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	c->pdev = pdev;
 	pvblk_dev_info(pdev, &info);
 	/* What we advertise for this backend (see write_disk()). */
-	lim.max_indirect_segs = min_t(unsigned int, max_indirect_segs,
-				      PVBLK_XEN_MAX_INDIRECT_SEGS);
+	lim.max_indirect_segs = offered_indirect_segs();
 	lim.discard = info.max_discard_sectors &&
 		xenbus_read_unsigned(dev->nodename, "discard-enable", 1);
 	lim.secure_discard = lim.discard && info.secure_discard;
@@ -409,10 +415,9 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 		if (!dir)
 			return -ENOMEM;
 		c->rings[i].proto = blkif->proto;
-		c->rings[i].max_segs =
-			max_t(unsigned int, BLKIF_MAX_SEGMENTS_PER_REQUEST,
-			      min_t(unsigned int, max_indirect_segs,
-				    PVBLK_XEN_MAX_INDIRECT_SEGS));
+		c->rings[i].max_segs = max_t(unsigned int,
+					     BLKIF_MAX_SEGMENTS_PER_REQUEST,
+					     offered_indirect_segs());
 		err = read_ring(blkif, &c->rings[i], dir);
 		kfree(dir);
 	}
@@ -544,9 +549,8 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 			   const struct xenbus_device_id *id)
 {
 	const struct xen_node nodes[] = {
-		{ "feature-max-indirect-segments",
-		  min_t(unsigned int, max_indirect_segs,
-			PVBLK_XEN_MAX_INDIRECT_SEGS), max_indirect_segs != 0 },
+		{ "feature-max-indirect-segments", offered_indirect_segs(),
+		  offered_indirect_segs() != 0 },
 		{ "multi-queue-max-queues",
 		  min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES), true },
 		{ "max-ring-page-order",
