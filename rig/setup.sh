@@ -35,8 +35,11 @@ fi
 [ "$KVER" = "$PVBLK_KVER_VERIFIED" ] ||
 	log "note: archive has linux-source $deb -> $KVER (last verified: $PVBLK_KVER_VERIFIED)"
 
+image=$(pvblk_image_pkg "$KVER")
+[ "$image" = "linux-image-$KVER" ] ||
+	log "note: linux-image-$KVER is not in the archive yet: using $image (the same kernel, unsigned)"
 pkgs=(
-	"linux-source-$PVBLK_KSERIES" "linux-image-$KVER" "linux-headers-$KVER"
+	"linux-source-$PVBLK_KSERIES=$deb" "$image" "linux-headers-$KVER"
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio kmod
 	zstd xz-utils rsync python3 ccache sparse coccinelle
 	qemu-system-x86 qemu-utils qemu-block-extra busybox-static fio
@@ -45,7 +48,12 @@ pkgs=(
 )
 missing=()
 for p in "${pkgs[@]}"; do
-	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+	# name=version: installed at that version.
+	want=
+	[ "${p#*=}" = "$p" ] || want=" ${p#*=}"
+	dpkg-query -W -f '${Status} ${Version}\n' "${p%%=*}" 2>/dev/null |
+		grep -qx "install ok installed [^ ]*" || { missing+=("$p"); continue; }
+	[ -z "$want" ] || dpkg-query -W -f ' ${Version}\n' "${p%%=*}" | grep -qxF -- "$want" ||
 		missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -54,7 +62,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null; then
 		echo "setup: apt-get install failed for: ${missing[*]}" >&2
-		echo "setup: the kernel pin is $KVER (from linux-source $deb); if linux-image-$KVER or" >&2
+		echo "setup: the kernel pin is $KVER (from linux-source $deb); if $image or" >&2
 		echo "setup: linux-headers-$KVER is not in the archive, the archive moved on: run" >&2
 		echo "setup: 'apt-get update' and retry, or set PVBLK_KVER to an installed ABI." >&2
 		exit 1
@@ -68,7 +76,7 @@ upstream=$(pvblk_upstream_of "$deb")
 	exit 1
 }
 [ -f "/boot/vmlinuz-$KVER" ] || {
-	echo "setup: /boot/vmlinuz-$KVER missing: apt-get install linux-image-$KVER" >&2
+	echo "setup: /boot/vmlinuz-$KVER missing: apt-get install $image" >&2
 	exit 1
 }
 

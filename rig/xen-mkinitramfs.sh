@@ -89,7 +89,7 @@ fi
 
 pkgs="busybox-static bash coreutils util-linux sed grep kmod fio e2fsprogs
       xen-utils-4.17 xen-utils-common xenstore-utils xen-hypervisor-4.17-amd64 libc6
-      linux-image-$KVER mawk"
+      $(pvblk_image_pkg "$KVER") mawk"
 key=$( { cat "$0"
          # shellcheck disable=SC2086
          dpkg-query -W -f '${Package} ${Version}\n' $pkgs; echo "$KVER"; } |
