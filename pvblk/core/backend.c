@@ -68,15 +68,17 @@ static struct pvblk_backend *pvblk_backend_open_bdev(dev_t devt,
  * pvblk_backend_open_dev() - open a block device.
  * @devt: the device.
  * @read_only: open with BLK_OPEN_READ only and refuse writes.
+ * @holder: who writes the disk (NULL: the backend itself).
  *
  * Read-only opens share the disk with every other pvblk reader; a writer
- * holds it exclusively (the backend is the holder).  Either is refused
- * with -EBUSY while the other kind, or anyone else, holds the disk
+ * holds it exclusively with @holder, which may open it again.  Either is
+ * refused with -EBUSY while the other kind, or anyone else, holds the disk
  * exclusively (a mount).  Return: the backend or an ERR_PTR().
  */
-struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only)
+struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only,
+					     void *holder)
 {
-	return pvblk_backend_open_bdev(devt, read_only, NULL);
+	return pvblk_backend_open_bdev(devt, read_only, holder);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_open_dev);
 
@@ -131,6 +133,20 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
 	return be;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_open_file);
+
+/**
+ * pvblk_backend_file() - the file @be serves, with a reference.
+ * @be: a backend.
+ *
+ * A transport that must serve the same disk again later (a reconnect)
+ * keeps it and re-opens with pvblk_backend_open_file(): the disk stays
+ * open meanwhile, and a re-open that finds another disk at its dev_t
+ * fails instead of serving it.
+ */
+struct file *pvblk_backend_file(struct pvblk_backend *be)
+{
+	return get_file(be->bdev_file ?: be->file);
+}
 
 void pvblk_backend_close(struct pvblk_backend *be)
 {

@@ -43,7 +43,7 @@ run_cases() {
 	done
 }
 
-for x in xvdb xvdc xvdd; do
+for x in xvdb xvdc xvdd xvde; do
 	i=0
 	while [ ! -d "$D/$(devid $x)" ] && [ $i -lt 100 ]; do
 		sleep 0.2
@@ -53,7 +53,7 @@ for x in xvdb xvdc xvdd; do
 done
 
 # Every case the module knows, minus those for the other disks.
-rw_cases=$(grep -v '^ro-' "$D/$(devid xvdb)/cases")
+rw_cases=$(grep -v -e '^ro-' -e '^swap-' "$D/$(devid xvdb)/cases")
 # shellcheck disable=SC2086 # word lists
 run_cases xvdb $rw_cases
 run_cases xvdc good-io ro-write ro-write-indirect seg-nr0-read \
@@ -64,3 +64,10 @@ check_fail "xvdd: backend does not offer feature-discard (no-discard)" \
 	xenstore-read "$be/feature-discard"
 run_cases xvdd good-io discard-ok discard-past-end discard-secure-flag
 dmesg | grep -iE 'xen_hostile|xen:|grant' | tail -n 20 | sed 's/^/# dmesg: /'
+# xvde: dom0 deletes its disk while the frontend is away and makes
+# another at the same dev_t (tests/xen/hostile.sh); the backend must not
+# serve the new disk when the frontend comes back.
+run_cases xvde good-io swap-close
+phase xvde-closed
+wait_key xvde-swapped > /dev/null
+run_cases xvde swap-connect-refused

@@ -42,8 +42,11 @@ for n in 1 2; do
 	verify "round $n, before"
 	check "round $n: pattern written at 64 MiB" \
 		dd if=/tmp/pat of=/dev/xvdb bs=1M seek=64 conv=fsync
+	# --thread: fio's jobs are threads of the one process we kill (a
+	# forked job process outlived its killed parent and kept xvdb open,
+	# so rmmod xen_blkfront answered EAGAIN).
 	fio --name=load --filename=/dev/xvdb --rw=randrw --bsrange=4k-64k \
-		--ioengine=libaio --iodepth=16 --direct=1 --size=32M \
+		--ioengine=libaio --iodepth=16 --direct=1 --size=32M --thread \
 		--time_based --runtime=600 > /tmp/load.log 2>&1 &
 	pid=$!
 	sleep 3
@@ -53,9 +56,8 @@ for n in 1 2; do
 		sh -c '[ -d /sys/module/xen_blkfront ] && [ -b /dev/xvdb ]'
 	kill "$pid"
 	wait "$pid"
-	info "round $n: fio load stopped (status $?)"
-	# fio's job process may still hold xvdb open for a moment (seen live:
-	# rmmod at once gets EAGAIN): retry for at most 15 s.
+	info "round $n: fio load stopped (status $?), no fio left: $(pidof fio || echo yes)"
+	info "round $n: xen_blkfront refcnt $(cat /sys/module/xen_blkfront/refcnt)"
 	check "round $n: rmmod xen-blkfront right after the I/O (retried up to 15 s)" \
 		rmmod_retry xen_blkfront 75
 	check "round $n: xen-blkfront unloaded, /dev/xvdb gone" \

@@ -1453,6 +1453,31 @@ static void c_reconnect(struct hf_dev *d, const struct hf_case *c)
 	good_after(d, c->name);
 }
 
+/*
+ * Close and leave the vbd unconnected (backend in InitWait) until a later
+ * case: the scenario changes something in dom0 meanwhile.
+ */
+static void c_close(struct hf_dev *d, const struct hf_case *c)
+{
+	hf_check(d, !hf_disconnect(d, true),
+		 "%s: frontend closed, backend back in InitWait", c->name);
+}
+
+/*
+ * The disk behind the vbd was deleted while the frontend was away and
+ * another disk now has its dev_t: the backend must not serve that one.
+ */
+static void c_connect_refused(struct hf_dev *d, const struct hf_case *c)
+{
+	int st = hf_connect(d, &hf_default);
+
+	hf_check(d, st != XenbusStateConnected,
+		 "%s: backend refuses to connect (state %d)", c->name,
+		 st < 0 ? -st - 100 : st);
+	if (st == XenbusStateConnected)
+		hf_note(d, "connected to a disk of %llu sectors", d->sectors);
+}
+
 static const struct hf_case hf_cases[] = {
 	{ "good-io", c_good },
 	{ "seg-nr0-read", c_seg, 0 },
@@ -1543,6 +1568,8 @@ static const struct hf_case hf_cases[] = {
 	{ "np-ind-page-other-domid", c_ind, 11, false, true },
 	{ "persistent-flip", c_persist_flip, 0, true },
 	{ "reconnect", c_reconnect, 0, true },
+	{ "swap-close", c_close, 0, true },
+	{ "swap-connect-refused", c_connect_refused, 0, true },
 };
 
 /* ---- debugfs ---- */

@@ -23,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/file.h>
 #include <linux/kdev_t.h>
 #include <linux/kref.h>
 #include <linux/wait.h>
@@ -75,6 +76,8 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * @read_only: mode has no "w".
  * @cdrom: the frontend's device-type is "cdrom".
  * @be: opened backend not yet handed to a device (owned here).
+ * @disk: the disk first opened, held open until remove(): a reconnect
+ *	serves that disk again, never whatever has its dev_t by then.
  * @proto: negotiated ABI.
  * @persistent: persistent grants negotiated for this connection.
  * @nr_ring_pages: pages per ring.
@@ -94,6 +97,7 @@ struct pvblk_xen_blkif {
 	bool read_only;
 	bool cdrom;
 	struct pvblk_backend *be;
+	struct file *disk;
 	enum pvblk_xen_proto proto;
 	bool persistent;
 	unsigned int nr_ring_pages;
@@ -184,13 +188,25 @@ static int open_backend(struct pvblk_xen_blkif *blkif)
 
 	if (blkif->be)
 		return 0;
-	/*
-	 * A reconnect: the last connection may still hold the device open
-	 * while it drains.  Give it a while; a stuck one fails this one.
-	 */
-	wait_event_timeout(blkif->drained, !atomic_read(&blkif->draining),
-			   10 * HZ);
-	be = pvblk_backend_open_dev(blkif->devt, blkif->read_only);
+	if (blkif->disk) {
+		/*
+		 * A reconnect: the last connection may still be draining.
+		 * Give it a while; a stuck one fails this one.  The disk is
+		 * the one first opened (-ENXIO if its dev_t now names
+		 * another), with blkif as the holder that may re-open it.
+		 */
+		if (!wait_event_timeout(blkif->drained,
+					!atomic_read(&blkif->draining),
+					10 * HZ))
+			return -EBUSY;
+		be = pvblk_backend_open_file(blkif->disk, blkif->read_only,
+					     blkif);
+	} else {
+		be = pvblk_backend_open_dev(blkif->devt, blkif->read_only,
+					    blkif);
+		if (!IS_ERR(be))
+			blkif->disk = pvblk_backend_file(be);
+	}
 	if (IS_ERR(be))
 		return PTR_ERR(be);
 	blkif->be = be;
@@ -540,6 +556,8 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 	mutex_lock(&blkif->lock);
 	disconnect(blkif);
 	pvblk_backend_close(blkif->be);
+	if (blkif->disk)
+		fput(blkif->disk);
 	mutex_unlock(&blkif->lock);
 	dev_set_drvdata(&dev->dev, NULL);
 	kref_put(&blkif->ref, blkif_release);

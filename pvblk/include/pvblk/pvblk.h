@@ -306,17 +306,21 @@ void pvblk_dev_drain(struct pvblk_dev *dev);
  * @read_only (-EBADF); O_APPEND files and other types are refused
  * (-EINVAL).  pvblk_backend_open_dev() checks no permission: its caller
  * vouches for @devt (e.g. a toolstack's xenstore node).
+ * pvblk_backend_file() returns the file a backend serves (a reference), to
+ * open the same disk again with pvblk_backend_open_file().
  *
  * Sharing of a block device: read-only backends share the disk with each
  * other (two guests may serve it read-only); a writable one holds it
- * exclusively, with @holder (pvblk_backend_open_file(); NULL: the backend)
+ * exclusively, with @holder (NULL: the backend)
  * as the holder, so the same holder may re-open a disk it is writing.  A
  * writer while readers hold the disk, a reader while a writer holds it,
  * and either while the disk is mounted get -EBUSY.
  */
 struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
 					      void *holder);
-struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only);
+struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only,
+					     void *holder);
+struct file *pvblk_backend_file(struct pvblk_backend *be);
 void pvblk_backend_close(struct pvblk_backend *be);
 
 /**
