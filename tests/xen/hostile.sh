@@ -16,6 +16,10 @@
 # healthy: any kernel report in its log fails the run (rig/xen-run.sh),
 # and pvblk must unload cleanly at the end.
 #
+# After guest hx's vbds were probed, dom0 lowers the indirect-segment,
+# queue and ring-order parameters: the cases at the maxima offered still
+# pass (a vbd is held to what it offered at probe).
+#
 # DOMU_HOSTILE_SKIP=case,case (in PVBLK_XEN_ENV) skips cases by name.
 set -uo pipefail
 H=hx
@@ -71,6 +75,11 @@ DOMU_BLKFRONT=0 DOMU_FILES=xen_hostile.ko DOMU_MEMORY=384 \
 	'phy:/dev/ram1,xvdc,r' 'vdev=xvdd,access=rw,no-discard,target=/dev/ram2' \
 	'phy:/dev/nullb1,xvde,w' ||
 	fail "xl create $H"
+# Its vbds offered what the parameters said at probe; lowering them now
+# must not change what those vbds accept (the cases at the maximum).
+P=/sys/module/pvblk/parameters
+check "lower xen_max_indirect_segs, xen_max_queues, xen_max_ring_order after $H's vbds were probed" \
+	sh -c "echo 8 > $P/xen_max_indirect_segs && echo 1 > $P/xen_max_queues && echo 0 > $P/xen_max_ring_order"
 if domu_wait_phase $H xvde-closed; then
 	old=$(stat -L -c %t:%T /dev/nullb1)
 	check "xvde: its disk deleted while the frontend is away" \

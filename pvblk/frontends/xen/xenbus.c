@@ -45,13 +45,6 @@ static unsigned int max_indirect_segs = 128;
 module_param_named(xen_max_indirect_segs, max_indirect_segs, uint, 0644);
 MODULE_PARM_DESC(xen_max_indirect_segs, "Xen: feature-max-indirect-segments (0: no indirect descriptors)");
 
-/* Indirect segments we offer: the parameter, within what we can serve. */
-static unsigned int offered_indirect_segs(void)
-{
-	return min_t(unsigned int, READ_ONCE(max_indirect_segs),
-		     PVBLK_XEN_MAX_INDIRECT_SEGS);
-}
-
 static bool feature_persistent = true;
 module_param_named(xen_persistent, feature_persistent, bool, 0644);
 MODULE_PARM_DESC(xen_persistent, "Xen: offer persistent grants");
@@ -82,6 +75,10 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * @persistent: persistent grants negotiated for this connection.
  * @nr_ring_pages: pages per ring.
  * @multi_ref: the frontend uses ring-refN nodes.
+ * @max_indirect: feature-max-indirect-segments offered at probe,
+ * @max_queues: multi-queue-max-queues offered,
+ * @max_order: max-ring-page-order offered: what every connection of this
+ *	vbd is held to, whatever the module parameters say by then.
  * @conn: the rings of the frontend, once it initialised (a failure
  *	disconnects at once); NULL while disconnected.
  * @name: debugfs name of the device.
@@ -102,6 +99,9 @@ struct pvblk_xen_blkif {
 	bool persistent;
 	unsigned int nr_ring_pages;
 	bool multi_ref;
+	unsigned int max_indirect;
+	unsigned int max_queues;
+	unsigned int max_order;
 	struct pvblk_xen_conn *conn;
 	char name[32];
 };
@@ -310,7 +310,7 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	c->pdev = pdev;
 	pvblk_dev_info(pdev, &info);
 	/* What we advertise for this backend (see write_disk()). */
-	lim.max_indirect_segs = offered_indirect_segs();
+	lim.max_indirect_segs = blkif->max_indirect;
 	lim.discard = info.max_discard_sectors &&
 		xenbus_read_unsigned(dev->nodename, "discard-enable", 1);
 	lim.secure_discard = lim.discard && info.secure_discard;
@@ -407,9 +407,7 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 	order = xenbus_read_unsigned(fe, "ring-page-order", UINT_MAX);
 	blkif->multi_ref = order != UINT_MAX;
 	order = blkif->multi_ref ? order : 0;
-	if (!nr || nr > min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES) ||
-	    order > min_t(unsigned int, max_ring_order,
-			  XENBUS_MAX_RING_GRANT_ORDER)) {
+	if (!nr || nr > blkif->max_queues || order > blkif->max_order) {
 		xenbus_dev_fatal(dev, -EINVAL, "frontend asked for %u queues of 2^%u pages",
 				 nr, order);
 		return -EINVAL;
@@ -433,7 +431,7 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 		c->rings[i].proto = blkif->proto;
 		c->rings[i].max_segs = max_t(unsigned int,
 					     BLKIF_MAX_SEGMENTS_PER_REQUEST,
-					     offered_indirect_segs());
+					     blkif->max_indirect);
 		err = read_ring(blkif, &c->rings[i], dir);
 		kfree(dir);
 	}
@@ -566,14 +564,17 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 static int pvblk_xen_probe(struct xenbus_device *dev,
 			   const struct xenbus_device_id *id)
 {
+	/* What every connection of this vbd is held to: read once. */
+	unsigned int indirect = min_t(unsigned int, READ_ONCE(max_indirect_segs),
+				      PVBLK_XEN_MAX_INDIRECT_SEGS);
+	unsigned int queues = clamp_t(unsigned int, READ_ONCE(max_queues), 1,
+				      PVBLK_XEN_MAX_QUEUES);
+	unsigned int order = min_t(unsigned int, READ_ONCE(max_ring_order),
+				   XENBUS_MAX_RING_GRANT_ORDER);
 	const struct xen_node nodes[] = {
-		{ "feature-max-indirect-segments", offered_indirect_segs(),
-		  offered_indirect_segs() != 0 },
-		{ "multi-queue-max-queues",
-		  min_t(unsigned int, max_queues, PVBLK_XEN_MAX_QUEUES), true },
-		{ "max-ring-page-order",
-		  min_t(unsigned int, max_ring_order,
-			XENBUS_MAX_RING_GRANT_ORDER), true },
+		{ "feature-max-indirect-segments", indirect, indirect != 0 },
+		{ "multi-queue-max-queues", queues, true },
+		{ "max-ring-page-order", order, true },
 	};
 	struct pvblk_xen_blkif *blkif;
 	int err;
@@ -590,6 +591,9 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 	mutex_init(&blkif->lock);
 	snprintf(blkif->name, sizeof(blkif->name), "xen-%u-%s",
 		 dev->otherend_id, strrchr(dev->nodename, '/') + 1);
+	blkif->max_indirect = indirect;
+	blkif->max_queues = queues;
+	blkif->max_order = order;
 	dev_set_drvdata(&dev->dev, blkif);
 
 	/* What the frontend may negotiate; best effort, as xen-blkback. */
