@@ -32,6 +32,7 @@ tools		exit	-	make -C tools all vhost-user-guest
 tools-test	tally	-	make -C tools test
 vu-test		tally	-	make -C tools test-vhost-user
 vu-qemu		tally	-	make -C tools test-vhost-user-qemu
+vu-daemon	tally	-	make -C tools test-vhost-user-daemon
 lint		tally	-	bash rig/lint.sh
 rig-selftest	tally	-	bash rig/selftest.sh
 in-tree		tally	-	bash rig/in-tree.sh

@@ -1,14 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pvblk-vhost-user - serve a disk to an unmodified QEMU (vhost-user-blk-pci)
+ * pvblk-vhost-user - serve disks to unmodified QEMUs (vhost-user-blk-pci)
  * through the kernel's /dev/vhost-blk.
  *
- *   pvblk-vhost-user --socket PATH --disk /dev/XXX|FILE [--read-only]
- *                    [--serial S] [--num-queues N] [--device /dev/vhost-blk]
+ *   pvblk-vhost-user --export socket=PATH,disk=DEV|FILE[,queues=N]
+ *                    [,serial=S][,read-only=on|off] ...
+ *                    [--config FILE] [--device /dev/vhost-blk] [--verbose]
+ *   pvblk-vhost-user --socket PATH --disk DEV|FILE [--read-only]
+ *                    [--serial S] [--num-queues N]     (one export)
  *
- * One frontend at a time; when it disconnects (QEMU quit or rebooted with
- * reconnect) everything of its session is released and the next one is
- * accepted.
+ * Every export has its own socket, disk and /dev/vhost-blk instance, and a
+ * thread of its own that serves one frontend at a time: when it
+ * disconnects (QEMU quit, or rebooted with reconnect=1) its session is
+ * released and the next one accepted.  One export's trouble (a malformed
+ * message, a QEMU killed, a disk gone) ends only that export's session.
+ *
+ * The exports of --config FILE (one export a line, the --export syntax,
+ * '#' comments) are re-read on SIGHUP: new sockets start, removed ones
+ * stop (their frontend is disconnected), changed ones restart; the
+ * exports given on the command line stay.  Every disk is opened and every
+ * option checked before the first socket is created: a bad one exits
+ * non-zero with a message.  SIGTERM/SIGINT stop everything.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -16,10 +28,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -32,7 +47,44 @@
 
 static const char *vhost_dev_path = "/dev/vhost-blk";
 static int verbose;
-static volatile sig_atomic_t stop;
+
+/* One export: what the user asked for, and its running state. */
+struct export {
+	/* The request. */
+	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char disk[4096];
+	char serial[VHOST_BLK_SERIAL_BYTES + 1];
+	unsigned int queues;
+	bool ro;
+	bool from_config;	/* re-read on SIGHUP */
+	/* Running state. */
+	int disk_fd;
+	int lfd;		/* listening socket, -1 before start */
+	int cfd;		/* connected frontend, -1 when none */
+	bool stop;		/* under @lock */
+	bool started;		/* @thread exists */
+	pthread_mutex_t lock;	/* @stop, @cfd */
+	pthread_t thread;
+	struct vu_dev dev;
+	struct export *next;
+};
+
+static void say(const struct export *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(const struct export *e, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (e)
+		fprintf(stderr, "pvblk-vhost-user: [%s] %s\n", e->sock_path, buf);
+	else
+		fprintf(stderr, "pvblk-vhost-user: %s\n", buf);
+}
 
 static int k_open(void *ctx)
 {
@@ -59,55 +111,276 @@ static const struct vu_kops kernel_ops = {
 	.open = k_open, .close = k_close, .ioctl = k_ioctl,
 };
 
-static void serve(struct vu_dev *d, int sock)
+/* ---- options ---- */
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_queues(const char *v, unsigned int *out)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || !n || n > VHOST_BLK_MAX_QUEUES)
+		return -1;
+	*out = (unsigned int)n;
+	return 0;
+}
+
+/* Copy @v into @dst of @size bytes; -1 if it does not fit or is empty. */
+static int set_str(char *dst, size_t size, const char *v, bool empty_ok)
+{
+	if ((!*v && !empty_ok) || strlen(v) >= size)
+		return -1;
+	strcpy(dst, v);
+	return 0;
+}
+
+static struct export *export_new(void)
+{
+	struct export *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->queues = 1;
+	e->disk_fd = -1;
+	e->lfd = -1;
+	e->cfd = -1;
+	pthread_mutex_init(&e->lock, NULL);
+	return e;
+}
+
+/*
+ * Parse "socket=P,disk=D,queues=N,serial=S,read-only=on" into @e; a
+ * message in @err on failure.  Values cannot hold commas.
+ */
+static int parse_export(const char *spec, struct export *e, char *err,
+			size_t errlen)
+{
+	char *s = strdup(spec), *tok, *save = NULL;
+	int r = 0;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(s, ",", &save); tok && !r;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(tok, '=');
+
+		if (!v) {
+			snprintf(err, errlen, "'%s': not key=value", tok);
+			r = -1;
+			break;
+		}
+		*v++ = '\0';
+		if (!strcmp(tok, "socket"))
+			r = set_str(e->sock_path, sizeof(e->sock_path), v, false);
+		else if (!strcmp(tok, "disk"))
+			r = set_str(e->disk, sizeof(e->disk), v, false);
+		else if (!strcmp(tok, "serial"))
+			r = set_str(e->serial, sizeof(e->serial), v, true);
+		else if (!strcmp(tok, "queues") || !strcmp(tok, "num-queues"))
+			r = parse_queues(v, &e->queues);
+		else if (!strcmp(tok, "read-only") || !strcmp(tok, "readonly"))
+			r = parse_bool(v, &e->ro);
+		else {
+			snprintf(err, errlen, "unknown key '%s' (socket, disk, queues, serial, read-only)",
+				 tok);
+			r = -1;
+			break;
+		}
+		if (r)
+			snprintf(err, errlen, "bad %s '%s' (socket: a path of at most %zu bytes; disk: a path; queues: 1..%d; serial: at most %d bytes; read-only: on|off)",
+				 tok, v, sizeof(e->sock_path) - 1,
+				 VHOST_BLK_MAX_QUEUES, VHOST_BLK_SERIAL_BYTES);
+	}
+	if (!r && (!e->sock_path[0] || !e->disk[0])) {
+		snprintf(err, errlen, "an export needs socket= and disk=");
+		r = -1;
+	}
+	free(s);
+	return r;
+}
+
+/* Parse the config file into a list (appended to *@tail); -1 on error. */
+static int read_config(const char *path, struct export **head)
+{
+	struct export **tail = head;
+	char line[8192], err[256];
+	unsigned int lineno = 0;
+	FILE *f = fopen(path, "re");
+	int r = 0;
+
+	if (!f) {
+		say(NULL, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (!r && fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+		struct export *e;
+
+		lineno++;
+		p[strcspn(p, "#\n")] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (!*p)
+			continue;
+		e = export_new();
+		if (!e) {
+			r = -1;
+			break;
+		}
+		e->from_config = true;
+		if (parse_export(p, e, err, sizeof(err))) {
+			say(NULL, "%s:%u: %s", path, lineno, err);
+			free(e);
+			r = -1;
+			break;
+		}
+		*tail = e;
+		tail = &e->next;
+	}
+	fclose(f);
+	return r;
+}
+
+static void export_free(struct export *e)
+{
+	if (e->disk_fd >= 0)
+		close(e->disk_fd);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+static void list_free(struct export *e)
+{
+	while (e) {
+		struct export *next = e->next;
+
+		export_free(e);
+		e = next;
+	}
+}
+
+/* Two exports of one list with the same socket: an error. */
+static int check_unique(const struct export *list)
+{
+	const struct export *a, *b;
+
+	for (a = list; a; a = a->next)
+		for (b = a->next; b; b = b->next)
+			if (!strcmp(a->sock_path, b->sock_path)) {
+				say(NULL, "socket %s is given to two exports",
+				    a->sock_path);
+				return -1;
+			}
+	return 0;
+}
+
+/* Open the disk and probe the kernel device for @e (no socket yet). */
+static int export_open(struct export *e)
+{
+	int r;
+
+	e->disk_fd = open(e->disk, (e->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (e->disk_fd < 0) {
+		say(e, "%s: %s", e->disk, strerror(errno));
+		return -1;
+	}
+	r = vu_dev_init(&e->dev, &kernel_ops, NULL, e->disk_fd, e->ro,
+			e->queues, (const uint8_t *)e->serial,
+			(uint32_t)strlen(e->serial));
+	if (r) {
+		say(e, "%s: %s", e->disk, e->dev.err);
+		close(e->disk_fd);
+		e->disk_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- serving ---- */
+
+static bool export_stopping(struct export *e)
+{
+	bool s;
+
+	pthread_mutex_lock(&e->lock);
+	s = e->stop;
+	pthread_mutex_unlock(&e->lock);
+	return s;
+}
+
+static void serve(struct export *e, int sock)
 {
 	struct vu_msg *m = calloc(1, sizeof(*m)), *reply = calloc(1, sizeof(*reply));
+	struct vu_dev *d = &e->dev;
 	bool has_reply;
 	int r;
 
 	if (!m || !reply) {
-		fprintf(stderr, "pvblk-vhost-user: out of memory\n");
+		say(e, "out of memory");
 		goto out;
 	}
 	r = vu_session_start(d);
 	if (r) {
-		fprintf(stderr, "pvblk-vhost-user: %s\n", d->err);
+		say(e, "%s", d->err);
 		goto out;
 	}
-	while (!stop) {
+	while (!export_stopping(e)) {
 		d->err[0] = 0;
 		r = vu_read_msg(d, sock, m);
 		if (r == 0) {
 			if (verbose)
-				fprintf(stderr, "pvblk-vhost-user: frontend disconnected\n");
+				say(e, "frontend disconnected");
 			break;
 		}
 		if (r < 0) {
 			if (r == -EINTR)
 				continue;
-			fprintf(stderr, "pvblk-vhost-user: %s\n",
-				d->err[0] ? d->err : strerror(-r));
+			say(e, "%s", d->err[0] ? d->err : strerror(-r));
 			break;
 		}
 		r = vu_check_msg(d, m);
 		if (!r) {
 			if (verbose)
-				fprintf(stderr, "pvblk-vhost-user: %s size %u fds %u\n",
-					vu_request_name(m->hdr.request),
-					m->hdr.size, m->nfds);
+				say(e, "%s size %u fds %u",
+				    vu_request_name(m->hdr.request),
+				    m->hdr.size, m->nfds);
 			r = vu_handle(d, m, reply, &has_reply);
 		}
 		vu_close_fds(m);
 		if (d->err[0])
-			fprintf(stderr, "pvblk-vhost-user: %s%s\n", d->err,
-				r ? " (dropping the connection)" : "");
+			say(e, "%s%s", d->err,
+			    r ? " (dropping the connection)" : "");
 		if (r)
 			break;
 		if (has_reply) {
 			r = vu_send_msg(sock, reply);
 			if (r) {
-				fprintf(stderr, "pvblk-vhost-user: send: %s\n",
-					strerror(-r));
+				say(e, "send: %s", strerror(-r));
 				break;
 			}
 		}
@@ -118,23 +391,175 @@ out:
 	free(reply);
 }
 
-static void on_signal(int sig)
+static void *export_thread(void *arg)
 {
-	(void)sig;
-	stop = 1;
+	struct export *e = arg;
+
+	for (;;) {
+		int cfd = accept4(e->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (!export_stopping(e))
+				say(e, "accept: %s", strerror(errno));
+			break;
+		}
+		pthread_mutex_lock(&e->lock);
+		if (e->stop) {
+			pthread_mutex_unlock(&e->lock);
+			close(cfd);
+			break;
+		}
+		e->cfd = cfd;
+		pthread_mutex_unlock(&e->lock);
+		if (verbose)
+			say(e, "frontend connected");
+		serve(e, cfd);
+		pthread_mutex_lock(&e->lock);
+		e->cfd = -1;
+		pthread_mutex_unlock(&e->lock);
+		close(cfd);
+	}
+	return NULL;
+}
+
+/* Create @e's socket and start serving it. */
+static int export_start(struct export *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	sigset_t all, old;
+	int r;
+
+	e->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (e->lfd < 0) {
+		say(e, "socket: %s", strerror(errno));
+		return -1;
+	}
+	strcpy(sa.sun_path, e->sock_path);
+	unlink(e->sock_path);
+	if (bind(e->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(e->lfd, 1) < 0) {
+		say(e, "%s", strerror(errno));
+		close(e->lfd);
+		e->lfd = -1;
+		return -1;
+	}
+	/* Signals are the main thread's (sigwaitinfo()). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = pthread_create(&e->thread, NULL, export_thread, e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		say(e, "pthread_create: %s", strerror(r));
+		close(e->lfd);
+		e->lfd = -1;
+		unlink(e->sock_path);
+		return -1;
+	}
+	e->started = true;
+	say(e, "serving %s (%llu sectors, %u queue%s%s%s%s)", e->disk,
+	    (unsigned long long)le64toh(e->dev.cfg.capacity), e->queues,
+	    e->queues > 1 ? "s" : "", e->ro ? ", read-only" : "",
+	    e->serial[0] ? ", serial " : "", e->serial);
+	return 0;
+}
+
+/* Stop serving @e: its frontend is disconnected, its socket removed. */
+static void export_stop(struct export *e)
+{
+	if (!e->started)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stop = true;
+	shutdown(e->lfd, SHUT_RDWR);
+	if (e->cfd >= 0)
+		shutdown(e->cfd, SHUT_RDWR);
+	pthread_mutex_unlock(&e->lock);
+	pthread_join(e->thread, NULL);
+	e->started = false;
+	close(e->lfd);
+	e->lfd = -1;
+	unlink(e->sock_path);
+	say(e, "stopped");
+}
+
+static bool same_export(const struct export *a, const struct export *b)
+{
+	return !strcmp(a->disk, b->disk) && !strcmp(a->serial, b->serial) &&
+	       a->queues == b->queues && a->ro == b->ro;
+}
+
+/*
+ * SIGHUP: re-read @config.  Exports of the old file that are gone or
+ * changed stop; new or changed ones start.  A file that does not parse
+ * changes nothing; a new export whose disk cannot be opened is left out
+ * (the others are served).
+ */
+static void reload(const char *config, struct export **running)
+{
+	struct export *fresh = NULL, **pp, *e, *n, *next;
+
+	say(NULL, "SIGHUP: re-reading %s", config);
+	if (read_config(config, &fresh) || check_unique(fresh)) {
+		say(NULL, "%s: not applied (the exports served are unchanged)",
+		    config);
+		list_free(fresh);
+		return;
+	}
+	/* Stop what went away or changed. */
+	for (pp = running; (e = *pp);) {
+		for (n = fresh; n; n = n->next)
+			if (!strcmp(n->sock_path, e->sock_path))
+				break;
+		if (!e->from_config || (n && same_export(n, e))) {
+			pp = &e->next;
+			continue;
+		}
+		export_stop(e);
+		*pp = e->next;
+		export_free(e);
+	}
+	/* Start what is new. */
+	for (n = fresh; n; n = next) {
+		next = n->next;
+		n->next = NULL;
+		for (e = *running; e; e = e->next)
+			if (!strcmp(n->sock_path, e->sock_path))
+				break;
+		if (e) {
+			if (!e->from_config)
+				say(e, "%s: socket taken by a command-line export: ignored",
+				    config);
+			export_free(n);
+			continue;
+		}
+		if (export_open(n) || export_start(n)) {
+			export_free(n);
+			continue;
+		}
+		n->next = *running;
+		*running = n;
+	}
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pvblk-vhost-user --socket PATH --disk DEV|FILE [--read-only]\n"
+		"usage: pvblk-vhost-user [--export socket=PATH,disk=DEV|FILE[,queues=N]\n"
+		"                                 [,serial=S][,read-only=on|off]]...\n"
+		"                        [--config FILE] [--device PATH] [--verbose]\n"
+		"       pvblk-vhost-user --socket PATH --disk DEV|FILE [--read-only]\n"
 		"                        [--serial S] [--num-queues N] [--device PATH]\n"
-		"                        [--verbose]\n");
+		"--config FILE: one export a line (the --export syntax, '#' comments),\n"
+		"re-read on SIGHUP.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "export", required_argument, NULL, 'e' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "disk", required_argument, NULL, 'd' },
 		{ "read-only", no_argument, NULL, 'r' },
@@ -145,112 +570,133 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock_path = NULL, *disk = NULL, *serial = "";
-	unsigned long nq = 1;
-	bool ro = false;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct sigaction sact;
-	struct vu_dev *d;
-	int c, disk_fd, lfd, r;
-	char *end;
+	struct export *list = NULL, **tail = &list, *single = NULL, *e;
+	const char *config = NULL;
+	sigset_t sigs;
+	char err[256];
+	int c, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "s:d:rS:q:D:vh", opts, NULL)) != -1) {
+	single = export_new();
+	if (!single)
+		return 1;
+	while ((c = getopt_long(argc, argv, "e:c:s:d:rS:q:D:vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': sock_path = optarg; break;
-		case 'd': disk = optarg; break;
-		case 'r': ro = true; break;
-		case 'S': serial = optarg; break;
+		case 'e':
+			e = export_new();
+			if (!e)
+				goto out;
+			*tail = e;
+			tail = &e->next;
+			if (parse_export(optarg, e, err, sizeof(err))) {
+				say(NULL, "--export %s: %s", optarg, err);
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'c': config = optarg; break;
+		case 's':
+			if (set_str(single->sock_path, sizeof(single->sock_path),
+				    optarg, false)) {
+				say(NULL, "--socket: a path of at most %zu bytes",
+				    sizeof(single->sock_path) - 1);
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'd':
+			if (set_str(single->disk, sizeof(single->disk), optarg,
+				    false)) {
+				say(NULL, "--disk: a path");
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'r': single->ro = true; break;
+		case 'S':
+			if (set_str(single->serial, sizeof(single->serial),
+				    optarg, true)) {
+				say(NULL, "--serial: at most %d bytes",
+				    VHOST_BLK_SERIAL_BYTES);
+				rc = 2;
+				goto out;
+			}
+			break;
 		case 'q':
-			errno = 0;
-			nq = strtoul(optarg, &end, 10);
-			if (errno || *end || !nq || nq > VHOST_BLK_MAX_QUEUES) {
-				fprintf(stderr, "pvblk-vhost-user: --num-queues 1..%d\n",
-					VHOST_BLK_MAX_QUEUES);
-				return 2;
+			if (parse_queues(optarg, &single->queues)) {
+				say(NULL, "--num-queues 1..%d", VHOST_BLK_MAX_QUEUES);
+				rc = 2;
+				goto out;
 			}
 			break;
 		case 'D': vhost_dev_path = optarg; break;
 		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); rc = 0; goto out;
+		default: usage(stderr); rc = 2; goto out;
 		}
 	}
-	if (!sock_path || !disk || optind != argc) {
+	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		rc = 2;
+		goto out;
 	}
-	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "pvblk-vhost-user: socket path too long\n");
-		return 2;
-	}
-	if (strlen(serial) > VHOST_BLK_SERIAL_BYTES) {
-		fprintf(stderr, "pvblk-vhost-user: --serial: at most %d bytes\n",
-			VHOST_BLK_SERIAL_BYTES);
-		return 2;
-	}
-
-	disk_fd = open(disk, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (disk_fd < 0) {
-		fprintf(stderr, "pvblk-vhost-user: %s: %s\n", disk, strerror(errno));
-		return 1;
-	}
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		close(disk_fd);
-		return 1;
-	}
-	r = vu_dev_init(d, &kernel_ops, NULL, disk_fd, ro, (unsigned int)nq,
-			(const uint8_t *)serial, (uint32_t)strlen(serial));
-	if (r) {
-		fprintf(stderr, "pvblk-vhost-user: %s\n", d->err);
-		goto err_dev;
-	}
-
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0) {
-		perror("pvblk-vhost-user: socket");
-		goto err_dev;
-	}
-	strcpy(sa.sun_path, sock_path);
-	unlink(sock_path);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(lfd, 1) < 0) {
-		fprintf(stderr, "pvblk-vhost-user: %s: %s\n", sock_path, strerror(errno));
-		close(lfd);
-		goto err_dev;
-	}
-
-	memset(&sact, 0, sizeof(sact));
-	sact.sa_handler = on_signal;
-	sigaction(SIGINT, &sact, NULL);
-	sigaction(SIGTERM, &sact, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	fprintf(stderr, "pvblk-vhost-user: serving %s on %s (%llu sectors, %lu queue%s%s)\n",
-		disk, sock_path, (unsigned long long)le64toh(d->cfg.capacity), nq,
-		nq > 1 ? "s" : "", ro ? ", read-only" : "");
-	while (!stop) {
-		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (cfd < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("pvblk-vhost-user: accept");
-			break;
+	if (single->sock_path[0] || single->disk[0]) {
+		if (!single->sock_path[0] || !single->disk[0]) {
+			say(NULL, "--socket and --disk go together");
+			usage(stderr);
+			rc = 2;
+			goto out;
 		}
-		if (verbose)
-			fprintf(stderr, "pvblk-vhost-user: frontend connected\n");
-		serve(d, cfd);
-		close(cfd);
+		*tail = single;
+		tail = &single->next;
+		single = NULL;
 	}
-	close(lfd);
-	unlink(sock_path);
-	close(disk_fd);
-	free(d);
-	return 0;
+	if (config && read_config(config, tail)) {
+		rc = 2;
+		goto out;
+	}
+	if (!list) {
+		say(NULL, "nothing to serve: give --export, --config or --socket + --disk");
+		usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (check_unique(list)) {
+		rc = 2;
+		goto out;
+	}
+	/* Every disk, before any socket. */
+	for (e = list; e; e = e->next)
+		if (export_open(e))
+			goto out;
 
-err_dev:
-	close(disk_fd);
-	free(d);
-	return 1;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (e = list; e; e = e->next)
+		if (export_start(e))
+			goto stop;
+	for (;;) {
+		int sig = sigwaitinfo(&sigs, NULL);
+
+		if (sig < 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		if (config)
+			reload(config, &list);
+		else
+			say(NULL, "SIGHUP: no --config to re-read");
+	}
+	rc = 0;
+stop:
+	for (e = list; e; e = e->next)
+		export_stop(e);
+out:
+	list_free(list);
+	if (single)
+		export_free(single);
+	return rc;
 }

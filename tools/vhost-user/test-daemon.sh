@@ -1,0 +1,192 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host check of pvblk-vhost-user as one daemon for many guests, against the
+# real QEMU with fake_vhost_blk.so standing in for /dev/vhost-blk (as
+# test-qemu.sh; only the control path is real):
+#  1. bad options and disks that cannot be opened: a clear message, a
+#     non-zero exit, and no socket created;
+#  2. three exports (two from --config, one from --export); two QEMUs
+#     connected at once, each realizing its vhost-user-blk-pci;
+#  3. while they run: SIGHUP after the config file lost one export and
+#     gained another: the removed export's QEMU is disconnected, the
+#     other QEMU keeps its session, the new export serves a third QEMU;
+#  4. a malformed message on one export ends only that connection;
+#  5. SIGTERM: exit 0, every socket removed.
+# Prints ok / not ok lines and "N passed, N failed".
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+B=$here/../build
+npass=0
+nfail=0
+ok() { echo "ok - $*"; npass=$((npass + 1)); }
+nok() { echo "not ok - $1"; [ -n "${2:-}" ] && echo "# $2"; nfail=$((nfail + 1)); }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d" "$*"; fi; }
+
+for f in pvblk-vhost-user fake_vhost_blk.so; do
+	[ -e "$B/$f" ] || { echo "no $B/$f: make -C tools test-vhost-user-qemu"; exit 2; }
+done
+tmp=$(mktemp -d)
+vu_pid=
+qpids=()
+cleanup() {
+	local p
+	for p in "${qpids[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "$vu_pid" ] && kill "$vu_pid" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+: > "$tmp/vhost-blk"
+for d in a b c d; do truncate -s 64M "$tmp/disk-$d"; done
+export FAKE_VHOST_BLK=$tmp/vhost-blk FAKE_VHOST_BLK_SECTORS=131072
+VU=("$B/pvblk-vhost-user" --device "$tmp/vhost-blk")
+
+# refused DESC ARGS...: the daemon exits non-zero with a message on stderr
+# and creates no socket in $tmp.
+refused() {
+	local desc=$1 rc
+	shift
+	LD_PRELOAD=$B/fake_vhost_blk.so "${VU[@]}" "$@" > /dev/null 2> "$tmp/err"
+	rc=$?
+	if [ $rc != 0 ] && [ -s "$tmp/err" ] && [ -z "$(find "$tmp" -type s)" ]; then
+		ok "$desc: exit $rc, '$(grep -v '^fake-vhost-blk' "$tmp/err" | head -n 1)'"
+	else
+		nok "$desc: non-zero exit, a message, no socket" "exit $rc: $(head -n 3 "$tmp/err")"
+		find "$tmp" -type s -delete
+	fi
+}
+refused "no export" --verbose
+refused "unknown key" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,colour=red"
+refused "export without disk" --export "socket=$tmp/x.sock"
+refused "queues=0" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,queues=0"
+refused "queues=17" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,queues=17"
+refused "serial of 21 bytes" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,serial=123456789012345678901"
+refused "read-only=maybe" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,read-only=maybe"
+refused "one socket for two exports" --export "socket=$tmp/x.sock,disk=$tmp/disk-a" \
+	--export "socket=$tmp/x.sock,disk=$tmp/disk-b"
+refused "second export's disk missing: no socket for the first either" \
+	--export "socket=$tmp/x.sock,disk=$tmp/disk-a" --export "socket=$tmp/y.sock,disk=$tmp/nodisk"
+echo "socket=$tmp/x.sock,disk=$tmp/disk-a,bogus" > "$tmp/bad.conf"
+refused "config line that does not parse" --config "$tmp/bad.conf"
+refused "config file missing" --config "$tmp/none.conf"
+
+# The daemon: A and B from the config file, C on the command line.
+cat > "$tmp/vu.conf" <<EOF
+# two exports
+socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a
+socket=$tmp/b.sock,disk=$tmp/disk-b,serial=vm-b,read-only=on
+EOF
+LD_PRELOAD=$B/fake_vhost_blk.so "${VU[@]}" --config "$tmp/vu.conf" \
+	--export "socket=$tmp/c.sock,disk=$tmp/disk-c" --verbose 2> "$tmp/vu.log" &
+vu_pid=$!
+
+# wait_for SECONDS CMD...: until CMD succeeds.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while ! "$@" && [ $n -gt 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	"$@"
+}
+for s in a b c; do
+	check "export $s: socket created" wait_for 10 test -S "$tmp/$s.sock"
+done
+
+# qemu_start NAME SOCKET: a paused QEMU with vhost-user-blk-pci on SOCKET,
+# its monitor on the fifo $tmp/NAME.in.
+qemu_start() {
+	mkfifo "$tmp/$1.in"
+	qemu-system-x86_64 -S -M q35 -nodefaults -display none -m 128 \
+		-object memory-backend-memfd,id=mem,size=128M,share=on -numa node,memdev=mem \
+		-chardev "socket,id=vu0,path=$2" \
+		-device vhost-user-blk-pci,chardev=vu0,id=vblk0 \
+		-monitor stdio < "$tmp/$1.in" > "$tmp/$1.out" 2>&1 &
+	qpids+=($!)
+	qpid[$1]=$!
+	exec {fd}> "$tmp/$1.in"
+	qfd[$1]=$fd
+}
+declare -A qpid qfd
+# hmp NAME CMD: send a monitor command.
+hmp() { echo "$2" >&"${qfd[$1]}"; }
+realized() { grep -q 'vhost-user-blk-pci' "$tmp/$1.out"; }
+connected() { grep -q "\[$tmp/$1.sock\] frontend connected" "$tmp/vu.log"; }
+log_count() { grep -c -- "$1" "$tmp/vu.log"; }
+
+qemu_start qa "$tmp/a.sock"
+qemu_start qb "$tmp/b.sock"
+check "QEMU 1 connected to export a" wait_for 60 connected a
+check "QEMU 2 connected to export b at the same time" wait_for 60 connected b
+hmp qa "info qtree"
+hmp qb "info qtree"
+check "QEMU 1 realized vhost-user-blk-pci on a" wait_for 30 realized qa
+check "QEMU 2 realized vhost-user-blk-pci on b" wait_for 30 realized qb
+check "export a answered GET_CONFIG" grep -q "\[$tmp/a.sock\] GET_CONFIG size" "$tmp/vu.log"
+check "export b answered GET_CONFIG" grep -q "\[$tmp/b.sock\] GET_CONFIG size" "$tmp/vu.log"
+
+# Remove b, add d, while both QEMUs run.
+cat > "$tmp/vu.conf" <<EOF
+socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a
+socket=$tmp/d.sock,disk=$tmp/disk-d,serial=vm-d
+EOF
+kill -HUP $vu_pid
+check "SIGHUP: export d started" wait_for 10 test -S "$tmp/d.sock"
+check "SIGHUP: export b stopped, its socket removed" wait_for 10 test ! -e "$tmp/b.sock"
+check "SIGHUP: b's frontend disconnected" grep -q "\[$tmp/b.sock\] stopped" "$tmp/vu.log"
+check "SIGHUP: a's session untouched (no disconnect, no restart)" \
+	test "$(log_count "\[$tmp/a.sock\] frontend disconnected")$(log_count "\[$tmp/a.sock\] serving")" = 01
+check "SIGHUP: c (command line) untouched" test -S "$tmp/c.sock"
+qemu_start qd "$tmp/d.sock"
+check "QEMU 3 connected to the new export d" wait_for 60 connected d
+hmp qd "info qtree"
+check "QEMU 3 realized vhost-user-blk-pci on d" wait_for 30 realized qd
+
+# A malformed message on c (idle): only that connection ends.
+python3 - "$tmp/c.sock" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+# request 1 (GET_FEATURES) with a 4 KiB payload size: refused
+s.sendall(struct.pack('<III', 1, 1, 4096))
+s.settimeout(10)
+try:
+    print("reply" if s.recv(64) else "closed")
+except Exception as e:
+    print("error", e)
+EOF
+check "malformed message on c: the daemon dropped that connection" \
+	wait_for 10 grep -q "\[$tmp/c.sock\] GET_FEATURES: payload size 4096" "$tmp/vu.log"
+n=$(grep -c 'dev: vhost-user-blk-pci' "$tmp/qa.out")
+hmp qa "info qtree"
+more_qtree() { test "$(grep -c 'dev: vhost-user-blk-pci' "$tmp/$1.out")" -gt "$2"; }
+check "QEMU 1 still answers after c's trouble" wait_for 10 more_qtree qa "$n"
+check "daemon still running" kill -0 $vu_pid
+check "a still connected (no disconnect logged)" test "$(log_count "\[$tmp/a.sock\] frontend disconnected")" = 0
+qemu_start qc "$tmp/c.sock"
+check "c serves the next frontend after the malformed one" wait_for 60 connected c
+
+# QEMU 1 quits: its export accepts again, the others go on.
+hmp qa quit
+check "QEMU 1 quit: a saw the disconnect" wait_for 30 grep -q "\[$tmp/a.sock\] frontend disconnected" "$tmp/vu.log"
+check "QEMU 3 still running" kill -0 "${qpid[qd]}"
+
+for q in qb qc qd; do hmp $q quit 2>/dev/null; done
+for p in "${qpids[@]}"; do wait "$p" 2>/dev/null; done
+qpids=()
+kill -TERM $vu_pid
+wait $vu_pid
+rc=$?
+vu_pid=
+check "daemon exits 0 on SIGTERM" test $rc = 0
+check "every socket removed" test -z "$(find "$tmp" -type s)"
+if [ $nfail != 0 ]; then
+	echo "# daemon log:"
+	sed 's/^/#   /' "$tmp/vu.log" | tail -60
+fi
+echo "$npass passed, $nfail failed"
+[ $nfail = 0 ]
