@@ -25,7 +25,8 @@ versions-check:
 	@test -f "$(KSRC)/drivers/vhost/vhost.h" || { \
 	  echo "pvblk: no linux-source tree at $(KSRC) (drivers/vhost/vhost.h is needed)." >&2; \
 	  echo "pvblk: run 'make setup' (it unpacks linux-source-6.12 matching $(KVER))." >&2; exit 1; }
-	@v=$$(make -s -C "$(KSRC)" kernelversion); k=$(KVER); \
+	@v=$$(sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p; s/^SUBLEVEL = //p' \
+	  "$(KSRC)/Makefile" | paste -sd.); k=$(KVER); \
 	  test "$${k%%+*}" = "$$v" || { \
 	  echo "pvblk: linux-source is $$v but the headers are $(KVER): they must match." >&2; \
 	  echo "pvblk: apt-get install linux-source-6.12 linux-headers-$${v}+deb12-amd64, then make setup." >&2; exit 1; }

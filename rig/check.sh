@@ -38,6 +38,7 @@ rig-selftest	tally	-	bash rig/selftest.sh
 in-tree		tally	-	bash rig/in-tree.sh
 kunit-uml	tally	-	bash rig/kunit-uml.sh
 vm-stock	tally	retry	vm_tests stock
+dkms		tally	retry	bash rig/dkms.sh
 debug-kernel	exit	-	bash rig/debug-kernel.sh
 debug-modules	exit	-	bash rig/build-debug-modules.sh
 vm-debug	tally	retry	vm_tests debug

@@ -43,7 +43,7 @@ pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio kmod
 	zstd xz-utils rsync python3 ccache sparse coccinelle
 	qemu-system-x86 qemu-utils qemu-block-extra busybox-static fio
-	e2fsprogs util-linux jq gnuplot-nox dpkg-dev shellcheck
+	e2fsprogs util-linux jq gnuplot-nox dpkg-dev shellcheck dkms libvirt-clients
 	"xen-hypervisor-$PVBLK_XEN_SERIES-amd64" "xen-utils-$PVBLK_XEN_SERIES"
 )
 missing=()

@@ -184,6 +184,29 @@ rc=$?
 vu_pid=
 check "daemon exits 0 on SIGTERM" test $rc = 0
 check "every socket removed" test -z "$(find "$tmp" -type s)"
+# The admin's files in contrib/: the libvirt domain validates against
+# libvirt's schema, the systemd template unit verifies (with the built
+# daemon in ExecStart), the example config parses.
+C=$here/../../contrib
+if command -v virt-xml-validate > /dev/null; then
+	check "contrib/libvirt-vm0.xml validates (virt-xml-validate, libvirt 9.0 schema)" \
+		virt-xml-validate "$C/libvirt-vm0.xml" domain
+else
+	nok "contrib/libvirt-vm0.xml validates" "no virt-xml-validate: apt-get install libvirt-clients (make setup)"
+fi
+mkdir -p "$tmp/unit"
+sed "s|/usr/local/sbin/pvblk-vhost-user|$B/pvblk-vhost-user|" "$C/pvblk-vhost-user@.service" \
+	> "$tmp/unit/pvblk-vhost-user@.service"
+check "contrib/pvblk-vhost-user@.service verifies (systemd-analyze verify)" \
+	sh -c "cd '$tmp/unit' && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no ./pvblk-vhost-user@host.service 2>&1 | { ! grep .; }"
+sed "s|/dev/vg/|$tmp/disk-|; s|/run/pvblk/|$tmp/|" "$C/host.conf" > "$tmp/host.conf"
+sed -i "s|$tmp/disk-vm0|$tmp/disk-a|; s|$tmp/disk-vm1|$tmp/disk-b|" "$tmp/host.conf"
+LD_PRELOAD=$B/fake_vhost_blk.so "${VU[@]}" --config "$tmp/host.conf" 2> "$tmp/host.log" &
+pid=$!
+check "contrib/host.conf serves its two exports" wait_for 10 test -S "$tmp/vm0.sock" -a -S "$tmp/vm1.sock"
+kill -TERM $pid
+wait $pid
+
 if [ $nfail != 0 ]; then
 	echo "# daemon log:"
 	sed 's/^/#   /' "$tmp/vu.log" | tail -60
