@@ -160,6 +160,14 @@ void pvblk_backend_close(struct pvblk_backend *be)
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_close);
 
+/* The size of @be now, in 512-byte sectors. */
+u64 pvblk_backend_size(struct pvblk_backend *be)
+{
+	if (be->file)
+		return i_size_read(file_inode(be->file)) >> SECTOR_SHIFT;
+	return bdev_nr_sectors(be->bdev);
+}
+
 /* Make what @be completed durable (synchronous); a backend change. */
 int pvblk_backend_flush(struct pvblk_backend *be)
 {

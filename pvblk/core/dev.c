@@ -326,6 +326,37 @@ int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info)
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_info);
 
+/**
+ * pvblk_dev_update_capacity() - follow a backing device or file that grew
+ * or shrank.
+ * @dev: the device.
+ * @capacity: set to the capacity now (512-byte sectors; 0 without backend).
+ *
+ * From the next request on, the range check uses the new size: after a
+ * shrink, requests beyond the new end fail with BLK_STS_IOERR.
+ * Return: true when the capacity changed.  Sleeps.
+ */
+bool pvblk_dev_update_capacity(struct pvblk_dev *dev, u64 *capacity)
+{
+	bool changed = false;
+	u64 now = 0;
+
+	mutex_lock(&dev->lock);
+	if (dev->be) {
+		now = pvblk_backend_size(dev->be);
+		changed = now != dev->be->info.capacity;
+		if (changed) {
+			pr_info("pvblk %s: capacity %llu -> %llu sectors\n",
+				dev->name, dev->be->info.capacity, now);
+			WRITE_ONCE(dev->be->info.capacity, now);
+		}
+	}
+	mutex_unlock(&dev->lock);
+	*capacity = now;
+	return changed;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_update_capacity);
+
 int pvblk_core_init(void)
 {
 	pvblk_wq = alloc_workqueue("pvblk", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);

@@ -158,6 +158,7 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be);
 
 /* backend.c */
 int pvblk_backend_flush(struct pvblk_backend *be);
+u64 pvblk_backend_size(struct pvblk_backend *be);
 
 /* bio.c */
 void pvblk_bio_submit_req(struct pvblk_req *req, struct pvblk_backend *be);

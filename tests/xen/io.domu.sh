@@ -4,7 +4,8 @@
 # in $DOMU_DISKS, fio write+verify (crc32c, 4k-128k blocks so requests need
 # indirect descriptors, two jobs so both queues see I/O), then mkfs.ext4 and
 # a forced read-only fsck.ext4.  Announces phase "io-done" and waits for
-# dom0's "go" so dom0 can inspect xenstore and debugfs while connected.
+# dom0's "go" so dom0 can inspect xenstore and debugfs while connected (and
+# resize a disk: DOMU_RESIZE).
 : "${DOMU_DISKS:=xvdb}"
 : "${DOMU_FIO_SIZE:=16M}"
 
@@ -35,3 +36,22 @@ done
 cat /sys/block/xvd*/mq/*/cpu_list 2>/dev/null | sed 's/^/# mq cpu_list: /'
 phase io-done
 wait_key go > /dev/null
+# DOMU_RESIZE="DISK SECTORS": dom0 grew DISK before "go"; the new size must
+# reach the guest, and the space past the old end must hold data.
+if [ -n "${DOMU_RESIZE:-}" ]; then
+	# shellcheck disable=SC2086 # two words
+	set -- $DOMU_RESIZE
+	i=0
+	while [ "$(cat "/sys/block/$1/size")" != "$2" ] && [ $i -lt 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	expect_eq "$1: the guest sees the new size (sectors)" "$(cat "/sys/block/$1/size")" "$2"
+	dmesg | grep -iE "$1.*(capacity|size)" | tail -n 3 | sed 's/^/# dmesg: /'
+	dd if=/dev/urandom of=/tmp/past bs=1M count=1 2> /dev/null
+	check "$1: write 1 MiB past the old end" \
+		dd if=/tmp/past of="/dev/$1" bs=1M seek=$(($2 / 2048 - 2)) oflag=direct conv=fsync
+	expect_eq "$1: read back past the old end" \
+		"$(dd if="/dev/$1" bs=1M skip=$(($2 / 2048 - 2)) count=1 iflag=direct 2> /dev/null | md5sum)" \
+		"$(md5sum < /tmp/past)"
+fi

@@ -5,7 +5,10 @@
 # three phy disks - brd, a memory-backed null_blk and a loop-attached file -
 # and runs fio verify + mkfs.ext4 + fsck.ext4 on each (tests/xen/io.domu.sh).
 # While the guest is connected: persistent grants, indirect descriptors and
-# two queues must show in xenstore and in pvblk's debugfs stats.
+# two queues must show in xenstore and in pvblk's debugfs stats.  Then the
+# loop file grows (losetup -c): the backend's "sectors" and the guest's
+# /sys/block/xvdd/size follow, and the guest writes and reads back data
+# past the old end.
 set -uo pipefail
 G=pv
 DISKS="xvdb xvdc xvdd"
@@ -22,7 +25,7 @@ check "brd 256 MiB" mk_brd 256
 check "null_blk 1 GiB memory-backed" mk_nullb 1
 if loop=$(mk_loopfile 256); then ok "loop file attached ($loop)"; else fail "loop file"; fi
 
-DOMU_DISKS=$DISKS DOMU_EXPECT="persistent indirect" domu_start "$G" io.domu.sh \
+DOMU_DISKS=$DISKS DOMU_EXPECT="persistent indirect" DOMU_RESIZE="xvdd 786432" domu_start "$G" io.domu.sh \
 	'phy:/dev/ram0,xvdb,w' 'phy:/dev/nullb0,xvdc,w' "phy:${loop:-/dev/loop0},xvdd,w" ||
 	fail "xl create $G"
 
@@ -72,6 +75,15 @@ if [ $connected = 1 ] && domu_wait_phase "$G" io-done; then
 			fail "$x: persistent grant caches: $q queues, $h hits"
 		fi
 	done
+	# Online resize: the loop file grows 256 -> 384 MiB under xvdd.
+	check "grow the loop file to 384 MiB, losetup -c" \
+		sh -c "truncate -s 384M /srv/disk.img && losetup -c $loop"
+	n=0
+	while [ "$(xs_be "$G" xvdd sectors)" != 786432 ] && [ $n -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	expect_eq "xvdd: backend sectors follows the resize" "$(xs_be "$G" xvdd sectors)" 786432
 	domu_signal "$G" go 1
 fi
 domu_wait "$G"

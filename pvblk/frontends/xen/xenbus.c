@@ -53,6 +53,10 @@ unsigned int pvblk_xen_max_pgrants = 1056;
 module_param_named(xen_max_pgrants, pvblk_xen_max_pgrants, uint, 0644);
 MODULE_PARM_DESC(xen_max_pgrants, "Xen: most persistent grants per ring");
 
+static unsigned int resize_poll_ms = 1000;
+module_param_named(xen_resize_poll_ms, resize_poll_ms, uint, 0644);
+MODULE_PARM_DESC(xen_resize_poll_ms, "Xen: look for a resized backing device this often (0: never; read at connect)");
+
 unsigned int pvblk_xen_pgrant_idle_ms = 10000;
 module_param_named(xen_pgrant_idle_ms, pvblk_xen_pgrant_idle_ms, uint, 0644);
 MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this long");
@@ -109,6 +113,8 @@ struct pvblk_xen_blkif {
 /**
  * struct pvblk_xen_conn - one connection: its rings and its device.
  * @teardown: teardown_work(), queued by disconnect().
+ * @resize: resize_work(), polling the backend's size while connected.
+ * @owner: the vbd (no reference: disconnect() stops @resize first).
  * @blkif: set (with a reference) when disconnected.
  * @pdev: core device, one queue per ring; exists while connected.
  * @nr_rings: rings (queues) negotiated.
@@ -116,6 +122,8 @@ struct pvblk_xen_blkif {
  */
 struct pvblk_xen_conn {
 	struct work_struct teardown;
+	struct delayed_work resize;
+	struct pvblk_xen_blkif *owner;
 	struct pvblk_xen_blkif *blkif;
 	struct pvblk_dev *pdev;
 	unsigned int nr_rings;
@@ -171,6 +179,7 @@ static void disconnect(struct pvblk_xen_blkif *blkif)
 
 	if (!c)
 		return;
+	cancel_delayed_work_sync(&c->resize);
 	for (i = 0; i < c->nr_rings; i++)
 		pvblk_xen_ring_quiesce(&c->rings[i]);
 	blkif->conn = NULL;
@@ -274,6 +283,66 @@ again:
 }
 
 /*
+ * The backing device grew or shrank: tell the frontend as xen-blkback
+ * does, the new "sectors" and the state node written again (blkfront
+ * re-reads the size when it sees Connected while connected).
+ */
+static void write_sectors(struct xenbus_device *dev, u64 sectors)
+{
+	struct xenbus_transaction xbt;
+	int err;
+
+again:
+	err = xenbus_transaction_start(&xbt);
+	if (err)
+		goto fail;
+	err = xenbus_printf(xbt, dev->nodename, "sectors", "%llu", sectors);
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "state", "%d",
+				    dev->state);
+	if (err) {
+		xenbus_transaction_end(xbt, 1);
+		goto fail;
+	}
+	err = xenbus_transaction_end(xbt, 0);
+	if (err == -EAGAIN)
+		goto again;
+	if (!err) {
+		dev_info(&dev->dev, "resized: %llu sectors\n", sectors);
+		return;
+	}
+fail:
+	dev_warn(&dev->dev, "writing the new size (%llu sectors): %d\n",
+		 sectors, err);
+}
+
+/*
+ * While connected: follow the backing device's size.  The state may only
+ * be written under the vbd's lock, which disconnect() holds while it
+ * cancels this work: try it, and come back soon if it is taken.
+ */
+static void resize_work(struct work_struct *work)
+{
+	struct pvblk_xen_conn *c = container_of(to_delayed_work(work),
+						struct pvblk_xen_conn, resize);
+	struct pvblk_xen_blkif *blkif = c->owner;
+	unsigned long next = msecs_to_jiffies(READ_ONCE(resize_poll_ms));
+	u64 sectors;
+
+	if (!next)
+		return;
+	if (!mutex_trylock(&blkif->lock)) {
+		queue_delayed_work(pvblk_xen_wq, &c->resize, HZ / 10);
+		return;
+	}
+	if (blkif->xdev->state == XenbusStateConnected &&
+	    pvblk_dev_update_capacity(c->pdev, &sectors))
+		write_sectors(blkif->xdev, sectors);
+	mutex_unlock(&blkif->lock);
+	queue_delayed_work(pvblk_xen_wq, &c->resize, next);
+}
+
+/*
  * Called whenever one of the two halves (device, rings) arrives: once both
  * are there, start serving and switch to Connected.
  */
@@ -343,6 +412,9 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 		 blkif->proto == PVBLK_XEN_PROTO_X86_32 ? "x86_32-abi" : "native",
 		 blkif->persistent ? ", persistent grants" : "",
 		 blkif->read_only ? ", read-only" : "");
+	if (READ_ONCE(resize_poll_ms))
+		queue_delayed_work(pvblk_xen_wq, &c->resize,
+				   msecs_to_jiffies(READ_ONCE(resize_poll_ms)));
 	return;
 
 fail:
@@ -418,6 +490,8 @@ static int connect_rings(struct pvblk_xen_blkif *blkif)
 	if (!c)
 		return -ENOMEM;
 	INIT_WORK(&c->teardown, teardown_work);
+	INIT_DELAYED_WORK(&c->resize, resize_work);
+	c->owner = blkif;
 	c->nr_rings = nr;
 	for (i = 0; i < nr; i++)
 		pvblk_xen_ring_init(&c->rings[i], dev, i);

@@ -289,6 +289,8 @@ void pvblk_dev_set_serial(struct pvblk_dev *dev, const char *serial, size_t len)
 void pvblk_dev_set_backend(struct pvblk_dev *dev, struct pvblk_backend *be);
 /* Fill @info from the current backend; -ENODEV when there is none.  Sleeps. */
 int pvblk_dev_info(struct pvblk_dev *dev, struct pvblk_backend_info *info);
+/* Re-read the backend's size (a resize); true when it changed.  Sleeps. */
+bool pvblk_dev_update_capacity(struct pvblk_dev *dev, u64 *capacity);
 /*
  * Wait until every request submitted before the call has completed: passed
  * pvblk_req_complete(), its ops->queue_work() call returned, and no CPU
