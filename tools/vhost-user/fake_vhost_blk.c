@@ -39,6 +39,7 @@ static int fake(unsigned long req, void *arg)
 		     (1ull << VIRTIO_BLK_F_MQ) | (1ull << VIRTIO_BLK_F_FLUSH);
 	struct virtio_blk_config cfg;
 	const char *name = "other";
+	struct stat st;
 	int r = 0;
 
 	switch (req) {
@@ -56,7 +57,12 @@ static int fake(unsigned long req, void *arg)
 	case VHOST_BLK_GET_CONFIG:
 		name = "GET_CONFIG";
 		memset(&cfg, 0, sizeof(cfg));
-		cfg.capacity = htole64(s ? strtoull(s, NULL, 0) : 2048);
+		/* FAKE_VHOST_BLK_DISK: the size of that file (a resize test). */
+		if (getenv("FAKE_VHOST_BLK_DISK") &&
+		    stat(getenv("FAKE_VHOST_BLK_DISK"), &st) == 0)
+			cfg.capacity = htole64((uint64_t)st.st_size >> 9);
+		else
+			cfg.capacity = htole64(s ? strtoull(s, NULL, 0) : 2048);
 		cfg.seg_max = htole32(128);
 		cfg.blk_size = htole32(512);
 		cfg.num_queues = htole16(VHOST_BLK_MAX_QUEUES);
@@ -78,7 +84,11 @@ static int fake(unsigned long req, void *arg)
 		errno = ENOTTY;
 		break;
 	}
-	fprintf(stderr, "fake-vhost-blk: %s\n", name);
+	if (req == VHOST_BLK_GET_CONFIG)
+		fprintf(stderr, "fake-vhost-blk: GET_CONFIG capacity %llu\n",
+			(unsigned long long)le64toh(cfg.capacity));
+	else
+		fprintf(stderr, "fake-vhost-blk: %s\n", name);
 	return r;
 }
 

@@ -20,7 +20,9 @@
  * stop (their frontend is disconnected), changed ones restart; the
  * exports given on the command line stay.  Every disk is opened and every
  * option checked before the first socket is created: a bad one exits
- * non-zero with a message.  SIGTERM/SIGINT stop everything.
+ * non-zero with a message.  SIGTERM/SIGINT stop everything.  A disk that
+ * grows or shrinks while a frontend is connected is noticed within a
+ * second and the frontend told (VHOST_USER_BACKEND_CONFIG_CHANGE_MSG).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -36,7 +38,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -59,6 +63,7 @@ struct export {
 	bool from_config;	/* re-read on SIGHUP */
 	/* Running state. */
 	int disk_fd;
+	uint64_t disk_bytes;	/* size last seen (resize watch) */
 	int lfd;		/* listening socket, -1 before start */
 	int cfd;		/* connected frontend, -1 when none */
 	bool stop;		/* under @lock */
@@ -299,6 +304,19 @@ static int check_unique(const struct export *list)
 	return 0;
 }
 
+/* The size of the disk now, in bytes; 0 if it cannot be read. */
+static uint64_t disk_size(int fd)
+{
+	uint64_t bytes = 0;
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return 0;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(fd, BLKGETSIZE64, &bytes) ? 0 : bytes;
+	return (uint64_t)st.st_size;
+}
+
 /* Open the disk and probe the kernel device for @e (no socket yet). */
 static int export_open(struct export *e)
 {
@@ -309,6 +327,7 @@ static int export_open(struct export *e)
 		say(e, "%s: %s", e->disk, strerror(errno));
 		return -1;
 	}
+	e->disk_bytes = disk_size(e->disk_fd);
 	r = vu_dev_init(&e->dev, &kernel_ops, NULL, e->disk_fd, e->ro,
 			e->queues, (const uint8_t *)e->serial,
 			(uint32_t)strlen(e->serial));
@@ -322,6 +341,27 @@ static int export_open(struct export *e)
 }
 
 /* ---- serving ---- */
+
+/*
+ * The disk grew or shrank (lvextend, losetup -c, truncate): the frontend
+ * is told, and its GET_CONFIG then reads the kernel's new capacity.
+ */
+static void check_resize(struct export *e)
+{
+	uint64_t now = disk_size(e->disk_fd);
+	int r;
+
+	if (!now || now == e->disk_bytes)
+		return;
+	say(e, "%s resized: %llu -> %llu bytes", e->disk,
+	    (unsigned long long)e->disk_bytes, (unsigned long long)now);
+	e->disk_bytes = now;
+	r = vu_notify_config_change(&e->dev);
+	if (r)
+		say(e, "cannot tell the frontend about the new size: %s",
+		    r == -ENOTCONN ? "no backend channel (SET_BACKEND_REQ_FD)" :
+				     strerror(-r));
+}
 
 static bool export_stopping(struct export *e)
 {
@@ -350,6 +390,18 @@ static void serve(struct export *e, int sock)
 		goto out;
 	}
 	while (!export_stopping(e)) {
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+
+		/* Between messages, once a second: has the disk been resized? */
+		r = poll(&pfd, 1, 1000);
+		if (r < 0 && errno != EINTR) {
+			say(e, "poll: %s", strerror(errno));
+			break;
+		}
+		if (r <= 0) {
+			check_resize(e);
+			continue;
+		}
 		d->err[0] = 0;
 		r = vu_read_msg(d, sock, m);
 		if (r == 0) {

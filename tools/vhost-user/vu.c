@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +65,7 @@ const char *vu_request_name(uint32_t req)
 	case VU_GET_CONFIG: return "GET_CONFIG";
 	case VU_SET_CONFIG: return "SET_CONFIG";
 	case VU_RESET_DEVICE: return "RESET_DEVICE";
+	case VU_SET_BACKEND_REQ_FD: return "SET_BACKEND_REQ_FD";
 	default: return "UNKNOWN";
 	}
 }
@@ -178,6 +180,7 @@ int vu_dev_init(struct vu_dev *d, const struct vu_kops *kops, void *kctx,
 	d->kops = kops;
 	d->kctx = kctx;
 	d->kfd = -1;
+	d->backend_fd = -1;
 	d->disk_fd = disk_fd;
 	d->read_only = read_only;
 	d->num_queues = num_queues;
@@ -218,6 +221,7 @@ out:
 
 int vu_session_start(struct vu_dev *d)
 {
+	d->backend_fd = -1;
 	d->features = 0;
 	d->features_set = false;
 	d->protocol_features = 0;
@@ -227,11 +231,28 @@ int vu_session_start(struct vu_dev *d)
 
 void vu_session_end(struct vu_dev *d)
 {
+	if (d->backend_fd >= 0)
+		close(d->backend_fd);
+	d->backend_fd = -1;
 	kclose(d);
 	unmap_all(d->maps, d->nmaps);
 	d->nmaps = 0;
 	memset(d->vrings, 0, sizeof(d->vrings));
 	d->features_set = false;
+}
+
+int vu_notify_config_change(struct vu_dev *d)
+{
+	struct vu_msg m;
+
+	if (d->backend_fd < 0 ||
+	    !(d->protocol_features & (1ull << VU_PF_BACKEND_REQ)))
+		return -ENOTCONN;
+	memset(&m.hdr, 0, sizeof(m.hdr));
+	m.hdr.request = VU_BACKEND_CONFIG_CHANGE_MSG;
+	m.hdr.flags = VU_VERSION;
+	m.nfds = 0;
+	return vu_send_msg(d->backend_fd, &m);
 }
 
 void *vu_qva_to_va(const struct vu_dev *d, uint64_t qva, uint64_t len)
@@ -295,6 +316,9 @@ static bool shape_of(uint32_t req, struct req_shape *s)
 	case VU_SET_VRING_CALL:
 	case VU_SET_VRING_ERR:
 		*s = (struct req_shape){ 8, 8, 0, 1 };
+		return true;
+	case VU_SET_BACKEND_REQ_FD:
+		*s = (struct req_shape){ 0, 8, 1, 1 };
 		return true;
 	case VU_GET_CONFIG:
 	case VU_SET_CONFIG:
@@ -658,6 +682,19 @@ static int set_config(struct vu_dev *d, const struct vu_config *c)
 	return 0;
 }
 
+/* The backend channel; @fd is closed after the message: keep a copy. */
+static int set_backend_fd(struct vu_dev *d, int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (copy < 0)
+		return fail(d, -errno, "SET_BACKEND_REQ_FD: %s", strerror(errno));
+	if (d->backend_fd >= 0)
+		close(d->backend_fd);
+	d->backend_fd = copy;
+	return 0;
+}
+
 static void reply_u64(struct vu_msg *reply, uint32_t req, uint64_t v)
 {
 	reply->hdr.request = req;
@@ -802,6 +839,9 @@ int vu_handle(struct vu_dev *d, const struct vu_msg *m, struct vu_msg *reply,
 		return 0;
 	case VU_SET_CONFIG:
 		r = set_config(d, &m->p.config);
+		break;
+	case VU_SET_BACKEND_REQ_FD:
+		r = set_backend_fd(d, m->fds[0]);
 		break;
 	default:
 		return fail(d, -EPROTO, "unsupported request %u", req);

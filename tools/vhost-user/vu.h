@@ -36,6 +36,7 @@ enum vu_request {
 	VU_SET_PROTOCOL_FEATURES = 16,
 	VU_GET_QUEUE_NUM = 17,
 	VU_SET_VRING_ENABLE = 18,
+	VU_SET_BACKEND_REQ_FD = 21,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
 	VU_RESET_DEVICE = 34,
@@ -51,12 +52,17 @@ enum vu_request {
 /* Protocol feature bits. */
 #define VU_PF_MQ		0
 #define VU_PF_REPLY_ACK		3
+#define VU_PF_BACKEND_REQ	5
 #define VU_PF_CONFIG		9
 #define VU_PF_RESET_DEVICE	13
 
 #define VU_PROTOCOL_FEATURES	((1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | \
+				 (1ull << VU_PF_BACKEND_REQ) | \
 				 (1ull << VU_PF_CONFIG) | \
 				 (1ull << VU_PF_RESET_DEVICE))
+
+/* Requests the backend sends on the backend channel (SET_BACKEND_REQ_FD). */
+#define VU_BACKEND_CONFIG_CHANGE_MSG	2
 
 #define VU_MAX_REGIONS		8
 #define VU_MAX_FDS		8
@@ -166,6 +172,7 @@ struct vu_dev {
 	uint64_t features;		/* acked by SET_FEATURES */
 	bool features_set;
 	uint64_t protocol_features;	/* acked by SET_PROTOCOL_FEATURES */
+	int backend_fd;			/* SET_BACKEND_REQ_FD's channel, or -1 */
 	struct vu_map maps[VU_MAX_REGIONS];
 	unsigned int nmaps;
 	struct vu_vring vrings[16];
@@ -189,6 +196,13 @@ int vu_dev_init(struct vu_dev *d, const struct vu_kops *kops, void *kctx,
 int vu_session_start(struct vu_dev *d);
 /* The frontend went away (or reset): release everything of the session. */
 void vu_session_end(struct vu_dev *d);
+/*
+ * Tell the frontend the config space changed (the disk was resized):
+ * VHOST_USER_BACKEND_CONFIG_CHANGE_MSG on the backend channel; the
+ * frontend then asks GET_CONFIG, which reads the kernel's (new) capacity.
+ * 0, or -ENOTCONN when the frontend set up no backend channel.
+ */
+int vu_notify_config_change(struct vu_dev *d);
 
 /*
  * Check a message's header, payload size and fd count for its request.

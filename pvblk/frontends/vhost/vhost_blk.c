@@ -674,10 +674,13 @@ static long vhost_blk_get_config(struct vhost_blk *blk,
 {
 	struct pvblk_backend_info i, *info = &i;
 	struct virtio_blk_config cfg = {};
+	u64 capacity;
 	u32 lbs, pbs;
 
 	BUILD_BUG_ON(sizeof(cfg) != VHOST_BLK_CONFIG_SIZE);
 
+	/* A VMM asks again after a resize: serve the disk's size now. */
+	pvblk_dev_update_capacity(blk->pdev, &capacity);
 	if (pvblk_dev_info(blk->pdev, info))
 		return -ENODEV;
 	lbs = info->logical_block_size ?: 512;

@@ -107,6 +107,10 @@ struct vhost_blk_serial {
  * size_max, seg_max, blk_size, physical_block_exp, num_queues, the discard
  * and write-zeroes limits.  The argument points at VHOST_BLK_CONFIG_SIZE
  * bytes laid out as struct virtio_blk_config.  -ENODEV without a backend.
+ * The capacity is the backend's size at the call: after the disk was
+ * resized (lvextend, losetup -c, a file truncated larger), the VMM asks
+ * again, serves the new config to the guest (a config-change interrupt),
+ * and requests up to the new end are served from then on.
  */
 #define VHOST_BLK_GET_CONFIG	_IOC(_IOC_READ, VHOST_VIRTIO, 0x52, \
 				     VHOST_BLK_CONFIG_SIZE)
