@@ -385,6 +385,43 @@ static void pvblk_backend_file_read_only(struct kunit *test)
 	fput(f);
 }
 
+/*
+ * A resize: the range check follows the file once the device re-read its
+ * size, in both directions; a second look reports no change.
+ */
+static void pvblk_backend_resize(struct kunit *test)
+{
+	struct file *f = shmem_file_setup("pvblk-kunit-resize", 1 << 20, 0);
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct page *pg = pt_alloc_pages(test, 0);
+	const sector_t end = (1 << 20) >> SECTOR_SHIFT;
+	struct pvblk_backend *be;
+	u64 cap;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
+	be = pvblk_backend_open_file(f, false, NULL);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
+	pvblk_dev_set_backend(c->dev, be);
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_WRITE, 0, end, 0, pg, 1, 1)),
+			pt_sts(BLK_STS_IOERR));
+	KUNIT_EXPECT_FALSE(test, pvblk_dev_update_capacity(c->dev, &cap));
+	KUNIT_EXPECT_EQ(test, cap, (u64)end);
+
+	KUNIT_ASSERT_EQ(test, vfs_truncate(&f->f_path, 2 << 20), 0);
+	KUNIT_EXPECT_TRUE(test, pvblk_dev_update_capacity(c->dev, &cap));
+	KUNIT_EXPECT_EQ(test, cap, (u64)end * 2);
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_WRITE, 0, end, 0, pg, 1, 1)),
+			pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_FALSE(test, pvblk_dev_update_capacity(c->dev, &cap));
+
+	KUNIT_ASSERT_EQ(test, vfs_truncate(&f->f_path, 1 << 20), 0);
+	KUNIT_EXPECT_TRUE(test, pvblk_dev_update_capacity(c->dev, &cap));
+	KUNIT_EXPECT_EQ(test, cap, (u64)end);
+	KUNIT_EXPECT_EQ(test, pt_sts(bt_run(c, PVBLK_OP_READ, 0, end, 0, pg, 1, 1)),
+			pt_sts(BLK_STS_IOERR));
+	fput(f);
+}
+
 static struct bio_vec *bt_no_bvecs(unsigned int nr)
 {
 	return NULL;
@@ -578,6 +615,7 @@ static struct kunit_case pvblk_backend_cases[] = {
 	KUNIT_CASE(pvblk_backend_refused_completes),
 	KUNIT_CASE(pvblk_backend_shmem_file),
 	KUNIT_CASE(pvblk_backend_file_read_only),
+	KUNIT_CASE(pvblk_backend_resize),
 	KUNIT_CASE(pvblk_backend_file_aio_alloc_failure),
 	KUNIT_CASE(pvblk_backend_file_retries),
 	KUNIT_CASE(pvblk_backend_debugfs),
