@@ -48,7 +48,11 @@ static int fake(unsigned long req, void *arg)
 		name = "GET_FEATURES";
 		memcpy(arg, &f, sizeof(f));
 		break;
-	case VHOST_SET_FEATURES: name = "SET_FEATURES"; break;
+	case VHOST_SET_FEATURES:
+		name = (*(uint64_t *)arg >> VHOST_F_LOG_ALL) & 1 ?
+			"SET_FEATURES(LOG_ALL)" : "SET_FEATURES";
+		break;
+	case VHOST_SET_LOG_BASE: name = "SET_LOG_BASE"; break;
 	case VHOST_BLK_SET_BACKEND:
 		name = ((struct vhost_vring_file *)arg)->fd < 0 ? "SET_BACKEND(-1)" :
 								   "SET_BACKEND";
@@ -70,7 +74,10 @@ static int fake(unsigned long req, void *arg)
 		break;
 	case VHOST_SET_MEM_TABLE: name = "SET_MEM_TABLE"; break;
 	case VHOST_SET_VRING_NUM: name = "SET_VRING_NUM"; break;
-	case VHOST_SET_VRING_ADDR: name = "SET_VRING_ADDR"; break;
+	case VHOST_SET_VRING_ADDR:
+		name = ((struct vhost_vring_addr *)arg)->flags & (1u << VHOST_VRING_F_LOG) ?
+			"SET_VRING_ADDR(LOG)" : "SET_VRING_ADDR";
+		break;
 	case VHOST_SET_VRING_BASE: name = "SET_VRING_BASE"; break;
 	case VHOST_GET_VRING_BASE:
 		name = "GET_VRING_BASE";

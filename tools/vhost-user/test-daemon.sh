@@ -13,7 +13,9 @@
 #     other QEMU keeps its session, the new export serves a third QEMU;
 #  4. a malformed message on one export ends only that connection;
 #  5. SIGTERM: exit 0, every socket removed;
-#  6. a resize reaches QEMU (backend channel, config change, GET_CONFIG);
+#  6. a resize reaches QEMU (backend channel, config change, GET_CONFIG),
+#     and QEMU live-migrates that guest (to a file) with dirty logging on
+#     in the kernel (SET_LOG_BASE, VHOST_F_LOG_ALL, logged rings);
 #  7. the files of contrib/ validate.
 # Prints ok / not ok lines and "N passed, N failed".
 set -uo pipefail
@@ -202,7 +204,8 @@ if [ -f "$G/inner.cpio" ]; then
 	qemu-system-x86_64 -M q35 -nodefaults -display none -m 256 -accel tcg -cpu max \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		-chardev "socket,id=vu0,path=$tmp/r.sock" -device vhost-user-blk-pci,chardev=vu0 \
-		-serial "file:$tmp/r.out" -monitor none -bios /usr/share/qemu/qboot.rom \
+		-serial "file:$tmp/r.out" -monitor "unix:$tmp/r.mon,server=on,wait=off" \
+		-bios /usr/share/qemu/qboot.rom \
 		-kernel "$G/vmlinuz" -initrd "$G/inner.cpio" -append "console=ttyS0 panic=-1" \
 		< /dev/null > "$tmp/r.err" 2>&1 &
 	qr=$!
@@ -219,6 +222,44 @@ if [ -f "$G/inner.cpio" ]; then
 	# virtio defers config changes until it does).
 	check "resize: QEMU asked GET_CONFIG again and got 196608 sectors" \
 		wait_for 30 sh -c "sed -n '/disk-r resized/,\$p' '$tmp/vu-r.log' | grep -q 'GET_CONFIG capacity 196608'"
+	# Live migration (to a file): QEMU may migrate now that LOG_SHMFD is
+	# offered; it shares its dirty bitmap and turns logging on in the
+	# kernel (VHOST_F_LOG_ALL, logged used rings), and the migration ends.
+	mon() { # HMP command on r.mon; prints the answer
+		python3 - "$tmp/r.mon" "$1" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(2)
+def drain():
+    out = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            out += b
+    except socket.timeout:
+        pass
+    return out.decode(errors="replace")
+drain()
+s.sendall(sys.argv[2].encode() + b"\n")
+time.sleep(1)
+print(drain())
+PY
+	}
+	mon 'migrate "exec:cat > /dev/null"' > "$tmp/mig.out"
+	migrated() { mon "info migrate" | grep -q "Migration status: completed"; }
+	check "migration: QEMU migrated the guest (status completed)" wait_for 60 migrated
+	check "migration: QEMU shared its dirty bitmap (SET_LOG_BASE, fd)" \
+		grep -q "SET_LOG_BASE size 16 fds 1" "$tmp/vu-r.log"
+	check "migration: the kernel got the bitmap (VHOST_SET_LOG_BASE)" \
+		grep -q "fake-vhost-blk: SET_LOG_BASE" "$tmp/vu-r.log"
+	check "migration: logging on in the kernel (VHOST_F_LOG_ALL)" \
+		grep -q "fake-vhost-blk: SET_FEATURES(LOG_ALL)" "$tmp/vu-r.log"
+	check "migration: used rings logged (VHOST_VRING_F_LOG)" \
+		grep -q "fake-vhost-blk: SET_VRING_ADDR(LOG)" "$tmp/vu-r.log"
+	[ $nfail = 0 ] || { sed 's/^/#   migrate: /' "$tmp/mig.out"; mon "info migrate" | sed 's/^/#   /'; }
 	kill "$qr" 2>/dev/null
 	wait "$qr" 2>/dev/null
 	kill -TERM "$rpid"

@@ -140,6 +140,9 @@ static int m_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 			return -EBUSY;
 		memcpy(&c->addr, arg, sizeof(c->addr));
 		return 0;
+	case VHOST_SET_LOG_BASE:
+		c->u64 = *(uint64_t *)arg;
+		return 0;
 	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
 	case VHOST_SET_VRING_ERR: {
@@ -322,7 +325,7 @@ static void test_features(void)
 	CHECK(reply.hdr.request == VU_GET_FEATURES && reply.hdr.size == 8);
 	CHECK(reply.hdr.flags == (VU_VERSION | VU_FLAG_REPLY));
 	CHECK(f & (1ull << VU_F_PROTOCOL_FEATURES));
-	CHECK(!(f & (1ull << VHOST_F_LOG_ALL)));
+	CHECK(f & (1ull << VHOST_F_LOG_ALL));	/* as the kernel offers it */
 	CHECK(!(f & (1ull << VIRTIO_BLK_F_MQ)));	/* one queue */
 	CHECK(!(f & (1ull << VIRTIO_BLK_F_RO)));
 	CHECK(f & (1ull << VIRTIO_F_VERSION_1));
@@ -334,7 +337,7 @@ static void test_features(void)
 	      last_req(&mk, VHOST_SET_FEATURES)->u64 ==
 	      (f & ~(1ull << VU_F_PROTOCOL_FEATURES)));
 	/* A bit never offered is refused and does not reach the kernel. */
-	msg_u64(&m, VU_SET_FEATURES, f | (1ull << VHOST_F_LOG_ALL));
+	msg_u64(&m, VU_SET_FEATURES, f | (1ull << 40));
 	mk.ncalls = 0;
 	CHECK(run(d, &m, &reply, &has) == 0 && !has && d->err[0]);
 	CHECK(count_req(&mk, VHOST_SET_FEATURES) == 0);
@@ -367,10 +370,12 @@ static void test_protocol_and_ack(void)
 	CHECK(reply.p.u64 & (1ull << VU_PF_MQ));
 	CHECK(reply.p.u64 & (1ull << VU_PF_REPLY_ACK));
 	CHECK(reply.p.u64 & (1ull << VU_PF_CONFIG));
-	CHECK(!(reply.p.u64 & (1ull << 1)));	/* no LOG_SHMFD */
+	CHECK(reply.p.u64 & (1ull << VU_PF_LOG_SHMFD));
+	CHECK(reply.p.u64 & (1ull << VU_PF_BACKEND_REQ));
+	CHECK(!(reply.p.u64 & (1ull << 2)));	/* no RARP */
 
 	/* Unknown protocol bit: refused (no ack negotiated yet: no reply). */
-	msg_u64(&m, VU_SET_PROTOCOL_FEATURES, 1ull << 1);
+	msg_u64(&m, VU_SET_PROTOCOL_FEATURES, 1ull << 2);
 	CHECK(run(d, &m, &reply, &has) == 0 && !has && d->err[0]);
 	CHECK(d->protocol_features == 0);
 
@@ -417,8 +422,10 @@ static void test_header_checks(void)
 	CHECK(vu_check_hdr(d, &h) == -EPROTO);
 	h.request = 0;
 	CHECK(vu_check_hdr(d, &h) == -EPROTO);
-	h.request = VU_SET_LOG_BASE;	/* logging is not offered */
+	h.request = VU_SET_LOG_BASE;	/* size, offset: 16 bytes */
 	h.size = 16;
+	CHECK(vu_check_hdr(d, &h) == 0);
+	h.size = 8;
 	CHECK(vu_check_hdr(d, &h) == -EPROTO);
 	h.request = VU_SET_FEATURES;
 	h.size = 4;
@@ -656,7 +663,7 @@ static void test_vrings(void)
 	addr_msg(&m, 0, R0_QVA, R0_QVA + 0x2000, R0_QVA + R0_SIZE - 100);
 	CHECK(run(d, &m, &reply, &has) == 0 && d->err[0]);
 	addr_msg(&m, 0, R0_QVA + 0x1000, R0_QVA + 0x2000, R1_QVA + 0x3000);
-	m.p.addr.flags = 1;
+	m.p.addr.flags = 2;	/* not VHOST_VRING_F_LOG */
 	CHECK(run(d, &m, &reply, &has) == 0 && d->err[0]);
 	addr_msg(&m, 2, R0_QVA + 0x1000, R0_QVA + 0x2000, R1_QVA + 0x3000);
 	CHECK(run(d, &m, &reply, &has) == 0 && d->err[0]);
@@ -734,6 +741,56 @@ static void test_vrings(void)
 	close(fd0);
 	close(fd1);
 	close(kick);
+}
+
+/* Live migration: QEMU's dirty bitmap and logged rings reach the kernel. */
+static void test_log(void)
+{
+	struct mock mk;
+	int fd0, fd1, lfd = memfd(8192);
+	struct vu_dev *d = ring_dev(&mk, &fd0, &fd1);
+	struct vu_msg m, reply;
+	const struct call *c;
+	uint8_t b = 0;
+	bool has;
+
+	/* The bitmap mapped, its address to the kernel, a zero u64 reply. */
+	msg(&m, VU_SET_LOG_BASE, 16);
+	m.p.log.mmap_size = 8192;
+	m.nfds = 1;
+	m.fds[0] = lfd;
+	mk.ncalls = 0;
+	CHECK(run(d, &m, &reply, &has) == 0 && has && !d->err[0]);
+	CHECK(reply.hdr.request == VU_SET_LOG_BASE && reply.hdr.size == 8 &&
+	      reply.p.u64 == 0);
+	c = last_req(&mk, VHOST_SET_LOG_BASE);
+	CHECK(c && d->log && c->u64 == (uintptr_t)d->log && d->log_size == 8192);
+	/* A bit the kernel sets is QEMU's to see through its fd. */
+	if (d->log)
+		((volatile uint8_t *)d->log)[4096] = 0x5a;
+	CHECK(pread(lfd, &b, 1, 4096) == 1 && b == 0x5a);
+	/* An offset that is not page aligned, or no size: a reply of 1. */
+	m.p.log.mmap_offset = 100;
+	CHECK(run(d, &m, &reply, &has) == 0 && has && reply.p.u64 == 1 && d->err[0]);
+	m.p.log.mmap_offset = 0;
+	m.p.log.mmap_size = 0;
+	CHECK(run(d, &m, &reply, &has) == 0 && has && reply.p.u64 == 1 && d->err[0]);
+
+	/* A logged ring: the flag and the used ring's guest address pass. */
+	msg_state(&m, VU_SET_VRING_NUM, 0, 256);
+	CHECK(run(d, &m, &reply, &has) == 0 && !d->err[0]);
+	addr_msg(&m, 0, R0_QVA + 0x1000, R0_QVA + 0x2000, R1_QVA + 0x3000);
+	m.p.addr.flags = 1u << VHOST_VRING_F_LOG;
+	m.p.addr.log = 0x123000;
+	CHECK(run(d, &m, &reply, &has) == 0 && !d->err[0]);
+	c = last_req(&mk, VHOST_SET_VRING_ADDR);
+	CHECK(c && c->addr.flags == (1u << VHOST_VRING_F_LOG) &&
+	      c->addr.log_guest_addr == 0x123000);
+
+	free_dev(d);
+	close(fd0);
+	close(fd1);
+	close(lfd);
 }
 
 static void cfg_msg(struct vu_msg *m, uint32_t req, uint32_t off, uint32_t size)
@@ -1066,6 +1123,7 @@ int main(void)
 	test_header_checks();
 	test_mem_table();
 	test_vrings();
+	test_log();
 	test_config();
 	test_reset_and_reconnect();
 	test_qemu_sequence();

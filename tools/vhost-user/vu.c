@@ -74,8 +74,10 @@ uint64_t vu_offered_features(const struct vu_dev *d)
 {
 	uint64_t f = d->kfeatures;
 
-	/* No dirty logging: we do not offer VHOST_USER_PROTOCOL_F_LOG_SHMFD. */
-	f &= ~(1ull << VHOST_F_LOG_ALL);
+	/*
+	 * Dirty logging (live migration) is the kernel's: VHOST_F_LOG_ALL as
+	 * it offers it, the bitmap QEMU shares (LOG_SHMFD) handed to it.
+	 */
 	if (d->read_only)
 		f |= 1ull << VIRTIO_BLK_F_RO;
 	if (d->num_queues <= 1)
@@ -229,8 +231,17 @@ int vu_session_start(struct vu_dev *d)
 	return kopen(d);
 }
 
+static void unmap_log(struct vu_dev *d)
+{
+	if (d->log)
+		munmap(d->log, d->log_size);
+	d->log = NULL;
+	d->log_size = 0;
+}
+
 void vu_session_end(struct vu_dev *d)
 {
+	unmap_log(d);
 	if (d->backend_fd >= 0)
 		close(d->backend_fd);
 	d->backend_fd = -1;
@@ -319,6 +330,9 @@ static bool shape_of(uint32_t req, struct req_shape *s)
 		return true;
 	case VU_SET_BACKEND_REQ_FD:
 		*s = (struct req_shape){ 0, 8, 1, 1 };
+		return true;
+	case VU_SET_LOG_BASE:
+		*s = (struct req_shape){ 16, 16, 1, 1 };
 		return true;
 	case VU_GET_CONFIG:
 	case VU_SET_CONFIG:
@@ -528,9 +542,8 @@ static int set_vring_addr(struct vu_dev *d, const struct vu_vring_addr *a)
 	r = check_ring(d, a->index, "SET_VRING_ADDR");
 	if (r)
 		return r;
-	if (a->flags)
-		return fail(d, -EINVAL, "SET_VRING_ADDR: flags 0x%x (no logging)",
-			    a->flags);
+	if (a->flags & ~(uint32_t)(1u << VHOST_VRING_F_LOG))
+		return fail(d, -EINVAL, "SET_VRING_ADDR: flags 0x%x", a->flags);
 	/* Whole rings must lie in one region once the size is known. */
 	num = d->vrings[a->index].num;
 	desc = vu_qva_to_va(d, a->desc, num ? 16 * num : 1);
@@ -545,11 +558,12 @@ static int set_vring_addr(struct vu_dev *d, const struct vu_vring_addr *a)
 		return r;
 	k = (struct vhost_vring_addr){
 		.index = a->index,
-		.flags = 0,
+		/* Logging of the used ring: its guest address, as QEMU gives it. */
+		.flags = a->flags,
 		.desc_user_addr = (uintptr_t)desc,
 		.used_user_addr = (uintptr_t)used,
 		.avail_user_addr = (uintptr_t)avail,
-		.log_guest_addr = 0,
+		.log_guest_addr = a->log,
 	};
 	r = kio(d, VHOST_SET_VRING_ADDR, &k);
 	if (r)
@@ -679,6 +693,38 @@ static int set_config(struct vu_dev *d, const struct vu_config *c)
 			    c->offset, c->size, sizeof(cur));
 	if (c->size != 1 || c->offset != wce)
 		return fail(d, -EINVAL, "SET_CONFIG: only wce is writable");
+	return 0;
+}
+
+/*
+ * The dirty bitmap of a migration: map QEMU's shared memory and hand its
+ * address to the kernel, which sets a bit per 4 KiB guest page it writes.
+ */
+static int set_log_base(struct vu_dev *d, const struct vu_msg *m)
+{
+	const struct vu_log *l = &m->p.log;
+	uint64_t addr;
+	void *p;
+	int r;
+
+	if (!l->mmap_size || l->mmap_size > (1ull << 40) ||
+	    (l->mmap_offset & 4095))
+		return fail(d, -EINVAL, "SET_LOG_BASE: size %llu offset %llu",
+			    (unsigned long long)l->mmap_size,
+			    (unsigned long long)l->mmap_offset);
+	p = mmap(NULL, l->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 m->fds[0], (off_t)l->mmap_offset);
+	if (p == MAP_FAILED)
+		return fail(d, -errno, "SET_LOG_BASE: mmap: %s", strerror(errno));
+	addr = (uintptr_t)p;
+	r = kio(d, VHOST_SET_LOG_BASE, &addr);
+	if (r) {
+		munmap(p, l->mmap_size);
+		return fail(d, r, "VHOST_SET_LOG_BASE: %s", strerror(-r));
+	}
+	unmap_log(d);
+	d->log = p;
+	d->log_size = l->mmap_size;
 	return 0;
 }
 
@@ -843,6 +889,12 @@ int vu_handle(struct vu_dev *d, const struct vu_msg *m, struct vu_msg *reply,
 	case VU_SET_BACKEND_REQ_FD:
 		r = set_backend_fd(d, m->fds[0]);
 		break;
+	case VU_SET_LOG_BASE:
+		/* With LOG_SHMFD the frontend waits for this reply. */
+		r = set_log_base(d, m);
+		reply_u64(reply, req, r ? 1 : 0);
+		*has_reply = true;
+		return 0;
 	default:
 		return fail(d, -EPROTO, "unsupported request %u", req);
 	}

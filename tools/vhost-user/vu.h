@@ -51,12 +51,14 @@ enum vu_request {
 
 /* Protocol feature bits. */
 #define VU_PF_MQ		0
+#define VU_PF_LOG_SHMFD		1
 #define VU_PF_REPLY_ACK		3
 #define VU_PF_BACKEND_REQ	5
 #define VU_PF_CONFIG		9
 #define VU_PF_RESET_DEVICE	13
 
-#define VU_PROTOCOL_FEATURES	((1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) | \
+#define VU_PROTOCOL_FEATURES	((1ull << VU_PF_MQ) | (1ull << VU_PF_LOG_SHMFD) | \
+				 (1ull << VU_PF_REPLY_ACK) | \
 				 (1ull << VU_PF_BACKEND_REQ) | \
 				 (1ull << VU_PF_CONFIG) | \
 				 (1ull << VU_PF_RESET_DEVICE))
@@ -106,6 +108,12 @@ struct vu_mem {
 	struct vu_region regions[VU_MAX_REGIONS];
 };
 
+/* SET_LOG_BASE: the dirty bitmap, an fd to map at this offset and size. */
+struct vu_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
 struct vu_config {
 	uint32_t offset;
 	uint32_t size;
@@ -119,6 +127,7 @@ union vu_payload {
 	struct vu_vring_addr addr;
 	struct vu_mem mem;
 	struct vu_config config;
+	struct vu_log log;
 	uint8_t raw[VU_PAYLOAD_MAX];
 };
 
@@ -173,6 +182,8 @@ struct vu_dev {
 	bool features_set;
 	uint64_t protocol_features;	/* acked by SET_PROTOCOL_FEATURES */
 	int backend_fd;			/* SET_BACKEND_REQ_FD's channel, or -1 */
+	void *log;			/* SET_LOG_BASE's bitmap, mapped */
+	uint64_t log_size;
 	struct vu_map maps[VU_MAX_REGIONS];
 	unsigned int nmaps;
 	struct vu_vring vrings[16];
