@@ -10,7 +10,7 @@
 PVBLK_KSERIES=6.12
 # The version this tree was last verified with (informational; the derived
 # one wins, a difference is reported by rig/setup.sh).
-PVBLK_KVER_VERIFIED=6.12.117+deb12-amd64
+PVBLK_KVER_VERIFIED=6.12.118+deb12-amd64
 PVBLK_CACHE=${PVBLK_CACHE:-$HOME/.cache/pvblk}
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PVBLK_XEN_SERIES=4.17
