@@ -43,7 +43,7 @@ run_cases() {
 	done
 }
 
-for x in xvdb xvdc xvdd xvde; do
+for x in xvdb xvdc xvdd; do
 	i=0
 	while [ ! -d "$D/$(devid $x)" ] && [ $i -lt 100 ]; do
 		sleep 0.2
@@ -64,10 +64,3 @@ check_fail "xvdd: backend does not offer feature-discard (no-discard)" \
 	xenstore-read "$be/feature-discard"
 run_cases xvdd good-io discard-ok discard-past-end discard-secure-flag
 dmesg | grep -iE 'xen_hostile|xen:|grant' | tail -n 20 | sed 's/^/# dmesg: /'
-# xvde: dom0 deletes its disk while the frontend is away and makes
-# another at the same dev_t (tests/xen/hostile.sh); the backend must not
-# serve the new disk when the frontend comes back.
-run_cases xvde good-io swap-close
-phase xvde-closed
-wait_key xvde-swapped > /dev/null
-run_cases xvde swap-connect-refused

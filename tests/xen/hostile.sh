@@ -4,9 +4,7 @@
 #
 # Guest "hx" runs without xen-blkfront: tools/xen-hostile/xen_hostile.ko
 # is the frontend of its three vbds (xvdb rw on brd, xvdc read-only, xvdd
-# rw with discard disabled, xvde on a configfs null_blk that dom0 replaces
-# with another disk of the same dev_t while the frontend is away: the
-# reconnect must be refused) and the guest script (hostile.domu.sh) drives
+# rw with discard disabled) and the guest script (hostile.domu.sh) drives
 # its cases: bad segments, grants, indirect requests, operations, ring
 # indexes, event storms, bogus xenstore values on reconnect, closing with
 # requests in flight.  Each case asserts the backend's answer and that good
@@ -46,22 +44,11 @@ gone_within() {
 	fi
 }
 
-NB=/sys/kernel/config/nullb
-# nullb_cfg NAME: a 64 MiB memory-backed null_blk disk made through
-# configfs; since Linux 6.0 the directory names the disk (/dev/NAME), and
-# the first free index gives its minor (1, after mk_nullb's nullb0).
-nullb_cfg() {
-	mkdir "$NB/$1" && echo 64 > "$NB/$1/size" &&
-		echo 1 > "$NB/$1/memory_backed" && echo 1 > "$NB/$1/power"
-}
-
 step "hostile: pvblk only; brd x3 for $H, null_blk for $F"
 blkback_blacklist
 check "modprobe pvblk" modprobe pvblk
 check "brd: 3 x 128 MiB" modprobe brd rd_nr=3 rd_size=$((128 * 1024)) max_part=0
 check "null_blk 1 GiB memory-backed" mk_nullb 1
-[ -d "$NB" ] || mount -t configfs configfs /sys/kernel/config
-check "null_blk through configfs: /dev/swap-a" nullb_cfg swap-a
 [ -f /scenario/xen_hostile.ko ] || fail "xen_hostile.ko shipped (make -C tools/xen-hostile)"
 
 DOMU_FIO_SIZE=32M domu_start $F hostile-fio.domu.sh 'phy:/dev/nullb0,xvdb,w' ||
@@ -73,23 +60,13 @@ fi
 DOMU_BLKFRONT=0 DOMU_FILES=xen_hostile.ko DOMU_MEMORY=384 \
 	DOMU_HOSTILE_SKIP="${DOMU_HOSTILE_SKIP:-}" \
 	domu_start $H hostile.domu.sh 'phy:/dev/ram0,xvdb,w' \
-	'phy:/dev/ram1,xvdc,r' 'vdev=xvdd,access=rw,no-discard,target=/dev/ram2' \
-	'phy:/dev/swap-a,xvde,w' ||
+	'phy:/dev/ram1,xvdc,r' 'vdev=xvdd,access=rw,no-discard,target=/dev/ram2' ||
 	fail "xl create $H"
 # Its vbds offered what the parameters said at probe; lowering them now
 # must not change what those vbds accept (the cases at the maximum).
 P=/sys/module/pvblk/parameters
 check "lower xen_max_indirect_segs, xen_max_queues, xen_max_ring_order after $H's vbds were probed" \
 	sh -c "echo 8 > $P/xen_max_indirect_segs && echo 1 > $P/xen_max_queues && echo 0 > $P/xen_max_ring_order"
-if domu_wait_phase $H xvde-closed; then
-	old=$(stat -L -c %t:%T /dev/swap-a)
-	check "xvde: its disk deleted while the frontend is away" \
-		sh -c "echo 0 > $NB/swap-a/power && rmdir $NB/swap-a"
-	check "xvde: another disk made" nullb_cfg swap-b
-	expect_eq "xvde: the new disk has the old one's dev_t" \
-		"$(stat -L -c %t:%T /dev/swap-b 2>/dev/null)" "$old"
-	domu_signal $H xvde-swapped 1
-fi
 gone_within $H 120
 guest_verdict $H
 id=$(domid_of $F) || true
