@@ -500,6 +500,7 @@ static void quiesce(struct fq *q)
 	if (!served(q) || q->chaos || q->broken)
 		return;
 	watch("waiting for the chains of a queue");
+	kick(q);	/* the chains may not have been kicked yet */
 	r = wait_q(q, watchdog_s * 1000);
 	if (r == -ETIMEDOUT)
 		fail("queue %u: %u chains neither answered nor the queue reported broken within %u s",
@@ -1498,7 +1499,7 @@ static void step_addr(struct rng *r)
 	/* move the ring (a copy) to the other location */
 	memcpy(q->rdesc[loc], q->desc, 16 * q->num);
 	memcpy(q->ravail[loc], q->avail, 6 + 2 * q->num);
-	memcpy(q->rused[loc], q->used, 6 + 8 * q->num + 2);
+	memcpy(q->rused[loc], q->used, 6 + 8 * q->num);
 	rc = set_addr(q, (uintptr_t)q->rdesc[loc], (uintptr_t)q->ravail[loc],
 		      (uintptr_t)q->rused[loc], 0);
 	note("queue %u: ring moved to location %d (%u in flight): %d",
@@ -1617,6 +1618,7 @@ static void setup_after_reset(struct rng *r)
 		rc = attach(b, 0);
 		expect_rc(rc, 0, "VHOST_BLK_SET_BACKEND after a reset");
 	}
+	set_log_base();
 	rc = xioctl(VHOST_GET_FEATURES, &Z.offered);
 	expect_rc(rc, 0, "VHOST_GET_FEATURES");
 	f = Z.acked & (Z.offered | (1ULL << VIRTIO_BLK_F_DISCARD) |
@@ -1625,7 +1627,6 @@ static void setup_after_reset(struct rng *r)
 	rc = xioctl(VHOST_SET_FEATURES, &f);
 	expect_rc(rc, 0, "VHOST_SET_FEATURES after a reset");
 	Z.acked = f;
-	set_log_base();
 	mem_full();
 	for (i = 0; i < Z.nq; i++)
 		rebuild_ring(&Z.q[i]);
@@ -1667,7 +1668,7 @@ static void step_reset(struct rng *r)
 		rc = vring_state(VHOST_SET_VRING_NUM, 0, 64);
 		expect_rc(rc, -EPERM, "VHOST_SET_VRING_NUM without an owner");
 		rc = xioctl(VHOST_NEW_WORKER, &ws);
-		expect_rc(rc, -EPERM, "VHOST_NEW_WORKER without an owner");
+		expect_rc(rc, -EINVAL, "VHOST_NEW_WORKER without an owner");
 		rc = xioctl(VHOST_RESET_OWNER, NULL);
 		expect_rc(rc, -EPERM, "VHOST_RESET_OWNER without an owner");
 	}
@@ -2056,7 +2057,7 @@ static void fz_open(struct rng *r)
 	Z.logbase = (uintptr_t)Z.logbuf - lo / LOG_CHUNK;
 	set_log_base();
 	if (be_first) {
-		Z.be = b;
+		Z.be = Z.last_be = b;
 		rc = xioctl(VHOST_GET_FEATURES, &Z.offered);
 		expect_rc(rc, 0, "VHOST_GET_FEATURES");
 	} else {
