@@ -378,6 +378,7 @@ struct fz {
 	uint64_t acked, offered;
 	int be;				/* attached backend: -1, 0, 1 */
 	int last_be;			/* the last one attached */
+	unsigned int lbs_sectors;	/* its logical block, in sectors */
 	int be_ro;
 	int owned;
 	int memfull;
@@ -625,6 +626,18 @@ static void set_log_base(void)
 	expect_rc(r, 0, "VHOST_SET_LOG_BASE");
 }
 
+/* Features offered and logical block of the backend just attached. */
+static void backend_info(void)
+{
+	struct pvv_config c;
+	int r = xioctl(VHOST_GET_FEATURES, &Z.offered);
+
+	expect_rc(r, 0, "VHOST_GET_FEATURES");
+	r = pvv_get_config_raw(Z.d, &c);
+	expect_rc(r, 0, "VHOST_BLK_GET_CONFIG");
+	Z.lbs_sectors = c.blk_size >= 512 ? c.blk_size / 512 : 1;
+}
+
 /* Attach backend b (-1 detaches); retries while an old instance holds it. */
 static int attach(int b, int ro)
 {
@@ -663,10 +676,8 @@ static int attach(int b, int ro)
 			if (b >= 0)
 				Z.q[i].broken = 0;
 		}
-		if (b >= 0) {
-			r = xioctl(VHOST_GET_FEATURES, &Z.offered);
-			expect_rc(r, 0, "VHOST_GET_FEATURES");
-		}
+		if (b >= 0)
+			backend_info();
 	}
 	return r;
 }
@@ -835,8 +846,10 @@ static void verify(struct rng *r, const char *why)
 		if (m * 4096 < maxlen)
 			maxlen = m * 4096;
 	}
-	len = 512 * (1 + below(r, maxlen / 512));
+	len = 512 * Z.lbs_sectors *
+	      (1 + below(r, maxlen / 512 / Z.lbs_sectors));
 	sector = below(r, (cap < 65536 ? cap : 65536) - len / 512);
+	sector -= sector % Z.lbs_sectors;
 	fill_pattern(wbuf, len, rnd(r));
 	s = valid_req(r, qa, VIRTIO_BLK_T_OUT, sector, wbuf, len, &ulen);
 	if (Z.be_ro) {
@@ -2058,8 +2071,7 @@ static void fz_open(struct rng *r)
 	set_log_base();
 	if (be_first) {
 		Z.be = Z.last_be = b;
-		rc = xioctl(VHOST_GET_FEATURES, &Z.offered);
-		expect_rc(rc, 0, "VHOST_GET_FEATURES");
+		backend_info();
 	} else {
 		rc = attach(b, 0);
 		expect_rc(rc, 0, "VHOST_BLK_SET_BACKEND after the rings");
