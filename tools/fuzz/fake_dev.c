@@ -307,6 +307,30 @@ static uint8_t serve(struct chain *c, uint32_t *len)
 		*len = 21;
 		return 0;
 	}
+	if (h.type == VIRTIO_BLK_T_WRITE_ZEROES) {
+		struct virtio_blk_discard_write_zeroes z;
+		static uint8_t zero[65536];
+		uint64_t left;
+
+		if (out != 16 + sizeof(z) || in != 1 || c->nout < 2 ||
+		    c->iov[c->nout - 1].iov_len < sizeof(z))
+			goto ioerr;
+		memcpy(&z, (uint8_t *)c->iov[c->nout - 1].iov_base +
+		       c->iov[c->nout - 1].iov_len - sizeof(z), sizeof(z));
+		if (D.be_ro || !z.num_sectors || z.num_sectors > 128 ||
+		    z.sector >= D.cap || z.num_sectors > D.cap - z.sector)
+			goto ioerr;
+		for (left = z.num_sectors * 512ULL; left; ) {
+			size_t l = left < sizeof(zero) ? left : sizeof(zero);
+
+			if (pwrite(D.be, zero, l, z.sector * 512 +
+				   z.num_sectors * 512ULL - left) != (ssize_t)l)
+				goto ioerr;
+			left -= l;
+		}
+		*st = VIRTIO_BLK_S_OK;
+		return 0;
+	}
 	*st = VIRTIO_BLK_S_UNSUPP;
 	return 0;
 ioerr:
@@ -457,6 +481,8 @@ static int fake_ioctl(unsigned long req, void *arg)
 		c->seg_max = 128;
 		c->blk_size = 512;
 		c->num_queues = NVQ;
+		c->max_write_zeroes_sectors = 128;
+		c->max_write_zeroes_seg = 1;
 		return 0;
 	}
 	case VHOST_NEW_WORKER:

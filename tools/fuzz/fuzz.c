@@ -379,6 +379,7 @@ struct fz {
 	int be;				/* attached backend: -1, 0, 1 */
 	int last_be;			/* the last one attached */
 	unsigned int lbs_sectors;	/* its logical block, in sectors */
+	uint32_t max_wz;		/* its max_write_zeroes_sectors */
 	int be_ro;
 	int owned;
 	int memfull;
@@ -636,6 +637,7 @@ static void backend_info(void)
 	r = pvv_get_config_raw(Z.d, &c);
 	expect_rc(r, 0, "VHOST_BLK_GET_CONFIG");
 	Z.lbs_sectors = c.blk_size >= 512 ? c.blk_size / 512 : 1;
+	Z.max_wz = c.max_write_zeroes_sectors;
 }
 
 /* Attach backend b (-1 detaches); retries while an old instance holds it. */
@@ -746,12 +748,14 @@ static uint8_t valid_req(struct rng *r, struct fq *q, uint32_t type,
 	*q->vst = 0xee;
 	t[n++] = (struct pvv_desc){ (uintptr_t)h, 16, 0, 0 };
 	while (off < len) {
-		uint32_t l = type == VIRTIO_BLK_T_GET_ID ? len :
+		uint32_t l = (type == VIRTIO_BLK_T_GET_ID ||
+			      type == VIRTIO_BLK_T_WRITE_ZEROES) ? len :
 			     512 * (1 + below(r, 8));
 
 		if (l < pmin)
 			l = pmin;
-		if (l > 4096 && type != VIRTIO_BLK_T_GET_ID)
+		if (l > 4096 && type != VIRTIO_BLK_T_GET_ID &&
+		    type != VIRTIO_BLK_T_WRITE_ZEROES)
 			l = 4096;
 		if (l > len - off)
 			l = len - off;
@@ -874,6 +878,36 @@ static void verify(struct rng *r, const char *why)
 			;
 		fail("data mismatch: sector %llu, %u bytes written on queue %u, read on queue %u: first difference at byte %u",
 		     (unsigned long long)sector, len, qa->idx, qb->idx, i);
+	}
+	if (!Z.be_ro && Z.max_wz && acked(VIRTIO_BLK_F_WRITE_ZEROES) &&
+	    (Z.offered & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES)) && chance(r, 25)) {
+		/* write-zeroes over part of the window, then read it all */
+		struct virtio_blk_discard_write_zeroes *dz = (void *)(rbuf + VMAX - 64);
+		uint32_t n = len / 512 / Z.lbs_sectors, a, k;
+
+		a = below(r, n) * Z.lbs_sectors;
+		k = (1 + below(r, n - a / Z.lbs_sectors)) * Z.lbs_sectors;
+		if (k > Z.max_wz)
+			k = Z.max_wz - Z.max_wz % Z.lbs_sectors;
+		if (k) {
+			dz->sector = sector + a;
+			dz->num_sectors = k;
+			dz->flags = chance(r, 50) ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+			s = valid_req(r, qb, VIRTIO_BLK_T_WRITE_ZEROES, 0,
+				      (uint8_t *)dz, sizeof(*dz), &ulen);
+			if (s != VIRTIO_BLK_S_OK)
+				fail("queue %u: valid write-zeroes (sector %llu, %u sectors) status %u",
+				     qb->idx, (unsigned long long)(sector + a), k, s);
+			memset(wbuf + a * 512, 0, k * 512);
+			memset(rbuf, 0x5a, len);
+			s = valid_req(r, qa, VIRTIO_BLK_T_IN, sector, rbuf, len, &ulen);
+			if (s != VIRTIO_BLK_S_OK || memcmp(rbuf, wbuf, len))
+				fail("queue %u: after write-zeroes of sectors %llu+%u: read status %u, %s",
+				     qa->idx, (unsigned long long)(sector + a), k, s,
+				     s ? "no data" : "data differs");
+			note("write-zeroes of %u sectors at %llu verified", k,
+			     (unsigned long long)(sector + a));
+		}
 	}
 	if (chance(r, 20)) {
 		memset(rbuf, 0x5a, 32);
