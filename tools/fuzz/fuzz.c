@@ -539,6 +539,8 @@ static int set_addr(struct fq *q, uint64_t d, uint64_t a, uint64_t u,
 	struct vhost_vring_addr va = {
 		.index = q->idx, .flags = flags, .desc_user_addr = d,
 		.avail_user_addr = a, .used_user_addr = u,
+		/* logged used ring: its guest address is its address */
+		.log_guest_addr = u,
 	};
 
 	return xioctl(VHOST_SET_VRING_ADDR, &va);
@@ -1516,6 +1518,7 @@ static void step_addr(struct rng *r)
 {
 	struct fq *q = &Z.q[below(r, Z.nq)];
 	int rc, loc = !q->loc, bogus = chance(r, 30);
+	unsigned int flags;
 
 	if (!q->setup)
 		return;
@@ -1547,10 +1550,11 @@ static void step_addr(struct rng *r)
 	memcpy(q->rdesc[loc], q->desc, 16 * q->num);
 	memcpy(q->ravail[loc], q->avail, 6 + 2 * q->num);
 	memcpy(q->rused[loc], q->used, 6 + 8 * q->num);
+	flags = chance(r, 30) ? 1u << VHOST_VRING_F_LOG : 0;
 	rc = set_addr(q, (uintptr_t)q->rdesc[loc], (uintptr_t)q->ravail[loc],
-		      (uintptr_t)q->rused[loc], 0);
-	note("queue %u: ring moved to location %d (%u in flight): %d",
-	     q->idx, loc, q->outstanding, rc);
+		      (uintptr_t)q->rused[loc], flags);
+	note("queue %u: ring moved to location %d (%u in flight, used ring %slogged): %d",
+	     q->idx, loc, q->outstanding, flags ? "" : "not ", rc);
 	expect_rc(rc, 0, "VHOST_SET_VRING_ADDR (ring moved)");
 	if (q->outstanding && served(q))
 		q->chaos = 1;	/* answers may have gone to the old ring */
@@ -1932,7 +1936,17 @@ static void step_misc(struct rng *r)
 	unsigned int i;
 	int rc;
 
-	switch (below(r, 3)) {
+	switch (below(r, 4)) {
+	case 3: {
+		int fd = chance(r, 70) ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+
+		rc = xioctl(VHOST_SET_LOG_FD, &fd);
+		note("VHOST_SET_LOG_FD %s: %d", fd >= 0 ? "eventfd" : "-1", rc);
+		expect_rc(rc, 0, "VHOST_SET_LOG_FD");
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
 	case 0:
 		s.len = chance(r, 85) ? below(r, 21) : 21 + below(r, 1000);
 		s.reserved = chance(r, 90) ? 0 : (uint32_t)rnd(r) | 1;
