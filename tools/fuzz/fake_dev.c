@@ -623,6 +623,9 @@ static int fake_ioctl(unsigned long req, void *arg)
 	case VHOST_GET_VRING_BASE:
 		s->num = v->last_avail;
 		return 0;
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		return 0;
 	case VHOST_SET_VRING_ADDR:
 		if (a->flags & ~1u)
 			return -EOPNOTSUPP;

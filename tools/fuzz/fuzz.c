@@ -1936,7 +1936,29 @@ static void step_misc(struct rng *r)
 	unsigned int i;
 	int rc;
 
-	switch (below(r, 4)) {
+	switch (below(r, 5)) {
+	case 4: {
+		/* numbers pvblk does not serve, and vring knobs it ignores */
+		uint8_t buf[256];
+		unsigned long nr = 0x53 + below(r, 0x2d);
+		unsigned long req = _IOC(below(r, 4), VHOST_VIRTIO, nr,
+					 below(r, sizeof(buf)));
+		struct vhost_vring_state vs = { .index = below(r, Z.nq),
+						.num = below(r, 1000) };
+
+		memset(buf, 0, sizeof(buf));
+		rc = xioctl(req, buf);
+		note("ioctl %#lx (not a vhost-blk one): %d", req, rc);
+		if (!rc)
+			fail("ioctl %#lx, which /dev/vhost-blk does not define, succeeded", req);
+		rc = xioctl(VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &vs);
+		expect_rc(rc, 0, "VHOST_SET_VRING_BUSYLOOP_TIMEOUT");
+		rc = xioctl(VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &vs);
+		expect_rc(rc, 0, "VHOST_GET_VRING_BUSYLOOP_TIMEOUT");
+		rc = xioctl(VHOST_GET_VRING_ENDIAN, &vs);
+		note("VHOST_GET_VRING_ENDIAN: %d", rc);
+		break;
+	}
 	case 3: {
 		int fd = chance(r, 70) ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 
