@@ -6,6 +6,9 @@
 #   make lint       checkpatch --strict, sparse (C=2), W=1 -Werror
 #   make check      every test (installs what is missing with apt-get)
 #   make bench      the comparative benchmark
+#   make fuzz       a long pvblk-fuzz run on the debug kernel:
+#                   FUZZ_SECONDS (default 3600), FUZZ_SEED (default: random,
+#                   printed), FUZZ_KMEMLEAK (seconds between scans, 600)
 # The kernel build itself is Kbuild (also used in-tree as drivers/block/pvblk).
 
 KVER ?= $(shell bash -c '. $(CURDIR)/rig/versions.sh; pvblk_kver')
@@ -50,8 +53,19 @@ bench:
 	bash rig/setup.sh
 	bash rig/bench.sh
 
+FUZZ_SECONDS ?= 3600
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell od -An -N8 -tu8 /dev/urandom | tr -d ' ')
+endif
+FUZZ_KMEMLEAK ?= 600
+fuzz:
+	@echo "make fuzz: seed $(FUZZ_SEED), $(FUZZ_SECONDS) s (replay: make fuzz FUZZ_SEED=$(FUZZ_SEED))"
+	$(MAKE) -C tools lib fuzz
+	PVBLK_APPEND="pvblk_fuzz.seconds=$(FUZZ_SECONDS) pvblk_fuzz.seed=$(FUZZ_SEED) pvblk_fuzz.kmemleak=$(FUZZ_KMEMLEAK)" \
+	  bash rig/vm-run.sh --kernel debug --timeout $$(( $(FUZZ_SECONDS) + 900 )) tests/vm/vhost-fuzz.test
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	@if [ -f tools/Makefile ]; then $(MAKE) -C tools clean; fi
 
-.PHONY: all modules tools setup lint check bench clean versions-check
+.PHONY: all modules tools setup lint check bench fuzz clean versions-check

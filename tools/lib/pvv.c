@@ -1017,3 +1017,15 @@ int pvv_sync(struct pvv_vq *vq, uint32_t type, uint64_t sector,
 			return -EIO;
 	}
 }
+
+void *pvv_mem(struct pvv_dev *d, size_t *size)
+{
+	if (size)
+		*size = d->mem_size;
+	return d->mem;
+}
+
+int pvv_mem_fd(struct pvv_dev *d)
+{
+	return d->mem_fd;
+}

@@ -167,4 +167,11 @@ int pvv_raw_next_used(struct pvv_vq *vq, struct pvv_used_elem *e,
 int pvv_set_backend(struct pvv_dev *d, int fd);
 int pvv_get_config_raw(struct pvv_dev *d, struct pvv_config *c);
 
+/*
+ * Guest memory region (base and size in bytes) and its memfd, for tools
+ * that build their own memory tables or map the memory a second time.
+ */
+void *pvv_mem(struct pvv_dev *d, size_t *size);
+int pvv_mem_fd(struct pvv_dev *d);
+
 #endif /* PVV_H */
