@@ -283,8 +283,8 @@ static void pvblk_bounce_write(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_sector, 8);
 	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_iter.bi_size, BN_ODD_BYTES);
 	KUNIT_EXPECT_FALSE(test, bn_is_guest_page(c->bios[0], pg, 8));
-	/* Whole pages from offset 0: 4096 + 512. */
-	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_vcnt, 2);
+	/* Bounce pages from offset 0 (two, unless bio_add_page() merged). */
+	KUNIT_EXPECT_LE(test, c->bios[0]->bi_vcnt, 2);
 	KUNIT_EXPECT_EQ(test, c->bios[0]->bi_io_vec[0].bv_offset, 0);
 	KUNIT_EXPECT_EQ(test, bn_bio_stream(c->bios[0], 0, data), BN_ODD_BYTES);
 	for (k = 0; k < BN_ODD_BYTES; k++)
