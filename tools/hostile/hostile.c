@@ -1126,7 +1126,7 @@ static void lresult(const char *name, const char *what, int ok,
 static void lbounce(const char *name, const char *what, long long a,
 		    long long b, int want)
 {
-	char full[400], d[128];
+	char full[400], d[400];
 
 	if (vu_sock) {
 		snprintf(full, sizeof(full), "layout: %s: %s", name, what);
