@@ -1068,7 +1068,7 @@ static int list_devices(char (*names)[64], int max)
 	while ((e = readdir(d)) && n < max) {
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(names[n++], 64, "%s", e->d_name);
+		snprintf(names[n++], 64, "%.63s", e->d_name);
 	}
 	closedir(d);
 	return n;
