@@ -22,6 +22,13 @@ static void pvblk_bdev_info(struct pvblk_backend *be)
 	info->max_sectors = queue_max_sectors(bdev_get_queue(bdev));
 	info->flush = bdev_write_cache(bdev);
 	info->fua = bdev_fua(bdev);
+	/*
+	 * Segments off the DMA alignment are bounced; sectors at least, as
+	 * every bio stays in whole sectors.  The logical block size binds
+	 * the request, not each segment: the block layer splits on it.
+	 */
+	be->mem_mask = bdev_dma_alignment(bdev) | (SECTOR_SIZE - 1);
+	be->len_mask = be->mem_mask;
 	if (!info->read_only) {
 		info->max_discard_sectors = bdev_max_discard_sectors(bdev);
 		info->discard_granularity = bdev_discard_granularity(bdev);

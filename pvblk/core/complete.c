@@ -63,6 +63,9 @@ void pvblk_req_release(struct pvblk_req *req)
 {
 	bool dirty = req->op == PVBLK_OP_READ || req->op == PVBLK_OP_GET_ID;
 
+	/* First: a READ's data goes back into the pages still pinned. */
+	if (unlikely(req->bounce))
+		pvblk_bounce_end(req);
 	if (req->core_flags & PVBLK_RF_PINNED)
 		pvblk_unpin_segs(req->segs, 0, req->nr_segs, dirty);
 	if (req->core_flags & PVBLK_RF_SEGS_ALLOC) {

@@ -9,10 +9,14 @@
  * direct-I/O request the file system refused with -EINVAL (misaligned for
  * it): it is retried once, buffered.  Direct kiocbs are issued with
  * IOCB_NOWAIT when the file supports it (as nvmet does); -EAGAIN issues
- * them again, blocking, from pvblk_wq.
+ * them again, blocking, from pvblk_wq.  Segments off the file system's
+ * direct-I/O alignment (pvblk_file_dio_align()) never get here: the core
+ * bounces them first (bounce.c), so the -EINVAL retry stays a fallback.
  */
+#include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/falloc.h>
+#include <linux/log2.h>
 #include <linux/ioprio.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -234,6 +238,35 @@ void pvblk_file_submit_req(struct pvblk_req *req, struct pvblk_backend *be)
 	queue_work(pvblk_wq, &req->work);
 }
 
+/*
+ * What direct I/O on @file takes without bouncing: the file system's
+ * memory and offset/length alignment (statx DIOALIGN; iomap refuses a
+ * bvec off them with -EINVAL), else its block device's DMA alignment and
+ * logical block size; 512 at least.  Buffered I/O takes any layout.
+ */
+static void pvblk_file_dio_align(struct pvblk_backend *be, struct file *file)
+{
+	struct block_device *sb_bdev = file_inode(file)->i_sb->s_bdev;
+	u32 mem = SECTOR_SIZE, len = SECTOR_SIZE;
+	struct kstat st = {};
+
+	be->mem_mask = 0;
+	be->len_mask = 0;
+	if (!be->direct)
+		return;
+	if (!vfs_getattr_nosec(&file->f_path, &st, STATX_DIOALIGN,
+			       AT_STATX_SYNC_AS_STAT) &&
+	    (st.result_mask & STATX_DIOALIGN)) {
+		mem = max(mem, st.dio_mem_align);
+		len = max(len, st.dio_offset_align);
+	} else if (sb_bdev) {
+		mem = max(mem, bdev_dma_alignment(sb_bdev) + 1);
+		len = max_t(u32, len, bdev_logical_block_size(sb_bdev));
+	}
+	be->mem_mask = roundup_pow_of_two(mem) - 1;
+	be->len_mask = roundup_pow_of_two(len) - 1;
+}
+
 int pvblk_file_backend_init(struct pvblk_backend *be, struct file *file,
 			    bool read_only)
 {
@@ -252,6 +285,7 @@ int pvblk_file_backend_init(struct pvblk_backend *be, struct file *file,
 
 	be->file = get_file(file);
 	be->direct = !!(file->f_mode & FMODE_CAN_ODIRECT);
+	pvblk_file_dio_align(be, file);
 	info->is_file = true;
 	info->read_only = read_only;
 	info->capacity = i_size_read(inode) >> SECTOR_SHIFT;

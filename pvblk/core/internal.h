@@ -5,7 +5,8 @@
  *
  * A request moves forward through the files: dev.c (pool) -> pin.c (user
  * pages) -> submit.c (batch, validation, dispatch) -> epoch.c (ordering)
- * -> bio.c or file.c (the backend) -> complete.c (the one exit, the drain).
+ * -> bounce.c (only for segments the backend cannot take directly) ->
+ * bio.c or file.c (the backend) -> complete.c (the one exit, the drain).
  *
  * Functions declared here are global (not static) so the KUnit suites can
  * call and stub them; they are exported only into the
@@ -36,6 +37,7 @@
 #define PVBLK_RF_INFLIGHT	BIT(2)	/* counted in q->inflight */
 #define PVBLK_RF_RETRIED	BIT(3)	/* file: direct I/O retried buffered */
 #define PVBLK_RF_BVECS_ALLOC	BIT(4)	/* file: file_bvecs allocated */
+#define PVBLK_RF_UNALIGNED	BIT(5)	/* check: a segment needs the bounce */
 
 /**
  * struct pvblk_backend - an open block device or regular file.
@@ -51,6 +53,15 @@ struct pvblk_backend {
 	struct block_device *bdev;	/* file_bdev(bdev_file), or a fake */
 	struct file *file;		/* regular file (reference held) */
 	bool direct;			/* file: IOCB_DIRECT kiocbs */
+	/*
+	 * What the backend takes directly: a READ/WRITE segment with
+	 * (offset & @mem_mask) or (len & @len_mask) is bounced.  Block
+	 * device: its DMA alignment (at least 511) for both; direct-I/O
+	 * file: the file system's memory and offset/length alignment;
+	 * buffered file: 0 (any layout).
+	 */
+	u32 mem_mask;
+	u32 len_mask;
 };
 
 /**
@@ -159,6 +170,13 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be);
 /* backend.c */
 int pvblk_backend_flush(struct pvblk_backend *be);
 u64 pvblk_backend_size(struct pvblk_backend *be);
+
+/* bounce.c */
+blk_status_t pvblk_bounce_start(struct pvblk_req *req);
+void pvblk_bounce_end(struct pvblk_req *req);
+void pvblk_copy_segs(const struct pvblk_seg *dst, unsigned int nr_dst,
+		     const struct pvblk_seg *src, unsigned int nr_src,
+		     bool flush_dst);
 
 /* bio.c */
 void pvblk_bio_submit_req(struct pvblk_req *req, struct pvblk_backend *be);

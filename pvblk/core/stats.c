@@ -99,6 +99,8 @@ static void pvblk_show_stats(struct seq_file *m, const char *pfx,
 		   pfx, s->bios, pfx, s->drains, pfx, s->drained_reqs);
 	seq_printf(m, "%spool_empty %llu\n%scapped %llu\n", pfx,
 		   s->pool_empty, pfx, s->capped);
+	seq_printf(m, "%sbounce_reqs %llu\n%sbounce_bytes %llu\n", pfx,
+		   s->bounce_reqs, pfx, s->bounce_bytes);
 }
 
 int pvblk_stats_show(struct seq_file *m, void *v)

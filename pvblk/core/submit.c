@@ -2,7 +2,8 @@
 /*
  * Submission: the batch a transport fills from one ring kick, the one
  * validation of every request against the backend it will run on, and
- * the dispatch to the backend (GET_ID is answered here).
+ * the dispatch to the backend (GET_ID is answered here; a request with
+ * segments the backend cannot take directly is bounced first).
  */
 #include <linux/blkdev.h>
 #include <linux/highmem.h>
@@ -32,9 +33,16 @@ static blk_status_t pvblk_check_dwz(struct pvblk_req *req, u32 max,
 	return pvblk_check_range(req->sector, req->nr_sectors, be);
 }
 
-static blk_status_t pvblk_check_segs(struct pvblk_req *req, bool sectors)
+/*
+ * Segments, each within its page.  A segment the backend cannot take
+ * directly (@mem_mask on its offset, @len_mask on its length) marks the
+ * request for the bounce: no branch per segment, the aligned path costs
+ * what it did when such a segment was refused.  GET_ID passes 0 masks.
+ */
+static blk_status_t pvblk_check_segs(struct pvblk_req *req, u32 mem_mask,
+				     u32 len_mask)
 {
-	unsigned int i;
+	unsigned int i, odd = 0;
 	u64 bytes = 0;
 
 	if (!req->nr_segs || req->nr_segs > PVBLK_MAX_SEGS || !req->segs)
@@ -45,12 +53,12 @@ static blk_status_t pvblk_check_segs(struct pvblk_req *req, bool sectors)
 		if (!s->page || !s->len || s->offset >= PAGE_SIZE ||
 		    s->len > PAGE_SIZE - s->offset)
 			return BLK_STS_IOERR;
-		/* Data moves in sectors; a GET_ID buffer is any size. */
-		if (sectors && ((s->offset | s->len) & (SECTOR_SIZE - 1)))
-			return BLK_STS_IOERR;
+		odd |= (s->offset & mem_mask) | (s->len & len_mask);
 		bytes += s->len;
 	}
 	req->bytes = bytes;
+	if (odd)
+		req->core_flags |= PVBLK_RF_UNALIGNED;
 	return BLK_STS_OK;
 }
 
@@ -77,9 +85,12 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be)
 	case PVBLK_OP_WRITE:
 		if (req->op == PVBLK_OP_WRITE && info->read_only)
 			return BLK_STS_IOERR;
-		st = pvblk_check_segs(req, true);
+		st = pvblk_check_segs(req, be->mem_mask, be->len_mask);
 		if (st)
 			return st;
+		/* Data moves in sectors: in total, not per segment. */
+		if (req->bytes & (SECTOR_SIZE - 1))
+			return BLK_STS_IOERR;
 		return pvblk_check_range(req->sector,
 					 req->bytes >> SECTOR_SHIFT, be);
 	case PVBLK_OP_FLUSH:
@@ -99,7 +110,7 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be)
 			return BLK_STS_IOERR;
 		return pvblk_check_dwz(req, info->max_write_zeroes_sectors, be);
 	case PVBLK_OP_GET_ID:
-		return pvblk_check_segs(req, false);
+		return pvblk_check_segs(req, 0, 0);	/* any size */
 	default:
 		return BLK_STS_NOTSUPP;
 	}
@@ -148,6 +159,14 @@ void pvblk_req_dispatch(struct pvblk_req *req)
 	}
 	if (req->bytes)
 		PVBLK_STAT_ADD(req->q, bytes[req->op], req->bytes);
+	/* Only what the backend cannot take directly. */
+	if (unlikely(req->core_flags & PVBLK_RF_UNALIGNED)) {
+		st = pvblk_bounce_start(req);
+		if (st) {
+			pvblk_req_complete(req, st);
+			return;
+		}
+	}
 	if (req->op == PVBLK_OP_GET_ID)
 		pvblk_get_id(req);
 	else if (be->file)

@@ -24,8 +24,18 @@
  * After every case a good read must complete on queue 1, and - unless the
  * queue is BROKEN - on queue 0 too.  A guard of 30 s per wait only
  * detects a hung device; it is never an expected outcome.
- * Prints "ok - ..." / "not ok - ..." per case and "N passed, N failed".
+ *
+ * Then the layouts the virtio spec allows ("layout: ..."), on one device:
+ * header, data and status sharing or splitting descriptors at odd byte
+ * boundaries, data pieces of odd lengths at odd guest addresses whose
+ * total is 4096 or 8192.  Each odd chain writes data that a plain aligned
+ * read (queue 1) must return, or reads what a plain aligned write put
+ * there (and nothing outside its pieces changes).  The device's debugfs
+ * stats must count a bounce for an odd chain exactly when its data is off
+ * the backend's alignment, and none for the aligned requests.
+ * Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -439,6 +449,22 @@ CASE(c_in_two_odd_segs)
 	*mask = E_IOERR;
 	return CHAIN(c, hdr(c, VIRTIO_BLK_T_IN, 0, 16), dat(c, 0, 300, W),
 		     dat(c, 4096, 300, W), st(c));
+}
+CASE(c_in_odd_total)
+{
+	/* odd pieces, 100 + 3996 + 412 = 4508: not whole sectors */
+	*mask = E_IOERR;
+	return CHAIN(c, hdr(c, VIRTIO_BLK_T_IN, 0, 16), dat(c, 3996, 100, W),
+		     dat(c, 8192, 3996, W), dat(c, 16384 + 100, 412, W), st(c));
+}
+CASE(c_out_hdr_data_odd_total)
+{
+	/* header and 1000 data bytes in one descriptor, then 3 more */
+	struct seg h = hdr(c, VIRTIO_BLK_T_OUT, 0, 16);
+
+	h.len += 1000;
+	*mask = E_IOERR;
+	return CHAIN(c, h, dat(c, 4096 + 5, 3, 0), st(c));
 }
 /* ranges */
 CASE(c_in_at_capacity)
@@ -909,6 +935,9 @@ static const struct hcase cases[] = {
 	{ "read of 100 bytes", c_in_100 },
 	{ "write of 1000 bytes", c_out_1000 },
 	{ "read of 2 x 300 bytes", c_in_two_odd_segs },
+	{ "read of odd pieces 100 + 3996 + 412 (not whole sectors)", c_in_odd_total },
+	{ "write, header + 1000 data bytes in one descriptor, + 3 (not whole sectors)",
+	  c_out_hdr_data_odd_total },
 	{ "read at sector == capacity", c_in_at_capacity },
 	{ "read straddling the end", c_in_straddles_end },
 	{ "write past the end", c_out_past_end },
@@ -966,6 +995,330 @@ static int match(const char *name)
 {
 	return !filter || strstr(name, filter);
 }
+
+/* ---- layouts the virtio spec allows ---- */
+
+struct lpiece {
+	uint32_t off, len;	/* in the layout's area of guest memory */
+};
+
+struct layout {
+	const char *name;
+	int write;		/* the odd chain writes; else it reads */
+	uint8_t hdr[4];		/* header pieces, 16 in all (0 ends) */
+	int hdr_shares;		/* the last header piece carries data[0] */
+	struct lpiece data[6];	/* data pieces (len 0 ends) */
+	int st_shares;		/* read: status byte ends the last data piece */
+	int bounce;		/* bounces the odd request must count */
+};
+
+/*
+ * Areas are 32 KiB of guest memory each, page aligned; a shared header
+ * sits right before data[0] (so data[0].off >= 16), a shared status byte
+ * right after the last piece.  Every descriptor's data stays within
+ * SIZE_MAX (4096).  Aligned means 512-aligned offsets and lengths: what
+ * null_blk and ext4 on brd take directly.
+ */
+static const struct layout layouts[] = {
+	{ "write, header and data in one descriptor", 1, { 16 }, 1,
+	  { { 16, 4096 } }, 0, 1 },
+	{ "write, header split over two descriptors, aligned data", 1,
+	  { 8, 8 }, 0, { { 0, 4096 } }, 0, 0 },
+	{ "write, header split 3 + 13, the 13 sharing odd data 100 + 3996 + 412 + 3684",
+	  1, { 3, 13 }, 1,
+	  { { 16, 100 }, { 8192 + 5, 3996 }, { 16384 + 1000, 412 },
+	    { 20480 + 7, 3684 } }, 0, 1 },
+	{ "write, pieces 512 + 1024 + 2560 at 512-aligned addresses", 1, { 16 },
+	  0, { { 512, 512 }, { 4096 + 1024, 1024 }, { 12288, 2560 } }, 0, 0 },
+	{ "write, 4 x 2048 at odd addresses", 1, { 16 }, 0,
+	  { { 1, 2048 }, { 4096 + 3, 2048 }, { 8192 + 5, 2048 },
+	    { 12288 + 7, 2048 } }, 0, 1 },
+	{ "read, data and status in one descriptor", 0, { 16 }, 0,
+	  { { 0, 4096 } }, 1, 0 },
+	{ "read, header split 8 + 8, odd data 100 + 3996", 0, { 8, 8 }, 0,
+	  { { 3, 100 }, { 4096 + 9, 3996 } }, 0, 1 },
+	{ "read, odd data 100 + 3996 + 412 + 3684, status in the last descriptor",
+	  0, { 16 }, 0,
+	  { { 4000, 100 }, { 8192 + 5, 3996 }, { 16384 + 1000, 412 },
+	    { 20480 + 7, 3684 } }, 1, 1 },
+	{ "read, header in three (1 + 7 + 8), data 2 x 4096 aligned", 0,
+	  { 1, 7, 8 }, 0, { { 0, 4096 }, { 8192, 4096 } }, 0, 0 },
+	{ "read, 1536 + 2560 at odd addresses, status in the last descriptor", 0,
+	  { 16 }, 0, { { 1, 1536 }, { 8192 + 2049, 2560 } }, 1, 1 },
+};
+
+#define LAYOUT_AREA	32768
+
+static uint8_t lbyte(unsigned int i, uint32_t k)
+{
+	return (uint8_t)(0x11 * (i + 1) + k * 13 + (k >> 9) * 7);
+}
+
+/* The stats file of the device opened after the names in @before. */
+static char stats_path[300];
+
+static int list_devices(char (*names)[64], int max)
+{
+	DIR *d = opendir("/sys/kernel/debug/pvblk");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(names[n++], 64, "%.63s", e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static int find_stats(char (*before)[64], int nbefore)
+{
+	char now[64][64];
+	int n = list_devices(now, 64), i, j, found = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nbefore; j++)
+			if (!strcmp(now[i], before[j]))
+				break;
+		if (j < nbefore)
+			continue;
+		snprintf(stats_path, sizeof(stats_path),
+			 "/sys/kernel/debug/pvblk/%s/stats", now[i]);
+		found++;
+	}
+	return found == 1;
+}
+
+/* A device-wide counter of the stats file, -1 if unreadable. */
+static long long stat_of(const char *key)
+{
+	char line[256], k[128];
+	long long v, r = -1;
+	FILE *f;
+
+	if (!stats_path[0])
+		return -1;
+	f = fopen(stats_path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %lld", k, &v) == 2 && !strcmp(k, key)) {
+			r = v;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+static void lresult(const char *name, const char *what, int ok,
+		    const char *detail)
+{
+	char full[400];
+
+	snprintf(full, sizeof(full), "layout: %s: %s", name, what);
+	result(full, ok, detail);
+}
+
+/* One bounce check: the counter moved by @want between @a and @b. */
+static void lbounce(const char *name, const char *what, long long a,
+		    long long b, int want)
+{
+	char full[400], d[400];
+
+	if (vu_sock) {
+		snprintf(full, sizeof(full), "layout: %s: %s", name, what);
+		printf("ok - %s # SKIP no kernel stats over vhost-user\n", full);
+		npass++;
+		return;
+	}
+	snprintf(d, sizeof(d), "bounce_reqs %lld -> %lld, expected +%d (%s)",
+		 a, b, want, stats_path[0] ? stats_path : "no stats file");
+	lresult(name, what, a >= 0 && b >= 0 && b - a == want, d);
+}
+
+/* Build the odd chain of @l in @area; returns its head. */
+static uint16_t lchain(struct ctx *c, const struct layout *l, uint8_t *area,
+		       uint64_t sector)
+{
+	struct seg s[16];
+	unsigned int n = 0, i, nd = 0;
+	uint8_t *h;
+	uint32_t hoff = 0;
+
+	while (nd < 6 && l->data[nd].len)
+		nd++;
+	if (l->hdr_shares) {
+		struct virtio_blk_outhdr *oh;
+
+		h = area + l->data[0].off - 16;
+		oh = (void *)h;
+		oh->type = l->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+		oh->ioprio = 0;
+		oh->sector = sector;
+	} else {
+		struct seg hs = hdr(c, l->write ? VIRTIO_BLK_T_OUT :
+				    VIRTIO_BLK_T_IN, sector, 16);
+
+		h = (uint8_t *)(uintptr_t)hs.addr;
+	}
+	for (i = 0; i < 4 && l->hdr[i]; i++) {
+		s[n++] = (struct seg){ (uintptr_t)(h + hoff), l->hdr[i], 0 };
+		hoff += l->hdr[i];
+	}
+	i = 0;
+	if (l->hdr_shares) {
+		s[n - 1].len += l->data[0].len;
+		i = 1;
+	}
+	for (; i < nd; i++)
+		s[n++] = (struct seg){ (uintptr_t)(area + l->data[i].off),
+				       l->data[i].len, l->write ? 0 : W };
+	if (l->st_shares) {
+		uint8_t *p = area + l->data[nd - 1].off + l->data[nd - 1].len;
+
+		*p = 0xee;
+		s[n - 1].len++;
+		c->status = p;
+		c->status_len = 1;
+	} else {
+		s[n++] = st(c);
+	}
+	return chain(c, s, n);
+}
+
+/* Stream byte k of the pieces: put it there, or compare it. */
+static int lstream(const struct layout *l, unsigned int idx, uint8_t *area,
+		   int put)
+{
+	uint32_t k = 0, j;
+	unsigned int i;
+
+	for (i = 0; i < 6 && l->data[i].len; i++)
+		for (j = 0; j < l->data[i].len; j++, k++) {
+			uint8_t *p = area + l->data[i].off + j;
+
+			if (put)
+				*p = lbyte(idx, k);
+			else if (*p != lbyte(idx, k))
+				return 0;
+		}
+	return 1;
+}
+
+static uint32_t ltotal(const struct layout *l)
+{
+	uint32_t t = 0;
+	unsigned int i;
+
+	for (i = 0; i < 6 && l->data[i].len; i++)
+		t += l->data[i].len;
+	return t;
+}
+
+/* Bytes of @area outside the pieces (and the shared status) kept @g. */
+static int lguard_intact(const struct layout *l, uint8_t *area, uint8_t g)
+{
+	uint32_t b, end;
+	unsigned int i;
+	int in;
+
+	for (b = 0; b < LAYOUT_AREA; b++) {
+		in = 0;
+		for (i = 0; i < 6 && l->data[i].len; i++) {
+			end = l->data[i].off + l->data[i].len;
+			if (b >= l->data[i].off && (b < end ||
+			    (l->st_shares && b == end &&
+			     (i == 5 || !l->data[i + 1].len))))
+				in = 1;
+		}
+		if (!in && area[b] != g)
+			return 0;
+	}
+	return 1;
+}
+
+static void run_layout(struct ctx *c, const struct layout *l, unsigned int idx)
+{
+	uint8_t *area = c->data + (1 << 20) + idx * LAYOUT_AREA;
+	uint8_t *al = c->data + (3 << 20);
+	uint64_t sector = 4096 + idx * 32;
+	uint32_t total = ltotal(l), k;
+	long long b0, b1, b2;
+	int ok, broken, r;
+	uint16_t head;
+
+	if (l->write) {
+		lstream(l, idx, area, 1);
+		b0 = stat_of("bounce_reqs");
+		head = lchain(c, l, area, sector);
+		ok = run(c, head, E_OK, &broken);
+		lresult(l->name, "odd write completes OK", ok, c->why);
+		b1 = stat_of("bounce_reqs");
+		lbounce(l->name, l->bounce ? "the odd write is bounced" :
+			"the write is not bounced", b0, b1, l->bounce);
+		memset(al, 0, total);
+		r = pvv_sync(c->vq2, VIRTIO_BLK_T_IN, sector, al, total);
+		b2 = stat_of("bounce_reqs");
+		for (ok = r == VIRTIO_BLK_S_OK, k = 0; ok && k < total; k++)
+			ok = al[k] == lbyte(idx, k);
+		why(c, "aligned read: status %d, first difference at byte %u",
+		    r, k);
+		lresult(l->name, "an aligned read returns what it wrote", ok,
+			c->why);
+		lbounce(l->name, "the aligned read is not bounced", b1, b2, 0);
+		return;
+	}
+	for (k = 0; k < total; k++)
+		al[k] = lbyte(idx, k);
+	b0 = stat_of("bounce_reqs");
+	r = pvv_sync(c->vq2, VIRTIO_BLK_T_OUT, sector, al, total);
+	b1 = stat_of("bounce_reqs");
+	why(c, "aligned write: status %d", r);
+	lresult(l->name, "an aligned write completes OK", r == VIRTIO_BLK_S_OK,
+		c->why);
+	lbounce(l->name, "the aligned write is not bounced", b0, b1, 0);
+	memset(area, 0xc5, LAYOUT_AREA);
+	head = lchain(c, l, area, sector);
+	ok = run(c, head, E_OK, &broken);
+	lresult(l->name, "odd read completes OK", ok, c->why);
+	b2 = stat_of("bounce_reqs");
+	lbounce(l->name, l->bounce ? "the odd read is bounced" :
+		"the read is not bounced", b1, b2, l->bounce);
+	lresult(l->name, "the odd read returns what was written",
+		lstream(l, idx, area, 0), "data differs");
+	lresult(l->name, "nothing outside its data pieces changed",
+		lguard_intact(l, area, 0xc5), "a byte outside the pieces changed");
+}
+
+static void run_layouts(void)
+{
+	char before[64][64];
+	int nbefore = list_devices(before, 64), any = 0;
+	unsigned int i;
+	struct ctx *c;
+
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		any |= match(layouts[i].name) || match("layout");
+	if (!any)
+		return;
+	stats_path[0] = 0;
+	c = ctx_open(0);
+	if (!c) {
+		result("layout: open a device", 0, "cannot open the device");
+		return;
+	}
+	if (!vu_sock)
+		result("layout: the device's debugfs stats file is found",
+		       find_stats(before, nbefore), stats_path);
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (match(layouts[i].name) || match("layout"))
+			run_layout(c, &layouts[i], i);
+	ctx_close(c);
+}
+
 
 int main(int argc, char **argv)
 {
@@ -1039,6 +1392,7 @@ int main(int argc, char **argv)
 		whybuf[0] = 0;
 		result(ro_names[i], ro_case(i, whybuf, sizeof(whybuf)), whybuf);
 	}
+	run_layouts();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail ? 1 : 0;
 }

@@ -9,8 +9,9 @@
  * or discard segments; device-writable part: read data then the status
  * byte, as its last byte), the copied header, the features the driver
  * acked and the limits advertised in the config space.  Everything that
- * depends on the backend (range, read-only, support) is the core's to
- * judge.  The answer is the virtio-blk status to write.
+ * depends on the backend (range, read-only, support, the data's size and
+ * alignment) is the core's to judge.  Header, data and status may share
+ * or split descriptors at any byte boundary.  The answer is the virtio-blk status to write.
  */
 #include <linux/kernel.h>
 #include <linux/minmax.h>
@@ -71,12 +72,13 @@ void vhost_blk_measure(const struct iovec *iov, unsigned int out,
 }
 EXPORT_SYMBOL_IF_KUNIT(vhost_blk_measure);
 
-/* Data of a READ or WRITE: whole sectors, within SEG_MAX and SIZE_MAX. */
-static bool vhost_blk_data_ok(size_t bytes, unsigned int segs, size_t longest,
-			      u64 features)
+/*
+ * Data of a READ or WRITE: within SEG_MAX and SIZE_MAX.  Its size (whole
+ * sectors, not empty) is the core's to judge, and pieces may have any
+ * length and alignment: virtio fixes no layout.
+ */
+static bool vhost_blk_data_ok(unsigned int segs, size_t longest, u64 features)
 {
-	if (!bytes || (bytes & ((1U << VHOST_BLK_SECTOR_SHIFT) - 1)))
-		return false;
 	if ((features & BIT_ULL(VIRTIO_BLK_F_SEG_MAX)) &&
 	    segs > VHOST_BLK_SEG_MAX)
 		return false;
@@ -111,17 +113,15 @@ u8 vhost_blk_check(u32 type, const struct vhost_blk_chain *c, u64 features,
 
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		data = c->in_bytes - 1;
 		if (c->out_bytes != hdr ||
-		    !vhost_blk_data_ok(data, c->in_segs, c->in_max, features))
+		    !vhost_blk_data_ok(c->in_segs, c->in_max, features))
 			return VIRTIO_BLK_S_IOERR;
 		*op = PVBLK_OP_READ;
 		return VIRTIO_BLK_S_OK;
 
 	case VIRTIO_BLK_T_OUT:
-		data = c->out_bytes - hdr;
 		if (c->in_bytes != 1 ||
-		    !vhost_blk_data_ok(data, c->out_segs, c->out_max, features))
+		    !vhost_blk_data_ok(c->out_segs, c->out_max, features))
 			return VIRTIO_BLK_S_IOERR;
 		*op = PVBLK_OP_WRITE;
 		return VIRTIO_BLK_S_OK;

@@ -7,7 +7,7 @@
  * vhost_blk_check() validates a copied virtio_blk_outhdr against that
  * layout, vhost_blk_check_dwz() the flags of a copied discard/write-zeroes
  * segment.  Only what the wire format tells is judged here; the backend's
- * limits are the core's.
+ * limits, and the size and alignment of the data, are the core's.
  */
 #ifndef _PVBLK_VHOST_BLK_H
 #define _PVBLK_VHOST_BLK_H
@@ -24,7 +24,6 @@
 #define VHOST_BLK_MAX_PAGES	(2 * VHOST_BLK_SEG_MAX + 2)
 /* Discard / write-zeroes segments per request (max_*_seg). */
 #define VHOST_BLK_DWZ_SEGS	1
-#define VHOST_BLK_SECTOR_SHIFT	9
 
 /* vhost_blk_check(): no device-writable byte, no status can be written. */
 #define VHOST_BLK_S_NONE	0xff

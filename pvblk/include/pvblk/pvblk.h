@@ -42,6 +42,7 @@ struct pvblk_dev;
 struct pvblk_queue;
 struct pvblk_backend;
 struct pvblk_epoch;
+struct pvblk_bounce;
 struct seq_file;
 
 /**
@@ -77,8 +78,10 @@ enum pvblk_op {
 /**
  * struct pvblk_seg - one data segment of a request.
  * @page: the page (pinned by the core or mapped by the transport).
- * @offset: byte offset in @page.
- * @len: bytes; @offset + @len <= PAGE_SIZE.
+ * @offset: byte offset in @page, any alignment.
+ * @len: bytes, any length; @offset + @len <= PAGE_SIZE.  Only the sum
+ *	over a READ/WRITE's segments must be whole logical blocks: segments
+ *	the backend cannot take directly are bounced by the core.
  */
 struct pvblk_seg {
 	struct page *page;
@@ -107,7 +110,9 @@ struct pvblk_wait {
  *
  * Fields above the marker are filled by the transport; the rest belongs
  * to the core.  @segs points at @inline_segs, at the core's array (pinned
- * user memory) or at the transport's own array.
+ * user memory) or at the transport's own array.  While a bounced request
+ * is in flight the core points @segs at its bounce pages (@bounce keeps
+ * the transport's segments) and puts them back before ops->complete().
  */
 struct pvblk_req {
 	enum pvblk_op op;
@@ -126,6 +131,7 @@ struct pvblk_req {
 	unsigned int core_flags;	/* PVBLK_RF_* (core/internal.h) */
 	atomic_t pending;		/* bios/kiocbs outstanding + 1 */
 	u64 bytes;			/* total data bytes */
+	struct pvblk_bounce *bounce;	/* bounce buffer (core/bounce.c) */
 	struct llist_node cq_node;	/* q->ready (barrier), then q->cq */
 	struct bio_vec inline_bvecs[PVBLK_INLINE_BVECS];
 	union {
@@ -192,6 +198,13 @@ struct pvblk_backend_info {
 /**
  * struct pvblk_stats - counters, per queue; summed per device in debugfs.
  * All fields are updated with the per-cpu helpers, never locked.
+ *
+ * debugfs /sys/kernel/debug/pvblk/<device>/stats shows each as a
+ * "name value" line (per op: <op>_reqs, <op>_bytes), first summed over
+ * the device, then per queue with a "q<N>_" prefix.  @bounce_reqs and
+ * @bounce_bytes count the READs and WRITEs whose data went through a
+ * bounce buffer because a segment's offset or length was not aligned
+ * the way the backend can take directly (see pvblk_batch_add()).
  */
 struct pvblk_stats {
 	u64 reqs[PVBLK_OP_MAX];
@@ -207,6 +220,8 @@ struct pvblk_stats {
 	u64 drained_reqs;
 	u64 pool_empty;			/* pvblk_req_get() found none */
 	u64 capped;			/* ... refused: device over its cap */
+	u64 bounce_reqs;		/* requests bounced */
+	u64 bounce_bytes;		/* data bytes bounced */
 };
 
 /**
@@ -374,7 +389,7 @@ void pvblk_batch_start(struct pvblk_batch *b, struct pvblk_queue *q);
  *   op >= PVBLK_OP_MAX, or a flag outside PVBLK_REQ_*     BLK_STS_NOTSUPP
  *   no backend installed                                  BLK_STS_IOERR
  *   READ/WRITE/GET_ID: nr_segs 0 or > 4096, segs NULL, a segment with
- *     no page, len 0, offset + len > PAGE_SIZE; READ/WRITE: offset or len
+ *     no page, len 0, offset + len > PAGE_SIZE; READ/WRITE: total bytes
  *     not a multiple of 512                               BLK_STS_IOERR
  *   WRITE on a read-only backend                          BLK_STS_IOERR
  *   READ/WRITE: sector + bytes/512 beyond capacity (overflow-safe), or
@@ -384,7 +399,16 @@ void pvblk_batch_start(struct pvblk_batch *b, struct pvblk_queue *q);
  *   DISCARD/WRITE_ZEROES on read-only                     BLK_STS_IOERR
  *   DISCARD/WRITE_ZEROES: nr_sectors 0, beyond capacity or unaligned
  *                                                         BLK_STS_IOERR
- * FLUSH ignores sector and segments.  Ranges longer than the device's
+ * FLUSH ignores sector and segments.  Segment offsets and lengths may
+ * have any alignment (virtio lets a driver lay data out at any byte
+ * boundary): a READ/WRITE with a segment the backend cannot take directly
+ * (offset or length off the device's DMA alignment, or off a direct-I/O
+ * file's memory / length alignment; each at least 512) runs through an
+ * aligned bounce buffer, allocated here (BLK_STS_RESOURCE without
+ * memory), copied from for a WRITE before it is submitted and, for a
+ * READ, copied back to the segments in pvblk_queue_drain() before
+ * ops->complete(); it is counted in bounce_reqs / bounce_bytes.  Aligned
+ * requests never bounce.  Ranges longer than the device's
  * discard/write-zeroes limit are split, or refused with BLK_STS_IOERR
  * when PVBLK_REQ_NOSPLIT is set (the transport advertised that limit).
  * Flags that do not apply to an op (FUA on a READ) are ignored.

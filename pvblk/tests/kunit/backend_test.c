@@ -4,8 +4,9 @@
  * status it answers), the regular-file backend on an internal shmem file,
  * and, when the module is loaded with nullb=, ram= or file= paths (the
  * debug-kernel VM does), the full core path against real backends:
- * pattern write + read back, flush, discard / write-zeroes where the
- * device supports them, bio counts against the device's real limits.
+ * pattern write + read back, odd segments through the bounce, flush,
+ * discard / write-zeroes where the device supports them, bio counts
+ * against the device's real limits.
  */
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
@@ -59,10 +60,19 @@ static const struct check_case check_cases[] = {
 	  .want = BLK_STS_IOERR },
 	{ "segment offset past page", PVBLK_OP_READ, 0, 0, 0, 1, 4096, 512,
 	  .want = BLK_STS_IOERR },
-	{ "segment len not 512", PVBLK_OP_READ, 0, 0, 0, 1, 0, 1000,
+	/* Any segment layout whose total is whole blocks (bounce.c). */
+	{ "total not whole sectors (1000)", PVBLK_OP_READ, 0, 0, 0, 1, 0, 1000,
 	  .want = BLK_STS_IOERR },
-	{ "segment offset not 512", PVBLK_OP_READ, 0, 0, 0, 1, 100, 512,
-	  .want = BLK_STS_IOERR },
+	{ "segment offset not 512 (bounced)", PVBLK_OP_READ, 0, 0, 0, 1, 100,
+	  512, .want = BLK_STS_OK },
+	{ "2 x 256 at offset 100 (bounced)", PVBLK_OP_WRITE, 0, 0, 0, 2, 100,
+	  256, .want = BLK_STS_OK },
+	{ "2 x 300: total not whole sectors", PVBLK_OP_WRITE, 0, 0, 0, 2, 0,
+	  300, .want = BLK_STS_IOERR },
+	{ "lbs 4K, 2 x 2048 at offset 7 (bounced)", PVBLK_OP_READ, 0, 8, 0, 2,
+	  7, 2048, .lbs = 4096, .want = BLK_STS_OK },
+	{ "lbs 4K, 3 x 512: not whole blocks", PVBLK_OP_READ, 0, 8, 0, 3, 0,
+	  512, .lbs = 4096, .want = BLK_STS_IOERR },
 	{ "segment len 0", PVBLK_OP_READ, 0, 0, 0, 1, 0, 0,
 	  .want = BLK_STS_IOERR },
 	{ "no segments", PVBLK_OP_READ, 0, 0, 0, 0, 0, 0,
@@ -317,6 +327,9 @@ static void bt_exercise(struct kunit *test, struct pvblk_backend *be)
 		KUNIT_EXPECT_EQ(test, pt_sts(st), pt_sts(BLK_STS_OK));
 		KUNIT_EXPECT_TRUE(test, bt_same(wr, rd, 32, 2));
 	}
+
+	/* Odd segments (bounced) both ways, against aligned ones. */
+	pt_odd_round_trip(c, sector + 1024);
 
 	/* Out of range is refused, the device keeps serving. */
 	st = bt_run(c, PVBLK_OP_READ, 0, info.capacity - 1, 0, rd, 1, 1);

@@ -90,5 +90,7 @@ void pt_end_bio(struct pt_ctx *c, unsigned int idx, blk_status_t status);
 void pt_end_all_bios(struct pt_ctx *c);
 unsigned int pt_drain(struct pt_ctx *c);
 struct page *pt_alloc_pages(struct kunit *test, unsigned int order);
+/* bounce_test.c: odd segments written and read through a real backend. */
+void pt_odd_round_trip(struct pt_ctx *c, sector_t sector);
 
 #endif /* _PVBLK_CORE_TEST_H */

@@ -173,6 +173,9 @@ struct pvblk_backend *pt_fake_backend(struct kunit *test, u64 capacity,
 	be->info.max_write_zeroes_sectors = 128;
 	be->info.flush = true;
 	be->info.fua = true;
+	/* A typical disk: DMA in sectors (bounce.c moves the rest). */
+	be->mem_mask = SECTOR_SIZE - 1;
+	be->len_mask = SECTOR_SIZE - 1;
 	return be;
 }
 
