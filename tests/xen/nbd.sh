@@ -67,7 +67,7 @@ check "nbd-server on 127.0.0.1:10809" nbd-server -C /run/nbd-server.conf -p /run
 nbd_connect() {
 	local n
 	for n in 1 2 3 4 5 6 7 8 9 10; do
-		nbd-client -N pvblk -b 4096 -t 60 127.0.0.1 10809 /dev/nbd0 && return 0
+		nbd-client -N pvblk -t 60 127.0.0.1 10809 /dev/nbd0 && return 0
 		sleep "$n"
 	done
 	return 1
@@ -171,10 +171,13 @@ check "pvblk unloaded" bash -c '! test -d /sys/module/pvblk'
 
 step "nbd: tear down netem, NVMe/TCP, NBD"
 check "tc qdisc del dev lo root" tc qdisc del dev lo root
-[ -w "/sys/class/nvme/$nvme_ctrl/delete_controller" ] &&
+if [ -w "/sys/class/nvme/$nvme_ctrl/delete_controller" ]; then
 	check "nvme-tcp: delete $nvme_ctrl" \
 		bash -c "echo 1 > /sys/class/nvme/$nvme_ctrl/delete_controller"
+fi
 rm -f "$NVT/ports/1/subsystems/$NQN"
 rmdir "$NVT/ports/1" "$NVT/subsystems/$NQN/namespaces/1" "$NVT/subsystems/$NQN" 2>/dev/null || true
 check "nbd-client -d /dev/nbd0" nbd-client -d /dev/nbd0
-[ -s /run/nbd-server.pid ] && kill "$(cat /run/nbd-server.pid)"
+if [ -s /run/nbd-server.pid ]; then
+	kill "$(cat /run/nbd-server.pid)" || true
+fi
