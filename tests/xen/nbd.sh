@@ -147,6 +147,12 @@ run_guest() {
 	domu_signal "$g" go 1
 	gone_within "$g" 120
 	guest_verdict "$g"
+	# The next guest opens the same disks: let this one's vbds finish
+	# their teardown (their debugfs entries go last).
+	for w in $(seq 30); do
+		[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ] && break
+		sleep 1
+	done
 }
 
 run_guest pg Y persistent
@@ -160,6 +166,7 @@ fi
 # bio ended; a wait would be a finding, not a failure.
 info "tg (transient grants) NBD vbd: ${WAITS_xvdb:-?} unmap wait(s)"
 tc -s qdisc show dev lo | sed 's/^/# /'
+dmesg | grep -E 'nbd|nvme' | tail -n 30 | sed 's/^/# dom0 dmesg: /'
 echo Y > /sys/module/pvblk/parameters/xen_persistent
 
 left=$(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c . || true)
