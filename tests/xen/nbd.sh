@@ -125,8 +125,7 @@ info "dom0 TCP before the guests: $(tcp_counters)"
 run_guest() {
 	local g=$1 x st w
 	echo "$2" > /sys/module/pvblk/parameters/xen_persistent
-	DOMU_DISKS="xvdb xvdc" DOMU_EXPECT="$3 indirect" DOMU_FIO_SIZE=4M \
-		domu_start "$g" nbd.domu.sh \
+	DOMU_DISKS="xvdb xvdc" DOMU_EXPECT="$3 indirect" domu_start "$g" nbd.domu.sh \
 		'phy:/dev/nbd0,xvdb,w' "phy:$NVME_DEV,xvdc,w" || fail "xl create $g"
 	WAITS_xvdb=; WAITS_xvdc=
 	for x in xvdb xvdc; do
