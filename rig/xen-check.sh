@@ -22,6 +22,7 @@ pvblk
 detach
 stuck
 hostile
+nbd
 "
 DEBUG_SCENARIOS="
 pvblk

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the cached base initramfs images for the Xen rig:
 #   $PVBLK_CACHE/xen/<key>/dom0.cpio.zst  - dom0 toolstack, Xen + block modules,
-#                                          domU kernel and domU base initramfs
+#                                          NBD/NVMe-TCP/netem, domU kernel and
+#                                          domU base initramfs
 #   $PVBLK_CACHE/xen/<key>/domu.cpio.zst  - busybox, fio, e2fsprogs, xen-blkfront
 # <key> hashes this script and the versions of every Debian package whose
 # files go in, so a rebuild happens only when an input changed.  The /init
@@ -26,6 +27,10 @@ say() { echo "xen-mkinitramfs: $*" >&2; }
 # What dom0's /init and the scenarios load (built-in ones are skipped).
 DOM0_MODULES="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc
 	brd null_blk loop dm-mod xen-blkback vhost vhost_iotlb"
+# Network-backed disks over loopback (scenario "nbd"), stock dom0 only (the
+# debug dom0 does not run that scenario and its config lacks them): NBD,
+# NVMe/TCP host and target, and the netem qdisc that delays / drops on lo.
+NET_MODULES="nbd nvme-tcp nvmet-tcp sch_netem"
 
 # Decompressed modules (and their dependencies) in the real tree layout:
 # copy_modules ROOT KVER MODROOT MODULE... (MODROOT: where lib/modules is).
@@ -89,7 +94,7 @@ fi
 
 pkgs="busybox-static bash coreutils util-linux sed grep kmod fio e2fsprogs
       xen-utils-4.17 xen-utils-common xenstore-utils xen-hypervisor-4.17-amd64 libc6
-      $(pvblk_image_pkg "$KVER") mawk"
+      $(pvblk_image_pkg "$KVER") mawk nbd-server nbd-client iproute2"
 key=$( { cat "$0"
          # shellcheck disable=SC2086
          dpkg-query -W -f '${Package} ${Version}\n' $pkgs; echo "$KVER"; } |
@@ -174,6 +179,8 @@ copy_bins "$r" /bin/bash /usr/bin/flock /usr/bin/stat /usr/bin/expr /usr/bin/cut
 	"$XENBIN"/xl "$XENBIN"/xenstored "$XENBIN"/oxenstored "$XENBIN"/xenconsoled \
 	"$XENBIN"/xen-init-dom0 "$XENBIN"/libxl-save-helper "$XENBIN"/xenstore-control \
 	/usr/bin/xenstore /usr/bin/xenstore-*
+# NBD server and client, tc (netem on lo) and ip (lo up): scenario "nbd".
+copy_bins "$r" /bin/nbd-server /sbin/nbd-client /sbin/tc /sbin/ip
 ln -s mawk "$r"/usr/bin/awk
 for t in modprobe insmod rmmod lsmod depmod modinfo; do ln -s ../bin/kmod "$r/usr/sbin/$t"; done
 busybox_links "$r"
@@ -182,7 +189,7 @@ mkdir -p "$r"/etc/xen "$r"/var/lib/xen "$r"/var/log/xen/console "$r"/run/xen \
 cp -a /etc/xen/scripts "$r"/etc/xen/
 [ -e /etc/xen/xl.conf ] && cp /etc/xen/xl.conf "$r"/etc/xen/
 # shellcheck disable=SC2086 # a list of module names
-copy_modules "$r" "$KVER" / $DOM0_MODULES
+copy_modules "$r" "$KVER" / $DOM0_MODULES $NET_MODULES
 mkdir -p "$r"/domu
 cp /boot/vmlinuz-"$KVER" "$r"/domu/vmlinuz
 cp "$work"/domu.cpio.zst "$r"/domu/initrd.base
@@ -191,6 +198,8 @@ say "  sanity: bash, xl, modprobe run inside the dom0 tree"
 chroot "$r" /bin/bash -c 'echo "  bash $BASH_VERSION"' >&2
 chroot "$r" "$XENBIN"/xl help > /dev/null 2>&1 || [ $? != 127 ]
 chroot "$r" /usr/sbin/modprobe -S "$KVER" --show-depends xen-blkback >&2
+chroot "$r" /bin/nbd-server -V 2>&1 | sed -n 1p >&2
+chroot "$r" /sbin/tc -V >&2
 mkcpio "$r" "$work"/dom0.cpio.zst
 
 say "step 3/3: store in $out"

@@ -23,27 +23,6 @@ set -uo pipefail
 H=hx
 F=fv
 
-# gone_within NAME SECONDS: once NAME has ended, every trace of it (a
-# "(null)" domain whose grants the backend still maps) must go within
-# SECONDS; a leak fails the check instead of hanging the run.
-gone_within() {
-	local n=0
-	step "waiting for $1 to end"
-	while domid_of "$1" > /dev/null; do
-		sleep 2
-	done
-	while ! domu_gone "$1" && [ $n -lt "$2" ]; do
-		sleep 1
-		n=$((n + 1))
-	done
-	if domu_gone "$1"; then
-		ok "$1 gone after it ended, no '(null)' domain left (every grant released)"
-	else
-		fail "$1 gone after it ended, no '(null)' domain left (every grant released)"
-		xl list | sed 's/^/#   /'
-	fi
-}
-
 step "hostile: pvblk only; brd x3 for $H, null_blk for $F"
 blkback_blacklist
 check "modprobe pvblk" modprobe pvblk

@@ -271,20 +271,26 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_write_rsp);
  * the next mapping while still read or written, so wait until nobody but
  * us holds it (page_count() 1), backing off as gnttab_unmap_refs_async()
  * does for xen-blkback.  Every unmap (transient, indirect, persistent)
- * goes through here.  Process context: sleeps.
+ * goes through here.  A call that had to wait is counted in
+ * ring->unmap_waits (nothing is counted when no page was held).
+ * Process context: sleeps.
  */
 void pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
 			 struct pvblk_mentry **ents, unsigned int n)
 {
 	unsigned int i, delay = 100;	/* microseconds */
+	bool waited = false;
 
 	might_sleep();
 	for (i = 0; i < n; i++) {
 		while (ents[i]->page && page_count(ents[i]->page) > 1) {
+			waited = true;
 			fsleep(delay);
 			delay = min(2 * delay, 100000U);
 		}
 	}
+	if (waited)
+		atomic_long_inc(&ring->unmap_waits);
 	if (n)
 		ring->gops->unmap(ring, ents, n);
 }

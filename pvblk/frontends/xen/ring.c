@@ -521,7 +521,7 @@ void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_stop);
 
-/* Persistent-grant counters of every ring (the device's debugfs file). */
+/* Per-ring counters: unmap waits, persistent grants (the debugfs file). */
 void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 {
 	struct pvblk_mcache_stats ms;
@@ -531,6 +531,9 @@ void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 		struct pvblk_xen_ring *ring = pvblk_dev_queue(dev, i)->priv;
 		struct pvblk_mcache *c = ring ? READ_ONCE(ring->mcache) : NULL;
 
+		if (ring)
+			seq_printf(m, "q%u_unmap_waits %lu\n", i,
+				   atomic_long_read(&ring->unmap_waits));
 		if (!c)
 			continue;
 		pvblk_mcache_get_stats(c, &ms);

@@ -233,7 +233,9 @@ struct pvblk_xen_req {
  * pvblk_xen_ring_quiesce() clears it and flushes @work before it unbinds.
  * @lock (irq-safe) protects @stopped: once pvblk_xen_ring_stop() set it,
  * nothing queues @work again (ring_kick()).  Connect and disconnect run
- * under blkif->lock.
+ * under blkif->lock.  @unmap_waits counts the pvblk_xen_gnt_unmap() calls
+ * that had to wait for a page still referenced (debugfs qN_unmap_waits);
+ * atomic because the purge work unmaps too, touched only after a wait.
  */
 struct pvblk_xen_ring {
 	struct xenbus_device *xdev;
@@ -263,6 +265,7 @@ struct pvblk_xen_ring {
 	struct gnttab_page_cache page_cache;
 	const struct pvblk_xen_gnt_ops *gops;
 	domid_t domid;
+	atomic_long_t unmap_waits;
 };
 
 /* ---- parse.c: pure functions ---- */

@@ -703,13 +703,19 @@ static void xen_ring_unmap_waits_transient(struct kunit *test)
 	struct page_holder h;
 	struct pvblk_xen_breq r;
 
+	/* nobody holds the pages: no wait counted */
 	rw_req(&r, BLKIF_OP_READ, 0, 2);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 0);
+
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	hold_page(&h, f->xr.preq.segs[1].page, 100);
 	pvblk_xen_release(&f->xr);	/* the request completed */
 	flush_delayed_work(&h.work);
 	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
 }
 
 /* The same for a persistent grant purged from the cache. */
@@ -730,6 +736,7 @@ static void xen_ring_unmap_waits_persistent(struct kunit *test)
 	flush_delayed_work(&h.work);
 	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
 }
 
 static int quiesce_thread(void *data)

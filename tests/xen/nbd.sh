@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Scenario "nbd": pvblk serves vbds whose disks are network block devices
+# over a lossy, delayed loopback, the case where a page can still be
+# referenced after its bio ended (an skb queued for retransmission) and
+# pvblk_xen_gnt_unmap() must wait before the grant is unmapped.
+#   xvdb: /dev/nbd0, the kernel's NBD client connected by nbd-client to
+#         nbd-server on 127.0.0.1, which exports a file on tmpfs.
+#   xvdc: /dev/nvme0n1, the kernel's NVMe/TCP host connected to the
+#         kernel's NVMe/TCP target (nvmet) on 127.0.0.1, namespace on brd.
+#         NBD copies what it sends into the socket; NVMe/TCP sends the
+#         bio's pages themselves (MSG_SPLICE_PAGES), so only there can the
+#         network hold a grant page.
+# lo gets `tc qdisc ... netem delay $NETEM_DELAY loss $NETEM_LOSS`.  Two
+# guests one after the other, each with fio randwrite + verify crc32c
+# (4k-128k: indirect descriptors) on both disks: "pg" with persistent
+# grants, "tg" with pvblk's xen_persistent off (transient grants, unmapped
+# after every request).  Asserted: fio verify, blkfront's features, the
+# unmap waits (debugfs qN_unmap_waits) of tg's NVMe/TCP vbd > 0, each
+# guest gone without a "(null)" domain (every grant released), xenstore
+# clean, rmmod pvblk; dom0's log without kernel report (rig/xen-run.sh).
+# PVBLK_XEN_ENV="NETEM_DELAY=50ms NETEM_LOSS=10%" changes the netem.
+set -uo pipefail
+: "${NETEM_DELAY:=20ms}"
+: "${NETEM_LOSS:=5%}"
+NQN=nqn.2014-08.org.pvblk:nbd-scenario
+NVT=/sys/kernel/config/nvmet
+
+# waits_of GUEST XVD: the sum of the vbd's qN_unmap_waits.
+waits_of() {
+	awk '$1 ~ /^q[0-9]+_unmap_waits$/ { s += $2 } END { print s + 0 }' \
+		"/sys/kernel/debug/pvblk/xen-$(domid_of "$1")-$(vbd_devid "$2")/stats"
+}
+
+# tcp_counters: TCP retransmission counters of dom0 (one line).
+tcp_counters() {
+	awk '$1 == "Tcp:" && $2 !~ /^[0-9]/ { for (i = 2; i <= NF; i++) n[i] = $i; next }
+	     $1 == "Tcp:" { for (i = 2; i <= NF; i++) if (n[i] == "RetransSegs") r = $i }
+	     $1 == "TcpExt:" && $2 !~ /^[0-9]/ { for (i = 2; i <= NF; i++) e[i] = $i; next }
+	     $1 == "TcpExt:" { for (i = 2; i <= NF; i++)
+		if (e[i] ~ /^(TCPLossProbes|TCPSpuriousRTOs|TCPDSACKRecv|TCPTimeouts)$/)
+			x = x " " e[i] "=" $i }
+	     END { print "RetransSegs=" r x }' /proc/net/snmp /proc/net/netstat
+}
+
+step "nbd: pvblk only; NBD and NVMe/TCP over loopback"
+blkback_blacklist
+check "modprobe pvblk" modprobe pvblk
+check "lo up" ip link set lo up
+check "modprobe nbd, sch_netem, nvme-tcp, nvmet-tcp" \
+	bash -c 'modprobe nbd nbds_max=2 max_part=0 && modprobe sch_netem &&
+		 modprobe nvme-tcp && modprobe nvmet-tcp'
+
+step "nbd: nbd-server exports a 128 MiB file on tmpfs, nbd-client connects /dev/nbd0"
+mkdir -p /srv/nbd
+mount -t tmpfs -o size=160m tmpfs /srv/nbd
+truncate -s 128M /srv/nbd/disk.img
+cat > /run/nbd-server.conf <<CONF
+[generic]
+	listenaddr = 127.0.0.1
+	port = 10809
+[pvblk]
+	exportname = /srv/nbd/disk.img
+CONF
+check "nbd-server on 127.0.0.1:10809" nbd-server -C /run/nbd-server.conf -p /run/nbd-server.pid
+# nbd-server daemonizes: give it a moment to listen.
+nbd_connect() {
+	local n
+	for n in 1 2 3 4 5 6 7 8 9 10; do
+		nbd-client -N pvblk -t 60 127.0.0.1 10809 /dev/nbd0 && return 0
+		sleep "$n"
+	done
+	return 1
+}
+check "nbd-client 127.0.0.1 -> /dev/nbd0" nbd_connect
+expect_eq "/dev/nbd0 size" "$(blockdev --getsize64 /dev/nbd0 2>&1)" $((128 << 20))
+
+step "nbd: nvmet exports brd over TCP on 127.0.0.1:4420, nvme-tcp connects"
+check "brd 128 MiB" mk_brd 128
+grep -q ' /sys/kernel/config ' /proc/mounts ||
+	mount -t configfs configfs /sys/kernel/config
+check "nvmet subsystem, namespace /dev/ram0, tcp port" bash -c "
+	mkdir $NVT/subsystems/$NQN && echo 1 > $NVT/subsystems/$NQN/attr_allow_any_host &&
+	mkdir $NVT/subsystems/$NQN/namespaces/1 &&
+	echo -n /dev/ram0 > $NVT/subsystems/$NQN/namespaces/1/device_path &&
+	echo 1 > $NVT/subsystems/$NQN/namespaces/1/enable &&
+	mkdir $NVT/ports/1 && echo tcp > $NVT/ports/1/addr_trtype &&
+	echo ipv4 > $NVT/ports/1/addr_adrfam &&
+	echo 127.0.0.1 > $NVT/ports/1/addr_traddr &&
+	echo 4420 > $NVT/ports/1/addr_trsvcid &&
+	ln -s $NVT/subsystems/$NQN $NVT/ports/1/subsystems/$NQN"
+# What nvme-cli's "nvme connect" does: the options into /dev/nvme-fabrics,
+# which answers with the new controller's instance.  A long keep-alive: the
+# lossy link must not make the target drop the controller.
+nvme_ctrl=
+if exec 3<>/dev/nvme-fabrics; then
+	printf 'nqn=%s,transport=tcp,traddr=127.0.0.1,trsvcid=4420,keep_alive_tmo=30' \
+		"$NQN" >&3 && IFS= read -r nvme_ctrl <&3
+	exec 3>&-
+fi
+info "nvme-fabrics: ${nvme_ctrl:-no answer}"
+nvme_ctrl=${nvme_ctrl#instance=}
+nvme_ctrl=nvme${nvme_ctrl%%,*}
+# The namespace's disk (the multipath head when NVME_MULTIPATH is on).
+NVME_DEV=
+for n in $(seq 30); do
+	for d in /dev/nvme[0-9]*n1; do
+		case $d in */nvme*c*n1) continue ;; esac	# a hidden path
+		[ -b "$d" ] && NVME_DEV=$d
+	done
+	[ -n "$NVME_DEV" ] && break
+	sleep 1
+done
+check "NVMe/TCP namespace ${NVME_DEV:-/dev/nvme?n1} of $nvme_ctrl" test -b "${NVME_DEV:-/dev/nvme0n1}"
+expect_eq "${NVME_DEV:-/dev/nvme?n1} size" "$(blockdev --getsize64 "${NVME_DEV:-/dev/nvme0n1}" 2>&1)" $((128 << 20))
+
+step "nbd: netem on lo: delay $NETEM_DELAY loss $NETEM_LOSS"
+check "tc qdisc add dev lo root netem delay $NETEM_DELAY loss $NETEM_LOSS" \
+	tc qdisc add dev lo root netem delay "$NETEM_DELAY" loss "$NETEM_LOSS"
+tc -s qdisc show dev lo | sed 's/^/# /'
+info "dom0 TCP before the guests: $(tcp_counters)"
+
+# run_guest NAME PERSISTENT(Y/N) EXPECT: one guest on both disks; prints
+# the unmap waits of each vbd and leaves them in WAITS_xvdb / WAITS_xvdc.
+run_guest() {
+	local g=$1 x st w
+	echo "$2" > /sys/module/pvblk/parameters/xen_persistent
+	DOMU_DISKS="xvdb xvdc" DOMU_EXPECT="$3 indirect" domu_start "$g" nbd.domu.sh \
+		'phy:/dev/nbd0,xvdb,w' "phy:$NVME_DEV,xvdc,w" || fail "xl create $g"
+	WAITS_xvdb=; WAITS_xvdc=
+	for x in xvdb xvdc; do
+		vbd_wait_connected "$g" "$x" || return 1
+		ok "$g $x connected (state 4 on both ends)"
+		expect_eq "$g $x: backend feature-persistent" \
+			"$(xs_be "$g" "$x" feature-persistent)" "$([ "$2" = Y ] && echo 1 || echo 0)"
+	done
+	domu_wait_phase "$g" io-done || return 1
+	for x in xvdb xvdc; do
+		st=/sys/kernel/debug/pvblk/xen-$(domid_of "$g")-$(vbd_devid "$x")/stats
+		grep -E '^(write_reqs|read_reqs|write_bytes|errors|q[0-9]+_unmap_waits|mcache[0-9]+_(hits|misses|transient))' \
+			"$st" | sed "s/^/# $g $x stats: /"
+		w=$(waits_of "$g" "$x")
+		info "$g $x ($([ $x = xvdb ] && echo NBD || echo NVMe/TCP)): $w unmap(s) waited for a referenced page"
+		printf -v "WAITS_$x" %s "$w"
+	done
+	info "dom0 TCP after $g: $(tcp_counters)"
+	domu_signal "$g" go 1
+	gone_within "$g" 120
+	guest_verdict "$g"
+	# The next guest opens the same disks: let this one's vbds finish
+	# their teardown (their debugfs entries go last).
+	for w in $(seq 30); do
+		[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ] && break
+		sleep 1
+	done
+}
+
+run_guest pg Y persistent
+run_guest tg N nopersistent
+if [ "${WAITS_xvdc:-0}" -gt 0 ]; then
+	ok "tg (transient grants) NVMe/TCP vbd: unmaps waited for a page the network held ($WAITS_xvdc)"
+else
+	fail "tg (transient grants) NVMe/TCP vbd: unmaps waited for a page the network held ('${WAITS_xvdc:-}')"
+fi
+# NBD copies into the socket: nothing should hold a grant page after the
+# bio ended; a wait would be a finding, not a failure.
+info "tg (transient grants) NBD vbd: ${WAITS_xvdb:-?} unmap wait(s)"
+tc -s qdisc show dev lo | sed 's/^/# /'
+dmesg | grep -E 'nbd|nvme' | tail -n 30 | sed 's/^/# dom0 dmesg: /'
+echo Y > /sys/module/pvblk/parameters/xen_persistent
+
+left=$(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c . || true)
+expect_eq "backend/vbd entries left in xenstore" "$left" 0
+# shellcheck disable=SC2016 # expanded by the inner bash
+check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ]'
+check "rmmod pvblk" rmmod pvblk
+check "pvblk unloaded" bash -c '! test -d /sys/module/pvblk'
+
+step "nbd: tear down netem, NVMe/TCP, NBD"
+check "tc qdisc del dev lo root" tc qdisc del dev lo root
+if [ -w "/sys/class/nvme/$nvme_ctrl/delete_controller" ]; then
+	check "nvme-tcp: delete $nvme_ctrl" \
+		bash -c "echo 1 > /sys/class/nvme/$nvme_ctrl/delete_controller"
+fi
+rm -f "$NVT/ports/1/subsystems/$NQN"
+rmdir "$NVT/ports/1" "$NVT/subsystems/$NQN/namespaces/1" "$NVT/subsystems/$NQN" 2>/dev/null || true
+check "nbd-client -d /dev/nbd0" nbd-client -d /dev/nbd0
+if [ -s /run/nbd-server.pid ]; then
+	kill "$(cat /run/nbd-server.pid)" || true
+fi
