@@ -22,11 +22,8 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 B=$here/../build
-npass=0
-nfail=0
-ok() { echo "ok - $*"; npass=$((npass + 1)); }
-nok() { echo "not ok - $1"; [ -n "${2:-}" ] && echo "# $2"; nfail=$((nfail + 1)); }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d" "$*"; fi; }
+# shellcheck source=rig/tap.sh
+. "$here/../../rig/tap.sh"
 
 for f in pvblk-vhost-user fake_vhost_blk.so; do
 	[ -e "$B/$f" ] || { echo "no $B/$f: make -C tools test-vhost-user-qemu"; exit 2; }
@@ -58,7 +55,7 @@ refused() {
 	if [ $rc != 0 ] && [ -s "$tmp/err" ] && [ -z "$(find "$tmp" -type s)" ]; then
 		ok "$desc: exit $rc, '$(grep -v '^fake-vhost-blk' "$tmp/err" | head -n 1)'"
 	else
-		nok "$desc: non-zero exit, a message, no socket" "exit $rc: $(head -n 3 "$tmp/err")"
+		fail "$desc: non-zero exit, a message, no socket" "exit $rc: $(head -n 3 "$tmp/err")"
 		find "$tmp" -type s -delete
 	fi
 }
@@ -259,14 +256,14 @@ PY
 		grep -q "fake-vhost-blk: SET_FEATURES(LOG_ALL)" "$tmp/vu-r.log"
 	check "migration: used rings logged (VHOST_VRING_F_LOG)" \
 		grep -q "fake-vhost-blk: SET_VRING_ADDR(LOG)" "$tmp/vu-r.log"
-	[ $nfail = 0 ] || { sed 's/^/#   migrate: /' "$tmp/mig.out"; mon "info migrate" | sed 's/^/#   /'; }
+	[ "$tap_fail" = 0 ] || { sed 's/^/#   migrate: /' "$tmp/mig.out"; mon "info migrate" | sed 's/^/#   /'; }
 	kill "$qr" 2>/dev/null
 	wait "$qr" 2>/dev/null
 	kill -TERM "$rpid"
 	wait "$rpid"
-	[ $nfail = 0 ] || grep -v "fake-vhost-blk: [A-Z_]*$" "$tmp/vu-r.log" | tail -n 14 | sed "s/^/#   vu-r: /"
+	[ "$tap_fail" = 0 ] || grep -v "fake-vhost-blk: [A-Z_]*$" "$tmp/vu-r.log" | tail -n 14 | sed "s/^/#   vu-r: /"
 else
-	nok "resize check" "no $G/inner.cpio (make -C tools vhost-user-guest)"
+	fail "resize check" "no $G/inner.cpio (make -C tools vhost-user-guest)"
 fi
 
 # The admin's files in contrib/: the libvirt domain validates against
@@ -277,7 +274,7 @@ if command -v virt-xml-validate > /dev/null; then
 	check "contrib/libvirt-vm0.xml validates (virt-xml-validate, libvirt 9.0 schema)" \
 		virt-xml-validate "$C/libvirt-vm0.xml" domain
 else
-	nok "contrib/libvirt-vm0.xml validates" "no virt-xml-validate: apt-get install libvirt-clients (make setup)"
+	fail "contrib/libvirt-vm0.xml validates" "no virt-xml-validate: apt-get install libvirt-clients (make setup)"
 fi
 mkdir -p "$tmp/unit"
 sed "s|/usr/local/sbin/pvblk-vhost-user|$B/pvblk-vhost-user|" "$C/pvblk-vhost-user@.service" \
@@ -292,9 +289,8 @@ check "contrib/host.conf serves its two exports" wait_for 10 test -S "$tmp/vm0.s
 kill -TERM $pid
 wait $pid
 
-if [ $nfail != 0 ]; then
+if [ "$tap_fail" != 0 ]; then
 	echo "# daemon log:"
 	sed 's/^/#   /' "$tmp/vu.log" | tail -60
 fi
-echo "$npass passed, $nfail failed"
-[ $nfail = 0 ]
+tap_totals
