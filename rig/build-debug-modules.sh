@@ -3,12 +3,12 @@
 #
 # Build pvblk.ko and pvblk_kunit.ko out of tree against the debug kernel
 # (rig/debug-kernel.sh, built first when missing), in an rsync'd copy of
-# the sources under $PVBLK_CACHE/build/debug-modules so that the stock
+# the sources under $DEBUG_MODULES (rig/common.sh) so that the stock
 # build objects in the work tree are left alone.
 #
 # Usage: rig/build-debug-modules.sh [--dom0] [make args...]   (e.g. W=1 C=1)
 #   --dom0  against the Xen dom0 flavour (rig/debug-kernel.sh --dom0), in
-#           $PVBLK_CACHE/build/debug-dom0-modules
+#           $DEBUG_DOM0_MODULES
 # Prints the paths of the built .ko files on stdout.  Exit status: 0 both
 # built; 2 only pvblk.ko (pvblk_kunit.ko failed, retried without it);
 # 1 pvblk.ko failed too.
@@ -16,13 +16,13 @@ set -euo pipefail
 # shellcheck source=rig/common.sh
 . "$(dirname "$0")/common.sh"
 
-M=$PVBLK_CACHE/build/debug-modules
+M=$DEBUG_MODULES
 kargs=()
 case ${1:-} in
 -h|--help) sed -n '3,15p' "$0"; exit 0 ;;
 --dom0)
 	DEBUG_BUILD=$DEBUG_DOM0_BUILD
-	M=$PVBLK_CACHE/build/debug-dom0-modules
+	M=$DEBUG_DOM0_MODULES
 	kargs=(--dom0)
 	shift
 	;;

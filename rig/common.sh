@@ -24,6 +24,13 @@ KSRC_COPY=${KSRC_COPY:-$PVBLK_CACHE/src/linux-$KSRC_VERSION-pvblk}
 DEBUG_BUILD=${DEBUG_BUILD:-$PVBLK_CACHE/build/debug-kernel}
 # The debug kernel's Xen dom0 flavour (rig/debug-kernel.sh --dom0).
 DEBUG_DOM0_BUILD=${DEBUG_DOM0_BUILD:-$PVBLK_CACHE/build/debug-dom0-kernel}
+# pvblk.ko built against those two (rig/build-debug-modules.sh).  Worktrees
+# tested side by side set PVBLK_MODBUILD_TAG so that one does not boot the
+# other's module.
+# shellcheck disable=SC2034 # used by build-debug-modules.sh, vm-run.sh
+DEBUG_MODULES=$PVBLK_CACHE/build/debug-modules${PVBLK_MODBUILD_TAG:+-$PVBLK_MODBUILD_TAG}
+# shellcheck disable=SC2034 # used by build-debug-modules.sh
+DEBUG_DOM0_MODULES=$PVBLK_CACHE/build/debug-dom0-modules${PVBLK_MODBUILD_TAG:+-$PVBLK_MODBUILD_TAG}
 export CCACHE_DIR=${CCACHE_DIR:-$PVBLK_CACHE/ccache}
 JOBS=${JOBS:-$(nproc)}
 

@@ -125,8 +125,8 @@ for t in "${tests[@]}"; do
 		kver=$(build_kver "$DEBUG_BUILD")
 		modroot=$DEBUG_BUILD/mod-install
 		ensure_modules debug
-		ko=${PVBLK_KO:-$PVBLK_CACHE/build/debug-modules/pvblk.ko}
-		kunit_ko=${PVBLK_KUNIT_KO:-$PVBLK_CACHE/build/debug-modules/pvblk_kunit.ko}
+		ko=${PVBLK_KO:-$DEBUG_MODULES/pvblk.ko}
+		kunit_ko=${PVBLK_KUNIT_KO:-$DEBUG_MODULES/pvblk_kunit.ko}
 		;;
 	*)
 		kimg=$(readlink -f "$kernel")
