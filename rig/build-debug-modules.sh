@@ -9,6 +9,9 @@
 # Usage: rig/build-debug-modules.sh [--dom0] [make args...]   (e.g. W=1 C=1)
 #   --dom0  against the Xen dom0 flavour (rig/debug-kernel.sh --dom0), in
 #           $DEBUG_DOM0_MODULES
+# Both are built with gcov counters (PVBLK_GCOV=1, the kernel has
+# CONFIG_GCOV_KERNEL; PVBLK_GCOV=0 in the environment turns that off): the
+# debug runs hand their counts to rig/coverage.sh.
 # Prints the paths of the built .ko files on stdout.  Exit status: 0 both
 # built; 2 only pvblk.ko (pvblk_kunit.ko failed, retried without it);
 # 1 pvblk.ko failed too.
@@ -45,6 +48,7 @@ build() {
 	make -C "$DEBUG_BUILD" M="$M" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc" \
 		CONFIG_PVBLK=m CONFIG_PVBLK_VHOST=y CONFIG_PVBLK_XEN=y \
 		CONFIG_PVBLK_KUNIT_TEST="$kunit" PVBLK_VHOST_INC="$KSRC/drivers/vhost" \
+		PVBLK_GCOV="${PVBLK_GCOV:-1}" \
 		KCFLAGS="$defs" "$@" modules >&2
 }
 

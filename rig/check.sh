@@ -47,6 +47,7 @@ dom0-kernel	exit	-	bash rig/debug-kernel.sh --dom0
 dom0-modules	exit	-	bash rig/build-debug-modules.sh --dom0
 xen-debug	tally	retry	bash rig/xen-check.sh --kernel debug
 bench-smoke	tally	retry	bash rig/bench.sh --smoke
+coverage	tally	-	bash rig/coverage.sh
 '
 
 # Build pvblk.ko and check that it is for the target kernel.
@@ -109,6 +110,10 @@ want() {
 	for s in ${PVBLK_CHECK_SKIP:-}; do [ "$s" = "$1" ] && return 1; done
 	return 0
 }
+
+# The debug runs' gcov counters of this run (rig/coverage.sh reports them).
+export PVBLK_GCOV_DIR=${PVBLK_GCOV_DIR:-$PVBLK_CACHE/gcov/check}
+if want vm-debug || want xen-debug; then bash rig/coverage.sh --clear; fi
 
 # run_step NAME COUNTS CMD...: run, log (retry when NAME is in
 # RETRY_STEPS), count as COUNTS says, add a summary line.

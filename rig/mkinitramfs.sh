@@ -250,6 +250,8 @@ if [ -w $kml ] && [ ! -e /run/pvblk-kmemleak-scanned ]; then
 	echo "PVBLK-VM: kmemleak scan"
 	cat $kml
 fi
+# pvblk's gcov counters, when the kernel and pvblk.ko have them.
+[ -f /pvblk/gcov-dump.sh ] && bash /pvblk/gcov-dump.sh
 sync
 echo "PVBLK-VM-VERDICT: exit=$rc"
 poweroff -f

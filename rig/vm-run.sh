@@ -20,7 +20,9 @@
 # factor for every timeout, for slow machines), PVBLK_KO / PVBLK_KUNIT_KO
 # (module files to ship instead of the built ones), PVBLK_APPEND (extra
 # kernel command line), PVBLK_ACCEL (the -accel value, default
-# tcg,thread=multi; e.g. tcg,thread=single for -icount).
+# tcg,thread=multi; e.g. tcg,thread=single for -icount), PVBLK_GCOV_DIR
+# (where a debug run's gcov counters go, default $PVBLK_CACHE/gcov/latest;
+# rig/coverage.sh reads them).
 #
 # Test headers (comment lines anywhere in the test file):
 #   # vm-modules: null_blk brd vhost ...   modules the guest needs (+deps)
@@ -183,6 +185,7 @@ for t in "${tests[@]}"; do
 		cp -a "$REPO/$f" "$stage/pvblk/extra/"
 	done
 	printf 'PVBLK_KERNEL=%s\n' "$kernel" > "$stage/pvblk/run.env"
+	cp "$RIG_DIR/gcov-dump.sh" "$stage/pvblk/gcov-dump.sh"
 	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio -o -H newc --quiet -R 0:0) > "$run/run.cpio"
 	cat "$base" "$run/run.cpio" > "$run/initrd.cpio"
@@ -207,6 +210,7 @@ for t in "${tests[@]}"; do
 	rc=${PIPESTATUS[0]}
 	set -e
 	rm -rf "$run"
+	bash "$RIG_DIR/coverage.sh" --save "$log" "${name%.test}-$kernel"
 
 	# Raw KTAP a test prints between PVBLK-KTAP-BEGIN/END is not counted
 	# here: the test reports each case as its own ok/not ok line.

@@ -227,6 +227,7 @@ run_one() {
 	cp "$here/xen/dom0-lib.sh" "$stage/scenario/lib.sh"
 	cp "$here/xen/dom0-init.sh" "$stage/init"
 	cp "$here/xen/domu-init.sh" "$stage/rig/domu-init.sh"
+	cp "$here/gcov-dump.sh" "$stage/rig/gcov-dump.sh"
 	cp "$here/tap.sh" "$stage/rig/tap.sh"
 	chmod 0755 "$stage/init" "$stage/rig/domu-init.sh"
 	if [ -f "$PVBLK_KO" ]; then
@@ -270,6 +271,7 @@ run_one() {
 	say "$name: QEMU exited with status $rc after $((SECONDS - t0)) s"
 	rm -f "$initrd"
 	rm -rf "$stage"
+	bash "$here/coverage.sh" --save "$l/console.log" "xen-$name-$kernel" || true
 	judge "$l"
 }
 

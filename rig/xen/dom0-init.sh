@@ -71,6 +71,8 @@ if [ -w $kml ]; then
 	module_loaded pvblk && { rmmod pvblk || fail "rmmod pvblk before the kmemleak scan"; }
 	dom0_kmemleak
 fi
+# pvblk's gcov counters (debug dom0), for rig/coverage.sh.
+[ -f /rig/gcov-dump.sh ] && bash /rig/gcov-dump.sh
 if [ "$rc" = 0 ] && ! grep -q '^not ok' /run/pvblk-results 2>/dev/null; then
 	echo "PVBLK-XEN-VERDICT: PASS"
 else
