@@ -63,6 +63,15 @@ if [ $force = 0 ] && [ -f "$B/arch/x86/boot/bzImage" ] &&
 	exit 0
 fi
 
+# A build of another configuration is cleaned first: after the debug
+# configs gained options (gcov, the fault-injection filter) an incremental
+# rebuild of the dom0 flavour booted with modules it could not load; a
+# clean one did not.  ccache keeps that cheap.
+if [ -f "$B/.pvblk-stamp" ] && [ "$(cat "$B/.pvblk-stamp")" != "$stamp_key" ]; then
+	step "configuration changed since the last build: make clean first"
+	"${MAKE[@]}" clean >/dev/null
+	rm -f "$B/.pvblk-stamp"
+fi
 step "configuring: olddefconfig from ${FRAGS[*]}"
 cp "$FRAG" "$B/.config"
 "${MAKE[@]}" olddefconfig >/dev/null

@@ -64,6 +64,12 @@ if [ "${1:-}" = --dom0-modules ]; then
 	kv=$2
 	mr=$(cd "$3" && pwd)
 	[ -d "$mr/lib/modules/$kv" ] || { say "no $mr/lib/modules/$kv"; exit 1; }
+	# Each one a module or built in: one missing is this build's fault,
+	# not something for dom0's /init to find out.
+	for m in $DOM0_MODULES; do
+		modprobe -d "$mr" -S "$kv" --show-depends "$m" > /dev/null ||
+			{ say "$kv in $mr has no module $m"; exit 1; }
+	done
 	# shellcheck disable=SC2086 # a list of module names
 	key=$( { cat "$0"; echo "$kv"
 		 modprobe -d "$mr" -S "$kv" --show-depends $DOM0_MODULES |

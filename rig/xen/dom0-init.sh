@@ -33,7 +33,8 @@ die() {
 step "modules: depmod and xen modules"
 depmod -a || die "depmod"
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
-	modprobe "$m" || die "modprobe $m"
+	out=$(modprobe "$m" 2>&1) ||
+		die "modprobe $m ($(uname -r)): $(echo "$out" | tr '\n' ' ')"
 done
 mkdir -p /proc/xen
 mount -t xenfs xenfs /proc/xen || die "mount xenfs"
