@@ -23,10 +23,12 @@ detach
 stuck
 hostile
 nbd
+fuzz
 "
 DEBUG_SCENARIOS="
 pvblk
 detach
+fuzz
 "
 
 kernel=stock
