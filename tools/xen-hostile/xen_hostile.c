@@ -2248,7 +2248,7 @@ static bool fz_batch(struct hf_dev *d, struct hf_fz *z, struct hf_ring *r, bool 
 				cond_resched();
 		}
 	}
-	if (fz_below(z, 1000) < 5) {	/* Closed (or Closing), all in flight */
+	if (fz_below(z, 1000) < 3) {	/* Closed (or Closing), all in flight */
 		z->closes++;
 		if (fz_pct(z, 50))
 			set_state(d, XenbusStateClosed);
@@ -2306,12 +2306,13 @@ static void fz_round(struct hf_dev *d, struct hf_fz *z)
 	z->s = fz_mix(z->seed ^ fz_mix(z->round)) | 1;
 	tag = (u32)fz_next(z) | 1;
 	r = &d->rings[fz_below(z, d->nr_rings)];
+	/* A reconnect costs seconds under TCG: about 2 % of the rounds. */
 	ev = fz_below(z, 1000);
-	if (ev < 4) {
+	if (ev < 5) {
 		fz_refused(d, z);
 		return;
 	}
-	if (ev < 10) {
+	if (ev < 9) {
 		fz_connect(d, z, true);
 		return;
 	}
@@ -2319,7 +2320,7 @@ static void fz_round(struct hf_dev *d, struct hf_fz *z)
 		fz_proto32(d, z);
 		return;
 	}
-	if (ev < 16) {
+	if (ev < 15) {
 		fz_lie(d, z, r);
 		return;
 	}
