@@ -1703,6 +1703,17 @@ static u32 fz_pool_ref(struct hf_dev *d, struct hf_fz *z)
 	return d->dref[HF_FZ_POOL + fz_below(z, HF_NDATA - HF_FZ_POOL)];
 }
 
+/*
+ * The pool grant standing in for a reference a fuzzed request may not
+ * name.  Whether one may depends on the grant numbers of this boot, so
+ * the replacement draws nothing from the generator: the sequence stays
+ * the seed's.
+ */
+static u32 fz_replace_ref(struct hf_dev *d, u32 ref)
+{
+	return d->dref[HF_FZ_POOL + ref % (HF_NDATA - HF_FZ_POOL)];
+}
+
 /* A page granted for one batch: read-only, to another domain, or revoked. */
 static u32 fz_special(struct hf_dev *d, struct hf_fz *z, unsigned int kind)
 {
@@ -1796,7 +1807,7 @@ static void fz_ipage(struct hf_dev *d, struct hf_fz *z, unsigned int i)
 
 			memcpy(&seg[k], &v, sizeof(seg[k]));
 			if (!fz_allowed(d, seg[k].gref))
-				seg[k].gref = fz_pool_ref(d, z);
+				seg[k].gref = fz_replace_ref(d, seg[k].gref);
 		}
 		return;
 	}
@@ -1909,7 +1920,8 @@ static void fz_guard(struct hf_dev *d, struct hf_ring *r, RING_IDX idx, bool fuz
 		} else {
 			for (i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
 				if (!fz_allowed(d, req->u.rw.seg[i].gref))
-					req->u.rw.seg[i].gref = fz_pool_ref(d, z);
+					req->u.rw.seg[i].gref =
+						fz_replace_ref(d, req->u.rw.seg[i].gref);
 		}
 	}
 	if (z->nout < HF_FZ_NOUT)
