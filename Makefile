@@ -9,6 +9,10 @@
 #   make fuzz       a long pvblk-fuzz run on the debug kernel:
 #                   FUZZ_SECONDS (default 3600), FUZZ_SEED (default: random,
 #                   printed), FUZZ_KMEMLEAK (seconds between scans, 600)
+#   make fuzz-xen   a long run of the Xen fuzzer (tools/xen-hostile, scenario
+#                   tests/xen/fuzz.sh): FUZZ_SECONDS, FUZZ_SEED as above,
+#                   FUZZ_FROM / FUZZ_ROUNDS (replay rounds FROM.. only),
+#                   FUZZ_XEN_KERNEL (dom0 kernel: stock, the default, or debug)
 # The kernel build itself is Kbuild (also used in-tree as drivers/block/pvblk).
 
 KVER ?= $(shell bash -c '. $(CURDIR)/rig/versions.sh; pvblk_kver')
@@ -64,8 +68,20 @@ fuzz:
 	PVBLK_APPEND="pvblk_fuzz.seconds=$(FUZZ_SECONDS) pvblk_fuzz.seed=$(FUZZ_SEED) pvblk_fuzz.kmemleak=$(FUZZ_KMEMLEAK)" \
 	  bash rig/vm-run.sh --kernel debug --timeout $$(( $(FUZZ_SECONDS) + 900 )) tests/vm/vhost-fuzz.test
 
+# The Xen fuzzer: the seed and duration reach the guest through the rig.
+FUZZ_FROM ?= 0
+FUZZ_ROUNDS ?= 0
+FUZZ_XEN_KERNEL ?= stock
+fuzz-xen:
+	@echo "make fuzz-xen: seed $(FUZZ_SEED), $(FUZZ_SECONDS) s, dom0 $(FUZZ_XEN_KERNEL) (replay: make fuzz-xen FUZZ_SEED=$(FUZZ_SEED) FUZZ_SECONDS=$(FUZZ_SECONDS))"
+	$(if $(filter stock,$(FUZZ_XEN_KERNEL)),$(MAKE) modules)
+	$(MAKE) -C tools/xen-hostile
+	PVBLK_XEN_TIMEOUT=$$(( $(FUZZ_SECONDS) + 600 )) \
+	PVBLK_XEN_ENV="DOMU_FUZZ_SEED=$(FUZZ_SEED) DOMU_FUZZ_SECONDS=$(FUZZ_SECONDS) DOMU_FUZZ_FROM=$(FUZZ_FROM) DOMU_FUZZ_ROUNDS=$(FUZZ_ROUNDS) $(PVBLK_XEN_ENV)" \
+	  bash rig/xen-run.sh --kernel $(FUZZ_XEN_KERNEL) fuzz
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	@if [ -f tools/Makefile ]; then $(MAKE) -C tools clean; fi
 
-.PHONY: all modules tools setup lint check bench fuzz clean versions-check
+.PHONY: all modules tools setup lint check bench fuzz fuzz-xen clean versions-check

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # rig/xen-check.sh [--kernel stock|debug] [SCENARIO...]: the Xen integration
 # scenarios (tests/xen), one QEMU TCG boot each (1-2 minutes each on the
-# stock dom0, the hostile one ~3; see tests/xen/README.md), through
-# rig/xen-run.sh.  Builds the hostile frontend module (tools/xen-hostile)
-# that the "hostile" scenario loads in its guest.
+# stock dom0, the hostile one ~3, the fuzz one ~5; see tests/xen/README.md),
+# through rig/xen-run.sh.  Builds the hostile frontend module
+# (tools/xen-hostile) that the "hostile" and "fuzz" scenarios load in
+# their guest.
 #   --kernel stock   (default) dom0 on Debian's kernel: STOCK_SCENARIOS
 #   --kernel debug   dom0 on the debug kernel (KASAN, lockdep, kmemleak,
 #                    UBSAN...; slower): DEBUG_SCENARIOS
@@ -23,10 +24,12 @@ detach
 stuck
 hostile
 nbd
+fuzz
 "
 DEBUG_SCENARIOS="
 pvblk
 detach
+fuzz
 "
 
 kernel=stock

@@ -26,6 +26,7 @@
 #include <linux/uaccess.h>
 #include <linux/interrupt.h>
 #include <linux/random.h>
+#include <linux/vmalloc.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
 #include <xen/events.h>
@@ -48,6 +49,7 @@
 #define HF_RSP_TIMEOUT	(-1000)
 
 struct hf_dev;
+struct hf_fz;
 
 /* One ring (queue) of the current connection. */
 struct hf_ring {
@@ -105,6 +107,7 @@ struct hf_dev {
 	char *res;
 	size_t res_len;
 	unsigned int nok, nfail;
+	struct hf_fz *fz;		/* the fuzz run in progress, under lock */
 };
 
 static struct dentry *hf_root;
@@ -1572,6 +1575,885 @@ static const struct hf_case hf_cases[] = {
 	{ "swap-connect-refused", c_connect_refused, 0, true },
 };
 
+/* ---- fuzz mode ---- */
+
+/*
+ * Writing "SEED SECONDS [FROM [ROUNDS]]" to .../<devid>/fuzz runs the
+ * fuzzer on that vbd for SECONDS (or ROUNDS rounds), starting at round
+ * FROM.  Round N of seed S draws everything from its own generator (seeded
+ * from S and N), so the same seed gives the same sequence of requests, and
+ * "S 0 N 1" replays round N alone (from the default connection).
+ *
+ * A round is two batches on one ring, each of random and mutated requests
+ * with one valid request among them: a write of patterned pages to the
+ * verification region (the first HF_FZ_SLOTS pages of the disk, which no
+ * fuzzed request may touch), then a read of it, compared.  At a lower rate
+ * a round instead lies about req_prod, closes with requests in flight,
+ * reconnects with random ring-page-order / num-queues / protocol /
+ * feature-persistent values or with values the backend must refuse.
+ * Every request needs an answer within HF_FZ_RSP_MS (else: a hang).
+ * Failures are "not ok" lines naming the seed and round; the counts end
+ * as "ok" lines in .../result.
+ */
+#define HF_FZ_VSRC	0	/* data[0..7]: valid write source */
+#define HF_FZ_VDST	8	/* data[8..15]: valid read destination */
+#define HF_FZ_POOL	16	/* data[16..31]: fuzzed requests' pages */
+#define HF_FZ_VMAX	8	/* pages per valid request */
+#define HF_FZ_SLOTS	256	/* verification region, pages */
+#define HF_FZ_VSECT	(HF_FZ_SLOTS * 8)
+#define HF_FZ_MAXB	24	/* fuzzed requests per batch at most */
+#define HF_FZ_NSPEC	48	/* special grants per batch */
+#define HF_FZ_NOUT	64	/* requests in flight at most */
+#define HF_FZ_MAXFAIL	24	/* failure lines kept */
+#define HF_FZ_RSP_MS	20000
+/* Grant references at and above this are beyond any grant table. */
+#define HF_FZ_BAD_MIN	0x10000000U
+
+enum { FZ_OKAY, FZ_ERROR, FZ_EOPNOTSUPP, FZ_OTHER };
+
+struct hf_spec {
+	int ref;
+	struct page *pg;
+	bool revoke;		/* end access right after the push */
+};
+
+struct hf_fz {
+	u64 seed, round, s;
+	u64 reqs, fuzzed, valid, verified, rsp[4];
+	u64 reconnects, refused, lies, storms, closes, proto32, stale;
+	u64 mutated, indirect, specials, batches;
+	u64 hangs, unknown_ids, bad_valid, mismatches, failures;
+	u32 tag[HF_FZ_SLOTS];
+	struct hf_spec spec[HF_FZ_NSPEC];
+	unsigned int nspec;
+	u64 out[HF_FZ_NOUT];	/* ids of the slots pushed, not answered */
+	unsigned int nout;
+	u64 vid;		/* id of this batch's valid request */
+	u8 vop;
+	int vst;		/* its status, HF_RSP_TIMEOUT until answered */
+	bool abort;
+};
+
+static u64 fz_mix(u64 x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static u64 fz_next(struct hf_fz *z)
+{
+	z->s ^= z->s >> 12;
+	z->s ^= z->s << 25;
+	z->s ^= z->s >> 27;
+	return z->s * 0x2545f4914f6cdd1dULL;
+}
+
+static u32 fz_below(struct hf_fz *z, u32 n)
+{
+	return n ? (u32)(fz_next(z) >> 32) % n : 0;
+}
+
+static bool fz_pct(struct hf_fz *z, u32 pct)
+{
+	return fz_below(z, 100) < pct;
+}
+
+static __printf(2, 3) void fz_fail(struct hf_dev *d, const char *fmt, ...)
+{
+	struct hf_fz *z = d->fz;
+	char buf[160];
+	va_list ap;
+
+	z->failures++;
+	if (z->failures > HF_FZ_MAXFAIL)
+		return;
+	va_start(ap, fmt);
+	vscnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	hf_fail(d,
+		"fuzz seed %llu round %llu: %s (replay: FUZZ_SEED=%llu FUZZ_FROM=%llu FUZZ_ROUNDS=1)",
+		z->seed, z->round, buf, z->seed, z->round);
+	pr_warn("xen_hostile: fuzz seed %llu round %llu: %s\n", z->seed, z->round, buf);
+}
+
+/* Is @ref one a fuzzed request may name (never a ring, valid or toolstack page)? */
+static bool fz_allowed(struct hf_dev *d, u32 ref)
+{
+	struct hf_fz *z = d->fz;
+	unsigned int i;
+
+	if (ref >= HF_FZ_BAD_MIN)
+		return true;
+	for (i = HF_FZ_POOL; i < HF_NDATA; i++)
+		if (ref == d->dref[i])
+			return true;
+	for (i = 1; i < HF_NIPAGES; i++)
+		if (ref == d->iref[i])
+			return true;
+	for (i = 0; i < z->nspec; i++)
+		if (ref == (u32)z->spec[i].ref)
+			return true;
+	return false;
+}
+
+static u32 fz_pool_ref(struct hf_dev *d, struct hf_fz *z)
+{
+	return d->dref[HF_FZ_POOL + fz_below(z, HF_NDATA - HF_FZ_POOL)];
+}
+
+/*
+ * The pool grant standing in for a reference a fuzzed request may not
+ * name.  Whether one may depends on the grant numbers of this boot, so
+ * the replacement draws nothing from the generator: the sequence stays
+ * the seed's.
+ */
+static u32 fz_replace_ref(struct hf_dev *d, u32 ref)
+{
+	return d->dref[HF_FZ_POOL + ref % (HF_NDATA - HF_FZ_POOL)];
+}
+
+/* A page granted for one batch: read-only, to another domain, or revoked. */
+static u32 fz_special(struct hf_dev *d, struct hf_fz *z, unsigned int kind)
+{
+	domid_t be = d->xdev->otherend_id;
+	struct hf_spec *sp;
+	struct page *pg;
+	int ref;
+
+	if (z->nspec >= HF_FZ_NSPEC)
+		return HF_BAD_GREF;
+	pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!pg)
+		return HF_BAD_GREF;
+	ref = gnttab_grant_foreign_access(kind == 2 ? HF_OTHER_DOMID : be,
+					  xen_page_to_gfn(pg), kind == 1);
+	if (ref < 0) {
+		__free_page(pg);
+		return HF_BAD_GREF;
+	}
+	z->specials++;
+	if (kind == 0) {	/* ended before the push */
+		gnttab_end_foreign_access_ref(ref);
+		gnttab_free_grant_reference(ref);
+		__free_page(pg);
+		pg = NULL;
+	}
+	sp = &z->spec[z->nspec++];
+	sp->ref = ref;
+	sp->pg = pg;
+	sp->revoke = kind == 3;
+	return ref;
+}
+
+static u32 fz_gref(struct hf_dev *d, struct hf_fz *z)
+{
+	u32 k = fz_below(z, 100);
+
+	if (k < 80)
+		return fz_pool_ref(d, z);
+	if (k < 86)
+		return HF_FZ_BAD_MIN + fz_below(z, 0x6fffffff);
+	return fz_special(d, z, (k - 86) % 4);
+}
+
+static void fz_seg(struct hf_dev *d, struct hf_fz *z, struct blkif_request_segment *seg)
+{
+	seg->gref = fz_gref(d, z);
+	if (fz_pct(z, 85)) {
+		seg->first_sect = fz_below(z, 8);
+		seg->last_sect = seg->first_sect + fz_below(z, 8 - seg->first_sect);
+	} else {
+		seg->first_sect = fz_below(z, 256);
+		seg->last_sect = fz_below(z, 256);
+	}
+}
+
+/* A start sector: mostly in range (past the verification region), else not. */
+static u64 fz_sector(struct hf_dev *d, struct hf_fz *z)
+{
+	u64 room = d->sectors > HF_FZ_VSECT + 1024 ? d->sectors - HF_FZ_VSECT - 1024 : 1;
+	u32 k = fz_below(z, 100);
+
+	if (k < 70)
+		return HF_FZ_VSECT + fz_next(z) % room;
+	if (k < 78)
+		return d->sectors - 1 - fz_below(z, 16);
+	if (k < 86)
+		return d->sectors + fz_below(z, 4096);
+	if (k < 93)
+		return fz_next(z);
+	return ~0ULL - fz_below(z, 16);
+}
+
+static u8 fz_other_op(struct hf_fz *z)
+{
+	static const u8 ops[] = { 4, 7, 8, 9, 16, 99, 127, 128, 255 };
+	u32 k = fz_below(z, ARRAY_SIZE(ops) + 1);
+
+	return k < ARRAY_SIZE(ops) ? ops[k] : fz_below(z, 256);
+}
+
+/* Fill fuzzed indirect page @i with segments, valid-looking or garbage. */
+static void fz_ipage(struct hf_dev *d, struct hf_fz *z, unsigned int i)
+{
+	struct blkif_request_segment *seg = page_address(d->ipage[i]);
+	unsigned int k, n = HF_SEGS_PER_IPAGE;
+
+	if (fz_pct(z, 20)) {
+		for (k = 0; k < n; k++) {
+			u64 v = fz_next(z);
+
+			memcpy(&seg[k], &v, sizeof(seg[k]));
+			if (!fz_allowed(d, seg[k].gref))
+				seg[k].gref = fz_replace_ref(d, seg[k].gref);
+		}
+		return;
+	}
+	/* Only the first entries vary: keep a batch cheap under TCG. */
+	for (k = 0; k < 32; k++)
+		fz_seg(d, z, &seg[k]);
+}
+
+/* Segments of every fuzzed indirect page point at pool pages. */
+static void fz_ipages_reset(struct hf_dev *d)
+{
+	struct blkif_request_segment *seg;
+	unsigned int i, k;
+
+	for (i = 1; i < HF_NIPAGES; i++) {
+		seg = page_address(d->ipage[i]);
+		for (k = 0; k < HF_SEGS_PER_IPAGE; k++) {
+			seg[k].gref = d->dref[HF_FZ_POOL + k % (HF_NDATA - HF_FZ_POOL)];
+			seg[k].first_sect = 0;
+			seg[k].last_sect = 7;
+		}
+	}
+}
+
+/* One fuzzed request in the next slot of @r. */
+static void fz_request(struct hf_dev *d, struct hf_fz *z, struct hf_ring *r)
+{
+	struct blkif_request *req = next_req(r);
+	u32 k = fz_below(z, 100), i, n, npg;
+	u8 *b = (u8 *)req;
+
+	z->fuzzed++;
+	req->u.rw.id = ++d->next_id;
+	req->u.rw.sector_number = fz_sector(d, z);
+	if (k < 50 || k >= 90) {		/* direct read, write, barrier */
+		u32 o = fz_below(z, 10);
+
+		req->operation = o < 5 ? BLKIF_OP_READ : o < 9 ? BLKIF_OP_WRITE :
+				 BLKIF_OP_WRITE_BARRIER;
+		n = fz_pct(z, 85) ? 1 + fz_below(z, BLKIF_MAX_SEGMENTS_PER_REQUEST) :
+		    fz_below(z, 256);
+		req->u.rw.nr_segments = n;
+		for (i = 0; i < n && i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
+			fz_seg(d, z, &req->u.rw.seg[i]);
+	} else if (k < 57) {			/* flush or barrier, no data */
+		req->operation = fz_pct(z, 60) ? BLKIF_OP_FLUSH_DISKCACHE :
+				 BLKIF_OP_WRITE_BARRIER;
+		req->u.rw.nr_segments = fz_pct(z, 80) ? 0 : fz_below(z, 12);
+		for (i = 0; i < req->u.rw.nr_segments && i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
+			fz_seg(d, z, &req->u.rw.seg[i]);
+	} else if (k < 65) {			/* discard */
+		req->operation = BLKIF_OP_DISCARD;
+		req->u.discard.flag = fz_pct(z, 80) ? 0 : fz_below(z, 256);
+		req->u.discard.nr_sectors = fz_pct(z, 80) ? 1 + fz_below(z, 4096) :
+					    fz_next(z);
+	} else if (k < 82) {			/* indirect */
+		u32 o = fz_below(z, 10);
+
+		z->indirect++;
+		req->operation = BLKIF_OP_INDIRECT;
+		req->u.indirect.indirect_op = o < 4 ? BLKIF_OP_READ : o < 8 ? BLKIF_OP_WRITE :
+					      fz_other_op(z);
+		n = fz_pct(z, 80) ? 1 + fz_below(z, max(d->max_indirect, 1U)) :
+		    fz_pct(z, 50) ? d->max_indirect + fz_below(z, 8) : fz_below(z, 65536);
+		req->u.indirect.nr_segments = n;
+		npg = min_t(u32, DIV_ROUND_UP(n, HF_SEGS_PER_IPAGE),
+			    BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST);
+		for (i = 0; i < npg; i++) {
+			if (fz_pct(z, 90)) {
+				req->u.indirect.indirect_grefs[i] = d->iref[1 + i];
+				fz_ipage(d, z, 1 + i);
+			} else {
+				req->u.indirect.indirect_grefs[i] = fz_gref(d, z);
+			}
+		}
+	} else {				/* unknown operation, random body */
+		req->operation = fz_other_op(z);
+		for (i = 16; i < sizeof(*req); i++)
+			b[i] = fz_below(z, 256);
+	}
+	if (fz_pct(z, 10)) {			/* mutation: 1-4 bytes, not the id */
+		z->mutated++;
+		for (n = 1 + fz_below(z, 4); n; n--) {
+			i = fz_below(z, sizeof(*req) - 8);
+			i = i < 8 ? i : i + 8;
+			b[i] ^= 1 + fz_below(z, 255);
+		}
+	}
+}
+
+/*
+ * Before a push: what the backend will read in slot @idx (a fuzzed or
+ * stale request) must not touch the verification region, the valid pages
+ * or pages that are not ours to lend.  Whatever it holds, by the layout
+ * its operation byte selects.  Its id joins those awaited.
+ */
+static void fz_guard(struct hf_dev *d, struct hf_ring *r, RING_IDX idx, bool fuzzed)
+{
+	struct hf_fz *z = d->fz;
+	struct blkif_request *req = RING_GET_REQUEST(&r->fr, idx);
+	unsigned int i;
+
+	if (fuzzed) {
+		if (req->u.rw.sector_number < HF_FZ_VSECT)
+			req->u.rw.sector_number += HF_FZ_VSECT;
+		if (req->operation == BLKIF_OP_INDIRECT) {
+			for (i = 0; i < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST; i++)
+				if (!fz_allowed(d, req->u.indirect.indirect_grefs[i]))
+					req->u.indirect.indirect_grefs[i] = d->iref[1 + i];
+		} else {
+			for (i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
+				if (!fz_allowed(d, req->u.rw.seg[i].gref))
+					req->u.rw.seg[i].gref =
+						fz_replace_ref(d, req->u.rw.seg[i].gref);
+		}
+	}
+	if (z->nout < HF_FZ_NOUT)
+		z->out[z->nout++] = req->u.rw.id;
+	z->reqs++;
+}
+
+/* Guard every slot of the ring (before a req_prod lie). */
+static void fz_guard_ring(struct hf_dev *d, struct hf_ring *r)
+{
+	RING_IDX i;
+
+	for (i = 0; i < RING_SIZE(&r->fr); i++)
+		fz_guard(d, r, r->fr.req_prod_pvt + i, true);
+	d->fz->nout = 0;
+	d->fz->reqs -= RING_SIZE(&r->fr);
+}
+
+/* End this batch's special grants (the backend may still map some). */
+static void fz_specials_end(struct hf_fz *z, bool revoke_only)
+{
+	struct hf_spec *sp;
+	unsigned int i;
+
+	for (i = 0; i < z->nspec; i++) {
+		sp = &z->spec[i];
+		if (!sp->pg || (revoke_only && !sp->revoke))
+			continue;
+		if (revoke_only) {
+			if (gnttab_try_end_foreign_access(sp->ref)) {
+				__free_page(sp->pg);
+				sp->pg = NULL;
+			}
+			continue;
+		}
+		gnttab_end_foreign_access(sp->ref, sp->pg);
+		sp->pg = NULL;
+	}
+	if (!revoke_only)
+		z->nspec = 0;
+}
+
+/* Wait for every pushed slot's response; false on a hang. */
+static bool fz_collect(struct hf_dev *d, struct hf_ring *r)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(HF_FZ_RSP_MS);
+	struct hf_fz *z = d->fz;
+	struct blkif_sring *s = r->va;
+	struct blkif_response rsp;
+	unsigned int i, unknown = 0;
+	RING_IDX rp;
+
+	while (z->nout) {
+		rp = READ_ONCE(s->rsp_prod);
+		virt_rmb();	/* responses up to rp */
+		if (rp - r->fr.rsp_cons > RING_SIZE(&r->fr)) {
+			fz_fail(d, "rsp_prod %u is more than a ring ahead of %u", rp,
+				r->fr.rsp_cons);
+			return false;
+		}
+		while (r->fr.rsp_cons != rp) {
+			rsp = *RING_GET_RESPONSE(&r->fr, r->fr.rsp_cons);
+			r->fr.rsp_cons++;
+			for (i = 0; i < z->nout && z->out[i] != rsp.id; i++)
+				;
+			if (i == z->nout) {
+				z->unknown_ids++;
+				if (!unknown++)
+					fz_fail(d,
+						"response id %llu op %u status %d was never sent",
+						rsp.id, rsp.operation, rsp.status);
+				continue;
+			}
+			z->out[i] = z->out[--z->nout];
+			switch (rsp.status) {
+			case BLKIF_RSP_OKAY:
+				z->rsp[FZ_OKAY]++;
+				break;
+			case BLKIF_RSP_ERROR:
+				z->rsp[FZ_ERROR]++;
+				break;
+			case BLKIF_RSP_EOPNOTSUPP:
+				z->rsp[FZ_EOPNOTSUPP]++;
+				break;
+			default:
+				z->rsp[FZ_OTHER]++;
+				fz_fail(d, "response id %llu has status %d", rsp.id, rsp.status);
+			}
+			if (z->vid && rsp.id == z->vid) {
+				z->vst = rsp.status;
+				if (rsp.operation != z->vop)
+					fz_fail(d,
+						"valid request id %llu answered with op %u, sent %u",
+						rsp.id, rsp.operation, z->vop);
+			}
+		}
+		if (!z->nout)
+			break;
+		if (time_after(jiffies, end)) {
+			z->hangs++;
+			fz_fail(d,
+				"hang: %u request(s) unanswered after %u ms on ring %ld (first id %llu)",
+				z->nout, HF_FZ_RSP_MS, (long)(r - d->rings), z->out[0]);
+			z->nout = 0;
+			return false;
+		}
+		s->rsp_event = r->fr.rsp_cons + 1;
+		virt_mb();	/* rsp_event before the re-read of rsp_prod */
+		if (READ_ONCE(s->rsp_prod) != r->fr.rsp_cons)
+			continue;
+		wait_event_timeout(r->wq, READ_ONCE(s->rsp_prod) != r->fr.rsp_cons,
+				   msecs_to_jiffies(20));
+	}
+	return true;
+}
+
+/* Connect with random valid parameters; on failure once more with the defaults. */
+static int fz_connect(struct hf_dev *d, struct hf_fz *z, bool random)
+{
+	struct hf_params p = hf_default;
+	int st;
+
+	if (random) {
+		p.order = fz_below(z, min(d->max_order, 4U) + 1);
+		p.order_key = p.order || fz_pct(z, 50);
+		p.nq = 1 + fz_below(z, clamp(d->max_queues, 1U, (unsigned int)HF_MAXQ));
+		switch (fz_below(z, 4)) {
+		case 0:
+			p.protocol = XEN_IO_PROTO_ABI_X86_64;
+			break;
+		case 1:
+			p.no_protocol = true;
+			break;
+		}
+		p.persistent = (int)fz_below(z, 3) - 1;
+		p.direct_connected = fz_pct(z, 15);
+	}
+	hf_disconnect(d, false);
+	st = hf_connect(d, &p);
+	if (st == XenbusStateConnected) {
+		z->reconnects++;
+		fz_ipages_reset(d);
+		return 0;
+	}
+	fz_fail(d, "connect (order %u, %u queue(s), protocol %s, persistent %d): state %d",
+		p.order, p.nq ?: 1, p.no_protocol ? "none" : p.protocol ?: "native",
+		p.persistent, st);
+	if (!random) {
+		z->abort = true;
+		return -EIO;
+	}
+	return fz_connect(d, z, false);
+}
+
+/* Negotiation with a value the backend must refuse, then a good one. */
+static void fz_refused(struct hf_dev *d, struct hf_fz *z)
+{
+	struct hf_params p = hf_default;
+	unsigned int k = fz_below(z, 11);
+	int st;
+
+	switch (k) {
+	case 0:	/* ring-page-order above the maximum */
+		p.order = d->max_order + 1;
+		p.order_key = true;
+		break;
+	case 1:
+	case 2:
+	case 3:	/* 0, huge or one above multi-queue-max-queues */
+		p.nq_key = true;
+		p.nq_val = k == 1 ? 0 : k == 2 ? 1000000 + fz_below(z, 1000) :
+			   d->max_queues + 1;
+		break;
+	case 4:
+		p.protocol = "sparc64-abi";
+		break;
+	case 5:
+		p.no_ring_ref = true;
+		break;
+	case 6:
+		p.no_evtchn = true;
+		break;
+	case 7:
+		p.bogus_evtchn = true;
+		break;
+	case 8:
+		p.bad_ring_ref = true;
+		break;
+	case 9:	/* ring-page-order 1 without ring-ref0/1 */
+		p.order = 1;
+		p.order_key = true;
+		p.no_ring_ref = true;
+		break;
+	default:
+		p.bogus_state = 9;
+		break;
+	}
+	hf_disconnect(d, false);
+	st = hf_connect(d, &p);
+	if (st == XenbusStateConnected) {
+		d->connected = true;
+		fz_fail(d, "bogus negotiation %u accepted", k);
+	} else if (st != XenbusStateClosing && st != XenbusStateClosed) {
+		fz_fail(d, "bogus negotiation %u: backend state %d, not Closing", k, st);
+	} else {
+		z->refused++;
+	}
+	fz_connect(d, z, true);
+}
+
+/*
+ * A connection that says x86_32-abi: every 32-bit word of the requests
+ * pushed is a pool grant (the 32-bit layout's requests straddle ours), so
+ * whatever the backend reads, its sectors are beyond the disk and its
+ * pages are the pool's.  Nothing is asserted but the
+ * backend's health (and the verification region afterwards).
+ */
+static void fz_proto32(struct hf_dev *d, struct hf_fz *z)
+{
+	struct hf_params p = hf_default;
+	struct hf_ring *r;
+	unsigned int i, k, n;
+	u32 *w;
+
+	p.protocol = XEN_IO_PROTO_ABI_X86_32;
+	hf_disconnect(d, false);
+	if (hf_connect(d, &p) == XenbusStateConnected) {
+		z->proto32++;
+		r = ring0(d);
+		n = 1 + fz_below(z, 16);
+		for (i = 0; i < n; i++) {
+			w = (u32 *)next_req(r);
+			/* The operation is the low byte of a grant: any. */
+			for (k = 0; k < sizeof(struct blkif_request) / 4; k++)
+				w[k] = fz_pool_ref(d, z);
+		}
+		z->reqs += n;
+		z->fuzzed += n;
+		push(r);
+		msleep(300);
+	}
+	fz_connect(d, z, true);
+}
+
+/* req_prod more than a ring ahead, or backwards: the ring must stop. */
+static void fz_lie(struct hf_dev *d, struct hf_fz *z, struct hf_ring *r)
+{
+	struct blkif_sring *s = r->va;
+	int st;
+
+	z->lies++;
+	fz_guard_ring(d, r);
+	if (fz_pct(z, 70))
+		WRITE_ONCE(s->req_prod, r->fr.req_prod_pvt + RING_SIZE(&r->fr) + 1 +
+			   fz_below(z, 0x10000));
+	else
+		WRITE_ONCE(s->req_prod, r->fr.req_prod_pvt - 1 - fz_below(z, 8));
+	virt_wmb();	/* the bogus req_prod before the event */
+	notify_remote_via_irq(r->irq);
+	msleep(100);
+	st = be_state(d);
+	if (st != XenbusStateConnected && st != XenbusStateClosing && st != XenbusStateClosed)
+		fz_fail(d, "backend state %d after a req_prod lie", st);
+	fz_connect(d, z, true);
+}
+
+/* Slots of the verification region a valid request covers. */
+static void fz_pick(struct hf_fz *z, unsigned int *slot, unsigned int *n)
+{
+	*n = 1 + fz_below(z, HF_FZ_VMAX);
+	*slot = fz_below(z, HF_FZ_SLOTS - *n + 1);
+}
+
+/* The valid request of a batch, in the next slot. */
+static void fz_valid(struct hf_dev *d, struct hf_fz *z, struct hf_ring *r, bool write,
+		     unsigned int slot, unsigned int n, u32 tag)
+{
+	u64 id = ++d->next_id;
+	unsigned int i;
+
+	z->valid++;
+	z->vid = id;
+	z->vop = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+	z->vst = HF_RSP_TIMEOUT;
+	for (i = 0; i < n; i++) {
+		if (write)
+			fill(d->data[HF_FZ_VSRC + i], (u64)(slot + i) * 8, tag);
+		else
+			memset(page_address(d->data[HF_FZ_VDST + i]), 0x5a, PAGE_SIZE);
+	}
+	if (d->max_indirect >= n && fz_pct(z, 30))
+		ind_req(r, z->vop, (u64)slot * 8, write ? HF_FZ_VSRC : HF_FZ_VDST, n, id);
+	else
+		rw_req(r, z->vop, (u64)slot * 8, write ? HF_FZ_VSRC : HF_FZ_VDST, n, id);
+}
+
+/*
+ * One batch on @r: fuzzed requests around one valid one, sometimes stale
+ * slots, an event storm or a close with everything in flight.  Return
+ * false when the connection was dropped (the round ends).
+ */
+static bool fz_batch(struct hf_dev *d, struct hf_fz *z, struct hf_ring *r, bool write,
+		     unsigned int slot, unsigned int n, u32 tag)
+{
+	unsigned int room = RING_SIZE(&r->fr) - 2, i, nf, at, stale = 0;
+	RING_IDX first = r->fr.req_prod_pvt, idx;
+	u64 vid;
+
+	z->batches++;
+	nf = 1 + fz_below(z, min_t(unsigned int, HF_FZ_MAXB, room - 1));
+	at = fz_below(z, nf + 1);
+	for (i = 0; i <= nf; i++) {
+		if (i == at)
+			fz_valid(d, z, r, write, slot, n, tag);
+		else
+			fz_request(d, z, r);
+	}
+	/* Stale slots: left as the ring holds them (old requests, responses). */
+	if (fz_pct(z, 5) && room > nf + 1) {
+		stale = 1 + fz_below(z, min(room - nf - 1, 8U));
+		r->fr.req_prod_pvt += stale;
+		z->stale += stale;
+	}
+	for (idx = first, i = 0; idx != r->fr.req_prod_pvt; idx++, i++)
+		fz_guard(d, r, idx, i != at);
+	vid = z->vid;
+	push(r);
+	fz_specials_end(z, true);
+	if (fz_pct(z, 4)) {
+		unsigned int k = 100 + fz_below(z, 4000);
+
+		z->storms++;
+		while (k--) {
+			notify_remote_via_irq(r->irq);
+			if (!(k % 256))
+				cond_resched();
+		}
+	}
+	if (fz_below(z, 1000) < 3) {	/* Closed (or Closing), all in flight */
+		z->closes++;
+		if (fz_pct(z, 50))
+			set_state(d, XenbusStateClosed);
+		z->nout = 0;
+		z->vid = 0;
+		if (write)
+			memset(&z->tag[slot], 0, n * sizeof(z->tag[0]));
+		fz_specials_end(z, false);
+		fz_connect(d, z, true);
+		return false;
+	}
+	if (!fz_collect(d, r)) {
+		z->vid = 0;
+		memset(z->tag, 0, sizeof(z->tag));
+		fz_specials_end(z, false);
+		fz_connect(d, z, false);
+		return false;
+	}
+	fz_specials_end(z, false);
+	z->vid = 0;
+	if (z->vst != BLKIF_RSP_OKAY) {
+		z->bad_valid++;
+		fz_fail(d, "valid %s id %llu of %u page(s) at sector %u: %s (%d)",
+			write ? "write" : "read", vid, n, slot * 8, rsp_name(z->vst), z->vst);
+		if (write)
+			memset(&z->tag[slot], 0, n * sizeof(z->tag[0]));
+		return true;
+	}
+	if (write) {
+		for (i = 0; i < n; i++)
+			z->tag[slot + i] = tag;
+		return true;
+	}
+	for (i = 0; i < n; i++) {
+		if (!z->tag[slot + i])
+			continue;
+		fill(d->data[HF_FZ_VSRC], (u64)(slot + i) * 8, z->tag[slot + i]);
+		if (same(d->data[HF_FZ_VSRC], d->data[HF_FZ_VDST + i])) {
+			z->verified++;
+			continue;
+		}
+		z->mismatches++;
+		fz_fail(d, "data mismatch at sector %u (written with tag %#x)",
+			(slot + i) * 8, z->tag[slot + i]);
+	}
+	return true;
+}
+
+static void fz_round(struct hf_dev *d, struct hf_fz *z)
+{
+	unsigned int ev, slot, n, rslot, rn;
+	struct hf_ring *r;
+	u32 tag;
+
+	z->s = fz_mix(z->seed ^ fz_mix(z->round)) | 1;
+	tag = (u32)fz_next(z) | 1;
+	r = &d->rings[fz_below(z, d->nr_rings)];
+	/* A reconnect costs seconds under TCG: about 2 % of the rounds. */
+	ev = fz_below(z, 1000);
+	if (ev < 5) {
+		fz_refused(d, z);
+		return;
+	}
+	if (ev < 9) {
+		fz_connect(d, z, true);
+		return;
+	}
+	if (ev < 12) {
+		fz_proto32(d, z);
+		return;
+	}
+	if (ev < 15) {
+		fz_lie(d, z, r);
+		return;
+	}
+	fz_pick(z, &slot, &n);
+	if (!fz_batch(d, z, r, true, slot, n, tag))
+		return;
+	/* Mostly read back what was just written, else anywhere. */
+	rslot = slot;
+	rn = n;
+	if (fz_pct(z, 25))
+		fz_pick(z, &rslot, &rn);
+	fz_batch(d, z, r, false, rslot, rn, tag);
+}
+
+static void fz_run(struct hf_dev *d, struct hf_fz *z, u64 from, u64 rounds,
+		   unsigned int seconds)
+{
+	unsigned long t0 = jiffies, end = t0 + (unsigned long)seconds * HZ;
+	unsigned long next_note = t0 + 10 * HZ;
+	unsigned int secs;
+
+	hf_note(d, "fuzz seed %llu: from round %llu, %u s, %llu rounds (0: no limit)",
+		z->seed, from, seconds, rounds);
+	if (!d->connected && fz_connect(d, z, false))
+		return;
+	fz_ipages_reset(d);
+	for (z->round = from; !z->abort; z->round++) {
+		if (rounds && z->round >= from + rounds)
+			break;
+		if (seconds && time_after(jiffies, end))
+			break;
+		if (!d->connected && fz_connect(d, z, false))
+			break;
+		fz_round(d, z);
+		if (time_after(jiffies, next_note)) {
+			next_note += 10 * HZ;
+			pr_info("xen_hostile: fuzz %s seed %llu round %llu: %llu requests, %llu reconnects, %llu failures\n",
+				d->xdev->nodename, z->seed, z->round, z->reqs, z->reconnects,
+				z->failures);
+		}
+		cond_resched();
+	}
+	secs = jiffies_to_msecs(jiffies - t0) / 1000;
+	hf_note(d,
+		"fuzz-counts seed=%llu rounds=%llu seconds=%u requests=%llu fuzzed=%llu valid=%llu mutated=%llu indirect=%llu stale=%llu specials=%llu okay=%llu error=%llu eopnotsupp=%llu verified=%llu reconnects=%llu refused=%llu lies=%llu storms=%llu closes=%llu proto32=%llu",
+		z->seed, z->round - from, secs, z->reqs, z->fuzzed, z->valid, z->mutated,
+		z->indirect, z->stale, z->specials, z->rsp[FZ_OKAY], z->rsp[FZ_ERROR],
+		z->rsp[FZ_EOPNOTSUPP], z->verified, z->reconnects, z->refused, z->lies,
+		z->storms, z->closes, z->proto32);
+	if (z->failures > HF_FZ_MAXFAIL)
+		hf_fail(d, "fuzz seed %llu: %llu more failures not shown", z->seed,
+			z->failures - HF_FZ_MAXFAIL);
+	hf_check(d, !z->abort,
+		 "fuzz seed %llu: %llu rounds, %llu requests (%llu fuzzed, %llu valid) in %u s",
+		 z->seed, z->round - from, z->reqs, z->fuzzed, z->valid, secs);
+	hf_check(d, !z->rsp[FZ_OTHER] && !z->unknown_ids,
+		 "fuzz seed %llu: responses OKAY %llu, ERROR %llu, EOPNOTSUPP %llu; %llu bad statuses, %llu unknown ids",
+		 z->seed, z->rsp[FZ_OKAY], z->rsp[FZ_ERROR], z->rsp[FZ_EOPNOTSUPP],
+		 z->rsp[FZ_OTHER], z->unknown_ids);
+	hf_check(d, !z->hangs, "fuzz seed %llu: every request answered within %u ms (%llu hangs)",
+		 z->seed, HF_FZ_RSP_MS, z->hangs);
+	hf_check(d, !z->bad_valid && !z->mismatches && (z->verified || rounds),
+		 "fuzz seed %llu: %llu valid requests answered OKAY, %llu pages read back verified, %llu mismatches",
+		 z->seed, z->valid - z->bad_valid, z->verified, z->mismatches);
+	hf_ok(d,
+	      "fuzz seed %llu: %llu reconnects (random ring-page-order, queues, protocol, feature-persistent), %llu bogus negotiations refused, %llu req_prod lies, %llu event storms, %llu closes in flight, %llu x86_32-abi connections",
+	      z->seed, z->reconnects, z->refused, z->lies, z->storms, z->closes, z->proto32);
+	if (d->connected)
+		good_after(d, "fuzz");
+	else
+		hf_fail(d, "fuzz seed %llu: connected at the end", z->seed);
+}
+
+static ssize_t fuzz_write(struct file *f, const char __user *ubuf, size_t len,
+			  loff_t *ppos)
+{
+	struct hf_dev *d = file_inode(f)->i_private;
+	unsigned long long seed, from = 0, rounds = 0;
+	unsigned int seconds = 0;
+	struct hf_fz *z;
+	char buf[96];
+	int n;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	n = sscanf(buf, "%llu %u %llu %llu", &seed, &seconds, &from, &rounds);
+	if (n < 2 || (!seconds && !rounds))
+		return -EINVAL;
+	/* fz_guard and fz_request rely on one place for id and sector. */
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.rw.id) != 8);
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.discard.id) != 8);
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.indirect.id) != 8);
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.other.id) != 8);
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.discard.sector_number) != 16);
+	BUILD_BUG_ON(offsetof(struct blkif_request, u.indirect.sector_number) != 16);
+	z = vzalloc(sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	z->seed = seed;
+	mutex_lock(&d->lock);
+	d->res_len = 0;
+	d->res[0] = '\0';
+	d->nok = 0;
+	d->nfail = 0;
+	d->fz = z;
+	fz_run(d, z, from, rounds, seconds);
+	fz_specials_end(z, false);
+	d->fz = NULL;
+	mutex_unlock(&d->lock);
+	vfree(z);
+	return len;
+}
+
+static const struct file_operations fuzz_fops = {
+	.owner = THIS_MODULE,
+	.write = fuzz_write,
+};
+
 /* ---- debugfs ---- */
 
 static void run_case(struct hf_dev *d, const struct hf_case *c)
@@ -1714,6 +2596,7 @@ static int hf_probe(struct xenbus_device *dev, const struct xenbus_device_id *id
 	debugfs_create_file("run", 0200, d->dir, d, &run_fops);
 	debugfs_create_file("result", 0400, d->dir, d, &result_fops);
 	debugfs_create_file("cases", 0400, d->dir, d, &cases_fops);
+	debugfs_create_file("fuzz", 0200, d->dir, d, &fuzz_fops);
 	dev_info(&dev->dev, "xen_hostile: vbd %s, backend %s\n", devid,
 		 dev->otherend);
 	return 0;
