@@ -4,7 +4,8 @@
 # scenarios (tests/xen), one QEMU TCG boot each (1-2 minutes each on the
 # stock dom0, the hostile one ~3; see tests/xen/README.md), through
 # rig/xen-run.sh.  Builds the hostile frontend module (tools/xen-hostile)
-# that the "hostile" scenario loads in its guest.
+# that the "hostile" scenario loads in its guest and pvblk-stamp (tools/stamp)
+# that the "fault" scenario runs in its guest.
 #   --kernel stock   (default) dom0 on Debian's kernel: STOCK_SCENARIOS
 #   --kernel debug   dom0 on the debug kernel (KASAN, lockdep, kmemleak,
 #                    UBSAN...; slower): DEBUG_SCENARIOS
@@ -23,17 +24,19 @@ detach
 stuck
 hostile
 nbd
+fault
 "
 DEBUG_SCENARIOS="
 pvblk
 detach
+fault
 "
 
 kernel=stock
 case ${1:-} in
 --kernel) kernel=${2:-}; shift 2 ;;
 --kernel=*) kernel=${1#--kernel=}; shift ;;
--h|--help) sed -n '3,10p' "$0"; exit 0 ;;
+-h|--help) sed -n '3,11p' "$0"; exit 0 ;;
 esac
 if [ $# = 0 ]; then
 	case $kernel in
@@ -44,5 +47,6 @@ if [ $# = 0 ]; then
 	set -- "${list[@]}"
 fi
 make -s -C "$here/../tools/xen-hostile" > /dev/null
+make -s -C "$here/../tools" stamp > /dev/null
 echo "xen-check: --kernel $kernel, scenarios $*"
 exec "$here/xen-run.sh" --kernel "$kernel" "$@"
