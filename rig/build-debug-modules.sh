@@ -53,6 +53,13 @@ build() {
 }
 
 rm -f "$M/pvblk.ko" "$M/pvblk_kunit.ko"
+# A coverage build needs each object's notes file: an object left without
+# one (older syncs deleted them) is rebuilt.
+if [ "${PVBLK_GCOV:-1}" = 1 ]; then
+	find "$M/pvblk" -name '*.o' 2>/dev/null | while read -r o; do
+		[ -f "${o%.o}.gcno" ] || rm -f "$o"
+	done
+fi
 step "building pvblk.ko + pvblk_kunit.ko against $(build_kver "$DEBUG_BUILD")"
 if build m "$@"; then
 	echo "$M/pvblk.ko"

@@ -61,7 +61,9 @@ ensure_ksrc() {
 # time of the copy (no -t), so kbuild rebuilds exactly what differs from
 # the last copy, whichever worktree that came from (keeping the source's
 # mtimes let an older worktree's file look older than the objects built
-# from another one's, and it was not rebuilt).
+# from another one's, and it was not rebuilt).  Build products are
+# excluded, which also keeps --delete away from them: the gcov notes
+# (.gcno) of a coverage build must stay beside their objects.
 sync_pvblk_sources() {
 	local dest=$1
 
@@ -71,6 +73,7 @@ sync_pvblk_sources() {
 		--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
 		--exclude='modules.order' --exclude='Module.symvers' \
 		--exclude='*.dwo' --exclude='.*.d' --exclude='*.tmp' \
+		--exclude='*.gcno' --exclude='*.gcda' \
 		--include='/Kbuild' --include='/Kconfig' --include='/pvblk/***' \
 		--exclude='*' \
 		"$REPO/" "$dest/"

@@ -25,10 +25,13 @@ static void pvblk_bdev_info(struct pvblk_backend *be)
 	/*
 	 * Segments off the DMA alignment are bounced; sectors at least, as
 	 * every bio stays in whole sectors.  The logical block size binds
-	 * the request, not each segment: the block layer splits on it.
+	 * the request, not each segment: the block layer splits on it, but
+	 * cannot realign the chained bios of a long request (chain_mask).
 	 */
 	be->mem_mask = bdev_dma_alignment(bdev) | (SECTOR_SIZE - 1);
 	be->len_mask = be->mem_mask;
+	be->chain_mask = info->logical_block_size > SECTOR_SIZE ?
+			 info->logical_block_size - 1 : 0;
 	if (!info->read_only) {
 		info->max_discard_sectors = bdev_max_discard_sectors(bdev);
 		info->discard_granularity = bdev_discard_granularity(bdev);

@@ -53,7 +53,9 @@ static void pvblk_bio_go(struct pvblk_req *req, struct bio *bio,
 /*
  * READ/WRITE: bio_add_page() merges what the block layer may merge (the
  * Xen rule for grant-mapped pages included), a full bio is chained to the
- * next one and the block layer splits each to the device's limits.  Up to
+ * next one at a segment boundary, on a logical block as pvblk_req_check()
+ * bounced a request whose segments could end off one (chain_mask), and
+ * the block layer splits each to the device's limits.  Up to
  * PVBLK_INLINE_BVECS segments use the bio embedded in the request.
  */
 static void pvblk_bio_rw(struct pvblk_req *req, struct pvblk_backend *be)

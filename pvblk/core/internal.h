@@ -62,6 +62,14 @@ struct pvblk_backend {
 	 */
 	u32 mem_mask;
 	u32 len_mask;
+	/*
+	 * Block device: a READ/WRITE of more segments than one bio holds
+	 * goes out as chained bios split at a segment boundary, which must
+	 * fall on a logical block (the block layer cannot realign a bio
+	 * that starts off one).  Such a request with a segment length off
+	 * @chain_mask is bounced.  0: no chains (files, 512-byte blocks).
+	 */
+	u32 chain_mask;
 };
 
 /**

@@ -37,12 +37,14 @@ static blk_status_t pvblk_check_dwz(struct pvblk_req *req, u32 max,
  * Segments, each within its page.  A segment the backend cannot take
  * directly (@mem_mask on its offset, @len_mask on its length) marks the
  * request for the bounce: no branch per segment, the aligned path costs
- * what it did when such a segment was refused.  GET_ID passes 0 masks.
+ * what it did when such a segment was refused.  A request of more
+ * segments than one bio holds is also bounced when a segment length is
+ * off @chain_mask (see struct pvblk_backend).  GET_ID passes 0 masks.
  */
 static blk_status_t pvblk_check_segs(struct pvblk_req *req, u32 mem_mask,
-				     u32 len_mask)
+				     u32 len_mask, u32 chain_mask)
 {
-	unsigned int i, odd = 0;
+	unsigned int i, odd = 0, lens = 0;
 	u64 bytes = 0;
 
 	if (!req->nr_segs || req->nr_segs > PVBLK_MAX_SEGS || !req->segs)
@@ -54,8 +56,11 @@ static blk_status_t pvblk_check_segs(struct pvblk_req *req, u32 mem_mask,
 		    s->len > PAGE_SIZE - s->offset)
 			return BLK_STS_IOERR;
 		odd |= (s->offset & mem_mask) | (s->len & len_mask);
+		lens |= s->len;
 		bytes += s->len;
 	}
+	if (req->nr_segs > BIO_MAX_VECS)
+		odd |= lens & chain_mask;
 	req->bytes = bytes;
 	if (odd)
 		req->core_flags |= PVBLK_RF_UNALIGNED;
@@ -85,7 +90,8 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be)
 	case PVBLK_OP_WRITE:
 		if (req->op == PVBLK_OP_WRITE && info->read_only)
 			return BLK_STS_IOERR;
-		st = pvblk_check_segs(req, be->mem_mask, be->len_mask);
+		st = pvblk_check_segs(req, be->mem_mask, be->len_mask,
+				      be->chain_mask);
 		if (st)
 			return st;
 		/* Data moves in sectors: in total, not per segment. */
@@ -110,7 +116,7 @@ blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be)
 			return BLK_STS_IOERR;
 		return pvblk_check_dwz(req, info->max_write_zeroes_sectors, be);
 	case PVBLK_OP_GET_ID:
-		return pvblk_check_segs(req, 0, 0);	/* any size */
+		return pvblk_check_segs(req, 0, 0, 0);	/* any size */
 	default:
 		return BLK_STS_NOTSUPP;
 	}

@@ -243,6 +243,74 @@ static void pvblk_bounce_check(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, bn_marked(req));
 }
 
+/*
+ * More segments than one bio holds: the chained bios split at a segment
+ * boundary, so on a 4096-byte-block device a request of 512-byte pieces
+ * bounces (a chain could start off a block), one that fits a bio or has
+ * whole-block pieces does not.
+ */
+static void pvblk_bounce_chain_check(struct kunit *test)
+{
+	const unsigned int many = BIO_MAX_VECS + 8;
+	struct pvblk_backend *be = kunit_kzalloc(test, sizeof(*be), GFP_KERNEL);
+	struct pvblk_req *req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+	struct pvblk_seg *segs = kunit_kcalloc(test, many, sizeof(*segs),
+					       GFP_KERNEL);
+	struct page *pg = pt_alloc_pages(test, 1);
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, be);
+	KUNIT_ASSERT_NOT_NULL(test, req);
+	KUNIT_ASSERT_NOT_NULL(test, segs);
+	be->info.capacity = 1 << 20;
+	be->info.logical_block_size = 4096;
+	be->mem_mask = SECTOR_SIZE - 1;
+	be->len_mask = SECTOR_SIZE - 1;
+	be->chain_mask = 4096 - 1;
+
+	for (i = 0; i < many; i++)
+		segs[i] = (struct pvblk_seg){ .page = pg, .len = SECTOR_SIZE };
+	memset(req, 0, sizeof(*req));
+	req->op = PVBLK_OP_WRITE;
+	req->segs = segs;
+	req->nr_segs = many;
+	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+			pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_TRUE(test, bn_marked(req));
+
+	/* Eight of them fit one bio: the block layer splits on blocks. */
+	memset(req, 0, sizeof(*req));
+	req->op = PVBLK_OP_READ;
+	req->segs = segs;
+	req->nr_segs = 8;
+	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+			pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_FALSE(test, bn_marked(req));
+
+	for (i = 0; i < many; i++)
+		segs[i].len = PAGE_SIZE;
+	memset(req, 0, sizeof(*req));
+	req->op = PVBLK_OP_READ;
+	req->segs = segs;
+	req->nr_segs = many;
+	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+			pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_FALSE(test, bn_marked(req));
+
+	/* 512-byte blocks: any chain boundary is on a block. */
+	for (i = 0; i < many; i++)
+		segs[i].len = SECTOR_SIZE;
+	be->info.logical_block_size = SECTOR_SIZE;
+	be->chain_mask = 0;
+	memset(req, 0, sizeof(*req));
+	req->op = PVBLK_OP_WRITE;
+	req->segs = segs;
+	req->nr_segs = many;
+	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+			pt_sts(BLK_STS_OK));
+	KUNIT_EXPECT_FALSE(test, bn_marked(req));
+}
+
 /* -- captured bios ------------------------------------------------------- */
 
 static struct pt_ctx *bn_setup(struct kunit *test)
@@ -550,6 +618,7 @@ static void pvblk_bounce_buffered_file(struct kunit *test)
 
 static struct kunit_case pvblk_bounce_cases[] = {
 	KUNIT_CASE(pvblk_bounce_check),
+	KUNIT_CASE(pvblk_bounce_chain_check),
 	KUNIT_CASE(pvblk_bounce_write),
 	KUNIT_CASE(pvblk_bounce_read),
 	KUNIT_CASE(pvblk_bounce_read_error),
