@@ -26,7 +26,10 @@ XENBIN=/usr/lib/xen-${PVBLK_XEN_SERIES:-4.17}/bin
 say() { echo "xen-mkinitramfs: $*" >&2; }
 # What dom0's /init and the scenarios load (built-in ones are skipped).
 DOM0_MODULES="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc
-	brd null_blk loop dm-mod xen-blkback vhost vhost_iotlb"
+	brd null_blk loop dm-mod dm-flakey xen-blkback vhost vhost_iotlb"
+# The debug dom0's only (Debian's kernel has no dm-dust): the fault windows
+# of scenario "fault".
+DEBUG_DOM0_MODULES="dm-dust"
 # Network-backed disks over loopback (scenario "nbd"), stock dom0 only (the
 # debug dom0 does not run that scenario and its config lacks them): NBD,
 # NVMe/TCP host and target, and the netem qdisc that delays / drops on lo.
@@ -72,7 +75,7 @@ if [ "${1:-}" = --dom0-modules ]; then
 	done
 	# shellcheck disable=SC2086 # a list of module names
 	key=$( { cat "$0"; echo "$kv"
-		 modprobe -d "$mr" -S "$kv" --show-depends $DOM0_MODULES |
+		 modprobe -d "$mr" -S "$kv" --show-depends $DOM0_MODULES $DEBUG_DOM0_MODULES |
 			awk '$1 == "insmod" { print $2 }' | sort -u | xargs -r sha256sum; } |
 	       sha256sum | cut -c1-16)
 	out=$PVBLK_CACHE/xen/dom0-modules-$kv-$key.cpio
@@ -87,7 +90,7 @@ if [ "${1:-}" = --dom0-modules ]; then
 	mkdir -p "$work/usr/lib" "$PVBLK_CACHE/xen"
 	ln -s usr/lib "$work/lib"
 	# shellcheck disable=SC2086 # a list of module names
-	copy_modules "$work" "$kv" "$mr" $DOM0_MODULES
+	copy_modules "$work" "$kv" "$mr" $DOM0_MODULES $DEBUG_DOM0_MODULES
 	# Only the modules' tree: the /lib symlink is dom0.cpio.zst's.
 	rm "$work/lib"
 	(cd "$work" && find usr -print0 | LC_ALL=C sort -z |

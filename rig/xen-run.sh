@@ -30,7 +30,8 @@
 #   PVBLK_XEN_APPEND, PVBLK_XEN_DOM0_APPEND  extra Xen / dom0 command line
 #   PVBLK_XEN_CPU, PVBLK_XEN_QEMU_ARGS  QEMU -cpu (qemu64) / extra arguments
 #   PVBLK_XEN_FILES    host files also shipped in /scenario (default:
-#                      tools/xen-hostile/xen_hostile.ko when built)
+#                      tools/xen-hostile/xen_hostile.ko and
+#                      tools/build/pvblk-stamp, those that are built)
 #   PVBLK_HEAVY_LOCK_HELD=1  the caller already holds /tmp/pvblk-heavy.lock
 #
 # Per run: <logdir>/console.log (raw serial), dom0.log, guest-NAME.log,
@@ -46,8 +47,9 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source=rig/versions.sh
 . "$here/versions.sh"
 # Host files shipped in /scenario next to the scenario's own (those that
-# exist; default: the hostile blkif frontend of tests/xen/hostile.sh).
-xen_files=${PVBLK_XEN_FILES-$top/tools/xen-hostile/xen_hostile.ko}
+# exist; default: the hostile blkif frontend of tests/xen/hostile.sh and the
+# static writer / verifier of tests/xen/fault.sh).
+xen_files=${PVBLK_XEN_FILES-$top/tools/xen-hostile/xen_hostile.ko $top/tools/build/pvblk-stamp}
 say() { echo "xen-run: $*"; }
 
 # Filter out (into FILE) the one known kernel report that is not pvblk's:

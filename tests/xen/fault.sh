@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Scenario "fault": fault injection under load, Xen transport.  The guest
+# runs pvblk-stamp (tools/stamp, O_DIRECT + AIO on xvdb, 16 requests in
+# flight, stamped 4 KiB blocks) on xvdb, a dm device on brd served by
+# pvblk, while dom0 opens one fault window after another:
+#   dm-flakey          fx swapped to flakey: 1 s up, 1 s all I/O failing
+#   dm-error           fx swapped to the error target
+# and, when dom0's kernel has them (the debug dom0):
+#   fail_make_request  bios to ram0 fail (make-it-fail, 10 %)
+#   dm-dust            fx swapped to dust with 16 bad blocks (reads fail)
+#   failslab           slab allocations whose stack runs through pvblk.ko's
+#                      text fail (stack-trace filter, 20 %)
+#   fail_page_alloc    page allocations likewise (order 0 included, 20 %;
+#                      none happen under pvblk with persistent grants: the
+#                      count is reported, not asserted)
+# The guest (tests/xen/fault.domu.sh) judges each window with the stamp
+# tool's rules: errors only for requests that lived in a window; after the
+# window (fault removed) the whole region reads back, every block holding
+# its last good write or one of the failed writes since; no request hangs.
+# Then the guest ends, pvblk unloads (the debug dom0 then scans for leaks).
+set -uo pipefail
+G=fl
+DBG=/sys/kernel/debug
+SECT=$((8 * 2048))	# fx: 8 MiB; the stamp region is its first 4 MiB
+WIN=${FAULT_WINDOW:-6}	# seconds of fault per window
+TIMES=1000000
+export DM_DISABLE_UDEV=1
+
+[ -x /scenario/pvblk-stamp ] ||
+	fail "pvblk-stamp shipped in /scenario (make -C tools stamp)"
+step "fault: dm modules, then pvblk (its text ends below later modules')"
+blkback_blacklist
+check "brd 64 MiB" mk_brd 64
+check "modprobe dm-mod" modprobe dm-mod
+check "modprobe dm-flakey" modprobe dm-flakey
+KINDS="dm-flakey dm-error"
+if [ -d $DBG/fail_make_request ] && [ -d $DBG/failslab ] &&
+   [ -d $DBG/fail_page_alloc ] && [ -e $DBG/failslab/require-start ] &&
+   modprobe dm-dust 2> /dev/null; then
+	KINDS="fail_make_request dm-flakey dm-error dm-dust failslab fail_page_alloc"
+else
+	info "no fault-injection debugfs / dm-dust in this dom0: dm-flakey and dm-error only"
+fi
+check "modprobe pvblk" modprobe pvblk
+check "dmsetup create fx (linear on /dev/ram0)" \
+	dmsetup create fx --table "0 $SECT linear /dev/ram0 0"
+dm=/dev/mapper/fx
+[ -b "$dm" ] || dm=/dev/dm-0
+text_start=$(cat /sys/module/pvblk/sections/.text)
+text_end=$(printf '0x%x' $((text_start + $(cat /sys/module/pvblk/coresize))))
+info "kinds: $KINDS; pvblk.ko text $text_start-$text_end"
+
+swap() { dmsetup suspend fx && dmsetup load fx --table "$1" && dmsetup resume fx; }
+linear() { swap "0 $SECT linear /dev/ram0 0"; }
+fault_attr() {
+	local d=$DBG/$1 kv
+
+	shift
+	for kv in "$@"; do
+		echo "${kv#*=}" > "$d/${kv%%=*}" || return 1
+	done
+}
+fired() { echo $((TIMES - $(cat "$DBG/$1/times"))); }
+alloc_on() {
+	local d=$1
+
+	shift
+	fault_attr "$d" verbose=0 interval=1 times="$TIMES" ignore-gfp-wait=N \
+		stacktrace-depth=32 require-start="$text_start" \
+		require-end="$text_end" "$@" probability=20
+}
+fault_on() {
+	local b
+
+	case $1 in
+	fail_make_request)
+		echo 1 > /sys/block/ram0/make-it-fail &&
+		fault_attr fail_make_request verbose=0 interval=1 times="$TIMES" probability=10 ;;
+	dm-flakey) swap "0 $SECT flakey /dev/ram0 0 1 1" ;;
+	dm-error) swap "0 $SECT error" ;;
+	dm-dust)
+		swap "0 $SECT dust /dev/ram0 0 4096" || return 1
+		for b in 3 70 131 200 257 333 401 480 515 600 666 707 777 850 901 1000; do
+			dmsetup message fx 0 addbadblock "$b" > /dev/null || return 1
+		done
+		dmsetup message fx 0 enable ;;
+	failslab) alloc_on failslab ;;
+	fail_page_alloc) alloc_on fail_page_alloc ignore-gfp-highmem=N min-order=0 ;;
+	esac
+}
+fault_off() {
+	case $1 in
+	fail_make_request)
+		fault_attr fail_make_request probability=0 &&
+		echo 0 > /sys/block/ram0/make-it-fail ;;
+	dm-flakey|dm-error) linear ;;
+	dm-dust) dmsetup message fx 0 disable && linear ;;
+	failslab|fail_page_alloc) fault_attr "$1" probability=0 ;;
+	esac
+}
+
+# shellcheck disable=SC2086 # a list of words
+DOMU_FILES=pvblk-stamp DOMU_KINDS=$(echo $KINDS | tr ' ' ,) \
+	domu_start $G fault.domu.sh "phy:$dm,xvdb,w" || fail "xl create $G"
+if vbd_wait_connected $G xvdb && domu_wait_phase $G ready; then
+	ok "xvdb connected, pvblk-stamp prefilled and verified the region"
+	k=0
+	for kind in $KINDS; do
+		k=$((k + 1))
+		step "window $k: $kind"
+		t0=$(date +%s)
+		domu_signal $G "open$k" "$kind"
+		domu_wait_phase $G "open$k" || break
+		if fault_on "$kind"; then
+			ok "$kind: fault injected"
+			sleep "$WIN"
+		else
+			fail "$kind: fault injected"
+		fi
+		check "$kind: fault removed" fault_off "$kind"
+		# With persistent grants pvblk's Xen path allocates no pages per
+		# request (first debug dom0 run: 0 page allocations under pvblk.ko
+		# in the window), so fail_page_alloc's count is only reported.
+		case $kind in
+		fail_make_request|failslab)
+			n=$(fired "$kind")
+			if [ "$n" -gt 0 ]; then
+				ok "$kind: $n failures injected"
+			else
+				fail "$kind: failures injected (none)"
+			fi ;;
+		fail_page_alloc)
+			info "$kind: $(fired "$kind") page allocations under pvblk.ko failed" ;;
+		esac
+		domu_signal $G "close$k" 1
+		domu_wait_phase $G "closed$k" || break
+		info "$kind: window of $(($(date +%s) - t0)) s"
+	done
+	domu_signal $G stop 1
+fi
+gone_within $G 300
+guest_verdict $G
+# shellcheck disable=SC2016 # expanded by the inner bash
+check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ]'
+check "rmmod pvblk after the fault windows" timeout 60 rmmod pvblk
+check "dmsetup remove fx" dmsetup remove fx
