@@ -69,7 +69,7 @@ if [ "${1:-}" = --dom0-modules ]; then
 	[ -d "$mr/lib/modules/$kv" ] || { say "no $mr/lib/modules/$kv"; exit 1; }
 	# Each one a module or built in: one missing is this build's fault,
 	# not something for dom0's /init to find out.
-	for m in $DOM0_MODULES; do
+	for m in $DOM0_MODULES $DEBUG_DOM0_MODULES; do
 		modprobe -d "$mr" -S "$kv" --show-depends "$m" > /dev/null ||
 			{ say "$kv in $mr has no module $m"; exit 1; }
 	done
