@@ -243,6 +243,18 @@ static void pvblk_bounce_check(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, bn_marked(req));
 }
 
+/* pvblk_req_check() of @n segments of @segs as one @op request. */
+static blk_status_t bn_check_many(struct pvblk_req *req,
+				  struct pvblk_backend *be, enum pvblk_op op,
+				  struct pvblk_seg *segs, unsigned int n)
+{
+	memset(req, 0, sizeof(*req));
+	req->op = op;
+	req->segs = segs;
+	req->nr_segs = n;
+	return pvblk_req_check(req, be);
+}
+
 /*
  * More segments than one bio holds: the chained bios split at a segment
  * boundary, so on a 4096-byte-block device a request of 512-byte pieces
@@ -270,30 +282,21 @@ static void pvblk_bounce_chain_check(struct kunit *test)
 
 	for (i = 0; i < many; i++)
 		segs[i] = (struct pvblk_seg){ .page = pg, .len = SECTOR_SIZE };
-	memset(req, 0, sizeof(*req));
-	req->op = PVBLK_OP_WRITE;
-	req->segs = segs;
-	req->nr_segs = many;
-	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+	KUNIT_EXPECT_EQ(test, pt_sts(bn_check_many(req, be, PVBLK_OP_WRITE,
+						   segs, many)),
 			pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_TRUE(test, bn_marked(req));
 
 	/* Eight of them fit one bio: the block layer splits on blocks. */
-	memset(req, 0, sizeof(*req));
-	req->op = PVBLK_OP_READ;
-	req->segs = segs;
-	req->nr_segs = 8;
-	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+	KUNIT_EXPECT_EQ(test, pt_sts(bn_check_many(req, be, PVBLK_OP_READ,
+						   segs, 8)),
 			pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_FALSE(test, bn_marked(req));
 
 	for (i = 0; i < many; i++)
 		segs[i].len = PAGE_SIZE;
-	memset(req, 0, sizeof(*req));
-	req->op = PVBLK_OP_READ;
-	req->segs = segs;
-	req->nr_segs = many;
-	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+	KUNIT_EXPECT_EQ(test, pt_sts(bn_check_many(req, be, PVBLK_OP_READ,
+						   segs, many)),
 			pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_FALSE(test, bn_marked(req));
 
@@ -302,11 +305,8 @@ static void pvblk_bounce_chain_check(struct kunit *test)
 		segs[i].len = SECTOR_SIZE;
 	be->info.logical_block_size = SECTOR_SIZE;
 	be->chain_mask = 0;
-	memset(req, 0, sizeof(*req));
-	req->op = PVBLK_OP_WRITE;
-	req->segs = segs;
-	req->nr_segs = many;
-	KUNIT_EXPECT_EQ(test, pt_sts(pvblk_req_check(req, be)),
+	KUNIT_EXPECT_EQ(test, pt_sts(bn_check_many(req, be, PVBLK_OP_WRITE,
+						   segs, many)),
 			pt_sts(BLK_STS_OK));
 	KUNIT_EXPECT_FALSE(test, bn_marked(req));
 }
