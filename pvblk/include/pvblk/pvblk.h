@@ -324,7 +324,10 @@ void pvblk_dev_drain(struct pvblk_dev *dev);
  * (-EINVAL).  pvblk_backend_open_dev() checks no permission: its caller
  * vouches for @devt (e.g. a toolstack's xenstore node).
  * pvblk_backend_file() returns the file a backend serves (a reference), to
- * open the same disk again with pvblk_backend_open_file().
+ * open the same disk again with pvblk_backend_open_file();
+ * pvblk_backend_put_file() drops it.  The last reference to a block device
+ * (that one or the backend's own, in pvblk_backend_close()) ends the claim
+ * on the disk before it returns, whatever context it runs in.
  *
  * Sharing of a block device: read-only backends share the disk with each
  * other (two guests may serve it read-only); a writable one holds it
@@ -338,6 +341,7 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
 struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only,
 					     void *holder);
 struct file *pvblk_backend_file(struct pvblk_backend *be);
+void pvblk_backend_put_file(struct file *file);
 void pvblk_backend_close(struct pvblk_backend *be);
 
 /**
