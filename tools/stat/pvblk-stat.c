@@ -10,7 +10,9 @@
  * With -i: a report every SECONDS (fractions allowed) of what happened
  * during that interval, COUNT times (default: until interrupted); the
  * first report comes after the first interval.  One row per device (queue
- * "-"), and with -Q one more per queue.  Columns:
+ * "-"), and with -Q one more per queue that has served a request since it
+ * was created (a vhost device has 16 queues; a guest may use fewer).
+ * Columns:
  *   r/s w/s o/s   READs, WRITEs, other requests (FLUSH, DISCARD,
  *                 WRITE_ZEROES, GET_ID) completed per second (totals
  *                 without -i: counts, and the header says so)
@@ -241,13 +243,16 @@ static struct dev *find(struct snap *s, const char *name)
 }
 
 /* Upper bound, in µs, of the bucket holding the 99th percentile. */
-static double p99_us(const uint64_t *h, uint64_t total)
+static double p99_us(const uint64_t *h)
 {
-	uint64_t sum = 0, need = total - total / 100;
+	uint64_t sum = 0, need, total = 0;
 	int k;
 
+	for (k = 0; k < NHIST; k++)
+		total += h[k];
 	if (!total)
 		return 0;
+	need = total - total / 100;
 	for (k = 0; k < NHIST; k++) {
 		sum += h[k];
 		if (sum >= need)
@@ -285,11 +290,13 @@ static void row(const char *name, const char *q, const struct qs *cur,
 		snprintf(hit, sizeof(hit), "%.1f", 100.0 * hits / lookups);
 	else
 		snprintf(hit, sizeof(hit), "-");
-	printf("%-20s %3s %9.1f %9.1f %7.1f %8.2f %8.2f %9.1f %9.1f %8lld %7llu %6s\n",
+	printf(dt > 0 ?
+	       "%-20s %3s %9.1f %9.1f %7.1f %8.2f %8.2f %9.1f %9.1f %8lld %7llu %6s\n" :
+	       "%-20s %3s %9.0f %9.0f %7.0f %8.2f %8.2f %9.1f %9.1f %8lld %7llu %6s\n",
 	       name, q, d[0] / div, d[1] / div,
 	       (d[2] + d[3] + d[4] + d[5]) / div,
 	       b[0] / div / 1e6, b[1] / div / 1e6,
-	       done ? lat / 1e3 / done : 0.0, p99_us(h, done),
+	       done ? lat / 1e3 / done : 0.0, p99_us(h),
 	       cur->inflight, (unsigned long long)err, hit);
 }
 
@@ -311,6 +318,8 @@ static void report(struct snap *cur, struct snap *old, int per_queue)
 			continue;	/* new: rates from the next report on */
 		row(d->name, "-", &d->all, o ? &o->all : NULL, dt);
 		for (j = 0; per_queue && j < d->nq; j++) {
+			if (!d->q[j].done && !d->q[j].inflight)
+				continue;	/* never used */
 			snprintf(qn, sizeof(qn), "%u", j);
 			row(d->name, qn, &d->q[j], o && j < o->nq ? &o->q[j] : NULL,
 			    dt);
