@@ -319,7 +319,7 @@ static void pvblk_cq_latency_stats(struct kunit *test)
 	pvblk_batch_fail(&c->batch, &pt_new_req(c, PVBLK_OP_READ, 0)->req,
 			 BLK_STS_IOERR);
 	pvblk_batch_finish(&c->batch);
-	msleep(3);
+	fsleep(3 * USEC_PER_MSEC);
 	for (i = 0, n = 0; i < 8 && n < 2; i++) {
 		pt_end_all_bios(c);
 		n += pt_drain(c);
