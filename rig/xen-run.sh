@@ -30,8 +30,9 @@
 #   PVBLK_XEN_APPEND, PVBLK_XEN_DOM0_APPEND  extra Xen / dom0 command line
 #   PVBLK_XEN_CPU, PVBLK_XEN_QEMU_ARGS  QEMU -cpu (qemu64) / extra arguments
 #   PVBLK_XEN_FILES    host files also shipped in /scenario (default:
-#                      tools/xen-hostile/xen_hostile.ko and
-#                      tools/build/pvblk-stamp, those that are built)
+#                      tools/xen-hostile/xen_hostile.ko,
+#                      tools/build/pvblk-stamp and tools/build/pvblk-stat,
+#                      those that are built)
 #   PVBLK_HEAVY_LOCK_HELD=1  the caller already holds /tmp/pvblk-heavy.lock
 #
 # Per run: <logdir>/console.log (raw serial), dom0.log, guest-NAME.log,
@@ -47,9 +48,10 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source=rig/versions.sh
 . "$here/versions.sh"
 # Host files shipped in /scenario next to the scenario's own (those that
-# exist; default: the hostile blkif frontend of tests/xen/hostile.sh and the
-# static writer / verifier of tests/xen/fault.sh).
-xen_files=${PVBLK_XEN_FILES-$top/tools/xen-hostile/xen_hostile.ko $top/tools/build/pvblk-stamp}
+# exist; default: the hostile blkif frontend of tests/xen/hostile.sh, the
+# static writer / verifier of tests/xen/fault.sh and pvblk-stat for
+# tests/xen/pvblk.sh).
+xen_files=${PVBLK_XEN_FILES-$top/tools/xen-hostile/xen_hostile.ko $top/tools/build/pvblk-stamp $top/tools/build/pvblk-stat}
 say() { echo "xen-run: $*"; }
 
 # Filter out (into FILE) the one known kernel report that is not pvblk's:

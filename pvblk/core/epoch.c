@@ -21,6 +21,7 @@
  */
 #include <linux/slab.h>
 #include <kunit/visibility.h>
+#include <trace/events/pvblk.h>
 #include "internal.h"
 
 static struct pvblk_epoch *pvblk_epoch_new(struct pvblk_dev *dev, int count)
@@ -210,8 +211,10 @@ void pvblk_epoch_run_ready(struct pvblk_queue *q)
 		return;
 	list = llist_reverse_order(llist_del_all(&q->ready));
 	blk_start_plug(&plug);
-	llist_for_each_entry_safe(req, tmp, list, cq_node)
+	llist_for_each_entry_safe(req, tmp, list, cq_node) {
+		trace_pvblk_barrier(req);
 		pvblk_req_dispatch(req);
+	}
 	blk_finish_plug(&plug);
 }
 

@@ -8,6 +8,7 @@
 #include <linux/blkdev.h>
 #include <linux/highmem.h>
 #include <kunit/visibility.h>
+#include <trace/events/pvblk.h>
 #include "internal.h"
 
 /* Sector range within capacity and on logical block boundaries. */
@@ -173,6 +174,7 @@ void pvblk_req_dispatch(struct pvblk_req *req)
 			return;
 		}
 	}
+	trace_pvblk_req_submitted(req);
 	if (req->op == PVBLK_OP_GET_ID)
 		pvblk_get_id(req);
 	else if (be->file)
@@ -197,6 +199,9 @@ static void pvblk_batch_count(struct pvblk_batch *b, struct pvblk_req *req)
 	atomic_inc(&req->q->inflight);
 	req->core_flags |= PVBLK_RF_INFLIGHT;
 	req->epoch = NULL;
+	/* The one clock read per request: latency stats and tracepoints. */
+	req->start_ns = ktime_get_ns();
+	trace_pvblk_req_queued(req);
 }
 
 void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req)
@@ -218,6 +223,7 @@ void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req)
 		PVBLK_STAT_ADD(q, barriers, 1);
 		if (!pvblk_epoch_barrier(req))
 			return;	/* parked: pvblk_epoch_run_ready() runs it */
+		trace_pvblk_barrier(req);
 	} else {
 		pvblk_epoch_enter(req);
 	}
@@ -239,6 +245,7 @@ void pvblk_batch_finish(struct pvblk_batch *b)
 	blk_finish_plug(&b->plug);
 	if (!b->nr)
 		return;
+	trace_pvblk_batch(b->q, b->nr);
 	PVBLK_STAT_ADD(b->q, batches, 1);
 	PVBLK_STAT_ADD(b->q, batch_reqs, b->nr);
 	pvblk_stats_max(b->q, offsetof(struct pvblk_stats, max_batch), b->nr);

@@ -274,6 +274,7 @@ static void vhost_blk_orphan_work(struct work_struct *work)
 }
 
 static const struct pvblk_transport_ops vhost_blk_ops = {
+	.name		= "vhost",
 	.complete	= vhost_blk_complete,
 	.notify		= vhost_blk_notify,
 	.queue_work	= vhost_blk_queue_work,

@@ -629,7 +629,7 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 	disconnect(blkif);
 	pvblk_backend_close(blkif->be);
 	if (blkif->disk)
-		fput(blkif->disk);
+		pvblk_backend_put_file(blkif->disk);
 	mutex_unlock(&blkif->lock);
 	dev_set_drvdata(&dev->dev, NULL);
 	kref_put(&blkif->ref, blkif_release);

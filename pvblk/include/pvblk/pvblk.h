@@ -131,6 +131,7 @@ struct pvblk_req {
 	unsigned int core_flags;	/* PVBLK_RF_* (core/internal.h) */
 	atomic_t pending;		/* bios/kiocbs outstanding + 1 */
 	u64 bytes;			/* total data bytes */
+	u64 start_ns;			/* ktime_get_ns() when it entered */
 	struct pvblk_bounce *bounce;	/* bounce buffer (core/bounce.c) */
 	struct llist_node cq_node;	/* q->ready (barrier), then q->cq */
 	struct bio_vec inline_bvecs[PVBLK_INLINE_BVECS];
@@ -166,8 +167,10 @@ struct pvblk_req {
  * @queue_work: required. Any context (bio end_io included): make the
  *	transport's worker for @q run pvblk_queue_drain(@q) soon.
  * @show: optional. Extra lines of the device's debugfs stats file.
+ * @name: optional. The transport's name in tracepoints ("vhost", "xen").
  */
 struct pvblk_transport_ops {
+	const char *name;
 	void (*complete)(struct pvblk_req *req);
 	void (*notify)(struct pvblk_queue *q);
 	void (*queue_work)(struct pvblk_queue *q);
@@ -205,7 +208,17 @@ struct pvblk_backend_info {
  * @bounce_bytes count the READs and WRITEs whose data went through a
  * bounce buffer because a segment's offset or length was not aligned
  * the way the backend can take directly (see pvblk_batch_add()).
+ *
+ * Latency: from pvblk_batch_add() / pvblk_batch_fail() until the
+ * transport's worker picks the request up in pvblk_queue_drain() to answer
+ * it.  @lat_ns sums it over the @drained_reqs completions; @lat_hist[k]
+ * counts completions whose latency in ns shifted right by 10 has k
+ * significant bits: k = 0 below 1024 ns, k in [2^(k+9), 2^(k+10)) ns,
+ * the last bucket everything above.  Shown as one "lat_hist" line of
+ * PVBLK_LAT_BUCKETS numbers.
  */
+#define PVBLK_LAT_BUCKETS	32
+
 struct pvblk_stats {
 	u64 reqs[PVBLK_OP_MAX];
 	u64 bytes[PVBLK_OP_MAX];
@@ -222,6 +235,8 @@ struct pvblk_stats {
 	u64 capped;			/* ... refused: device over its cap */
 	u64 bounce_reqs;		/* requests bounced */
 	u64 bounce_bytes;		/* data bytes bounced */
+	u64 lat_ns;			/* sum of completion latencies */
+	u64 lat_hist[PVBLK_LAT_BUCKETS];	/* log2, see above */
 };
 
 /**
@@ -324,7 +339,10 @@ void pvblk_dev_drain(struct pvblk_dev *dev);
  * (-EINVAL).  pvblk_backend_open_dev() checks no permission: its caller
  * vouches for @devt (e.g. a toolstack's xenstore node).
  * pvblk_backend_file() returns the file a backend serves (a reference), to
- * open the same disk again with pvblk_backend_open_file().
+ * open the same disk again with pvblk_backend_open_file();
+ * pvblk_backend_put_file() drops it.  The last reference to a block device
+ * (that one or the backend's own, in pvblk_backend_close()) ends the claim
+ * on the disk before it returns, whatever context it runs in.
  *
  * Sharing of a block device: read-only backends share the disk with each
  * other (two guests may serve it read-only); a writable one holds it
@@ -338,6 +356,7 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
 struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only,
 					     void *holder);
 struct file *pvblk_backend_file(struct pvblk_backend *be);
+void pvblk_backend_put_file(struct file *file);
 void pvblk_backend_close(struct pvblk_backend *be);
 
 /**
