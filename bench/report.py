@@ -16,7 +16,13 @@ import statistics
 import subprocess
 import sys
 
-KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "qsd-vhost-user"]
+KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "pvblk-vhost-poll", "qsd-vhost-user"]
+# The path with busy polling on both sides runs only these jobs (its boot's
+# PVBLK_BENCH_POLL_JOBS).
+POLL_PATH = "pvblk-vhost-poll"
+POLL_JOBS = ["lat1"]
+# QD1 latency job: randread 4k, iodepth 1.
+LAT_JOB = "lat1"
 XEN_PATHS = ["pvblk-xen-pgnt", "pvblk-xen-nopgnt", "blkback-pgnt", "blkback-nopgnt"]
 DEV_NAMES = {"nullb": "null_blk", "brd": "brd", "nullbwc": "null_blk-wc"}
 DEVS = ["nullb", "brd", "nullbwc"]
@@ -250,8 +256,9 @@ def table(summ, costs, paths, devs, ref_a, ref_b, title, not_run):
     fs = any(k[2] == FSYNC_JOB for k in list(summ) + list(costs) if k[0] in paths)
     rjobs = ("randread", "randwrite") + ((FSYNC_JOB,) if fs else ())
     rsfx = " rr rw fs" if fs else " rr rw"
+    lc = any(k[2] == LAT_JOB for k in costs if k[0] in paths)
     hdr = ["path", "randread q1", "randread q2", "randwrite q1", "randwrite q2",
-           "QD1 lat", "cost/IO insn"]
+           "QD1 lat", "cost/IO insn"] + (["QD1 insn"] if lc else [])
     if fs:
         hdr += [f"{FSYNC_JOB} q1", "flush lat", f"{FSYNC_JOB} insn"]
     hdr += [f"vs {ref_a}{rsfx}", f"vs {ref_b}{rsfx}"]
@@ -267,8 +274,10 @@ def table(summ, costs, paths, devs, ref_a, ref_b, title, not_run):
             rb = [ratio(g(j, 1), summ.get((ref_b, dev, j, 1), {}).get("iops")) for j in rjobs]
             row = [p, fmt_iops(g("randread", 1)), fmt_iops(g("randread", 2)),
                    fmt_iops(g("randwrite", 1)), fmt_iops(g("randwrite", 2)),
-                   fmt_lat(summ.get((p, dev, "lat1", 1), {}).get("lat_us")),
+                   fmt_lat(summ.get((p, dev, LAT_JOB, 1), {}).get("lat_us")),
                    fmt_cost(cost)]
+            if lc:
+                row.append(fmt_cost(costs.get((p, dev, LAT_JOB))))
             if fs:
                 row += [fmt_iops(g(FSYNC_JOB, 1)),
                         fmt_lat(summ.get((p, dev, FSYNC_JOB, 1), {}).get("sync_lat_us")),
@@ -314,6 +323,17 @@ def goals(summ, costs):
             out.append({"goal": f"cost per I/O: {ref} / pvblk-vhost (null_blk)",
                         "target": None, "measured": c_r["median"] / c_p["median"],
                         "met": None, "how": "instructions per I/O ratio (icount), information"})
+    for dev in ("nullb", "brd"):
+        ref = summ.get(("host-io_uring", dev, LAT_JOB, 1), {}).get("lat_us")
+        for p, tgt in ((POLL_PATH, 2.0), ("pvblk-vhost", None)):
+            lat = summ.get((p, dev, LAT_JOB, 1), {}).get("lat_us")
+            r = ratio(lat, ref)
+            out.append({"goal": f"{p} QD1 latency / host-io_uring's ({dev})"
+                        + (f" <= {tgt:.1f}x" if tgt else ""),
+                        "target": tgt, "measured": r,
+                        "met": (r is not None and r <= tgt) if tgt else None,
+                        "how": "median mean-latency ratio, same boot" +
+                               ("" if tgt else ", information")})
     for job in ("randread", "randwrite"):
         for dev in ("nullb", "brd"):
             add(f"pvblk-xen >= 1.2x xen-blkback, persistent grants ({dev} {job} q1)", 1.2,
@@ -342,7 +362,7 @@ def plot(out_dir, summ, costs, panels_in):
         panels.append((title, dat, paths))
     cdat = os.path.join(out_dir, "plot-cost.dat")
     # One bar per path, job and device; randread on null_blk first.
-    order = {j: i for i, j in enumerate(("randread", FSYNC_JOB))}
+    order = {j: i for i, j in enumerate(("randread", FSYNC_JOB, LAT_JOB))}
     cpaths = sorted((k for k in costs if k[0] in KVM_PATHS and costs[k]["cost"]),
                     key=lambda k: (order.get(k[2], 9), DEVS.index(k[1]) if k[1] in DEVS else 9,
                                    KVM_PATHS.index(k[0])))
@@ -476,7 +496,7 @@ def main():
                   f"{c['resolution_epochrealtime_insn']:.2f})")
     if cl:
         lines.append("Cost per I/O (4k, 1 queue; randread QD128, fsync1 = one write + its "
-                     "flush at QD16; icount, instructions):")
+                     f"flush at QD16, {LAT_JOB} = randread QD1; icount, instructions):")
         lines += cl
     fl = [f"  {p} {DEV_NAMES.get(d, d)}: {v['syncs']} fsyncs, {v['dev_flushes']} flushes "
           "completed by the device"
@@ -500,6 +520,9 @@ def main():
         if b["name"].startswith("kvm wall"):
             env = boot_env(b)
             for p in env.get("PVBLK_BENCH_PATHS", KVM_PATHS):
+                if p == POLL_PATH and not set(env.get("PVBLK_BENCH_POLL_JOBS", POLL_JOBS)) \
+                        & set(env.get("PVBLK_BENCH_JOBS", [])):
+                    continue
                 n = sum(1 for r in recs if r["path"] == p and r["mode"] == "wall" and r["iops"] > 0)
                 if n:
                     ok(f"{p}: {n} wall-clock figures")
@@ -511,6 +534,9 @@ def main():
                 for d in env.get("PVBLK_BENCH_DEVS", ["nullb"]):
                     for j in env.get("PVBLK_BENCH_ICOUNT_JOBS", ["randread"]):
                         if d == "nullbwc" and j != FSYNC_JOB:
+                            continue
+                        if p == POLL_PATH and \
+                                j not in env.get("PVBLK_BENCH_POLL_JOBS", POLL_JOBS):
                             continue
                         c = costs.get((p, d, j))
                         what = f"{p}: cost per I/O, {j} on {DEV_NAMES.get(d, d)}"
@@ -538,7 +564,8 @@ def main():
     panels = []
     for side, name, paths in (("KVM side (one rig VM boot)", "kvm", KVM_PATHS),
                               ("Xen side (domU fio, one Xen boot)", "xen", XEN_PATHS)):
-        present = [p for p in paths if any(k[0] == p for k in summ)]
+        present = [p for p in paths if any(k[0] == p and k[2] in ("randread", "randwrite",
+                                                                   FSYNC_JOB) for k in summ)]
         configs = []
         for dev in DEVS:
             for job, short in (("randread", "rr"), ("randwrite", "rw"), (FSYNC_JOB, "fs")):
