@@ -33,6 +33,7 @@
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -429,10 +430,12 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
  * vq->busyloop_timeout, in units of 1024 ns as vhost-net counts it; 0 is
  * off).  The worker keeps the CPU and watches the avail ring and the
  * core's completions of this queue, answering those as they come, until
- * the guest queued a chain or the timeout passed.  It gives up early when
- * the scheduler wants the CPU (the device's completion may need it) or a
- * signal is pending (the owner is dying).  Other virtqueues sharing the
- * worker wait at most the timeout; the weight of vhost_blk_handle_vq()
+ * the guest queued a chain or the timeout passed.  It polls only a CPU that
+ * would otherwise idle: it gives up as soon as another task is runnable
+ * there (the guest's own thread on a shared CPU, a softirq thread with the
+ * device's completion) or the scheduler wants the CPU, as KVM's halt
+ * polling does, and when a signal is pending (the owner is dying).  Other
+ * virtqueues sharing the worker wait at most the timeout; the weight of vhost_blk_handle_vq()
  * bounds how long polling that finds work keeps the worker.
  */
 static unsigned long vhost_blk_busy_clock(void)
@@ -456,7 +459,8 @@ static bool vhost_blk_busy_poll(struct vhost_blk_vq *bvq)
 		/* A throttled queue waits for requests, not for chains. */
 		if (!bvq->throttled && !vhost_vq_avail_empty(vq->dev, vq))
 			return true;
-		if (need_resched() || signal_pending(current) ||
+		if (need_resched() || !single_task_running() ||
+		    signal_pending(current) ||
 		    time_after(vhost_blk_busy_clock(), end))
 			return false;
 		cpu_relax();

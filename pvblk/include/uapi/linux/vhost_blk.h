@@ -39,8 +39,9 @@
  * and after it answered a batch, before it asks for a kick again and
  * sleeps: a guest that submits right after a completion, and a disk that
  * answers quickly, then cost no kick and no wake-up, at the price of a
- * worker that spins.  Polling stops early when the worker's CPU is wanted
- * elsewhere; other virtqueues sharing the worker wait at most the timeout.
+ * worker that spins.  Polling stops early as soon as another task is
+ * runnable on the worker's CPU (it only spins where the CPU would idle);
+ * other virtqueues sharing the worker wait at most the timeout.
  * VHOST_RESET_OWNER sets it back to 0.
  *
  * close() waits 5 seconds at most for the requests in flight.  If the
