@@ -44,6 +44,7 @@ struct pvblk_fio_opts {
 	unsigned int no_indirect;
 	unsigned int no_event_idx;
 	unsigned int poll;
+	unsigned int busyloop;
 	unsigned int max_segs;
 	unsigned int size_max;
 };
@@ -152,7 +153,17 @@ static struct fio_option options[] = {
 		.type = FIO_OPT_BOOL,
 		.off1 = offsetof(struct pvblk_fio_opts, poll),
 		.def = "0",
-		.help = "busy-poll the used ring instead of sleeping on the call eventfd",
+		.help = "busy-poll the used ring instead of sleeping on the call eventfd (and ask the device not to signal)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
+		.name = "pvblk_busyloop",
+		.lname = "vhost busy-poll timeout",
+		.type = FIO_OPT_INT,
+		.off1 = offsetof(struct pvblk_fio_opts, busyloop),
+		.def = "0",
+		.help = "/dev/vhost-blk only: VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every virtqueue (units of 1024 ns; 0: off)",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_INVALID,
 	},
@@ -220,6 +231,8 @@ static void fill_opts(struct thread_data *td, struct pvv_opts *po,
 	po->mem_size = mem;
 	po->no_indirect = o->no_indirect;
 	po->no_event_idx = o->no_event_idx;
+	po->poll = o->poll;
+	po->busyloop = o->busyloop;
 	po->max_segs = o->max_segs;
 	po->size_max = o->size_max;
 }
@@ -230,6 +243,10 @@ static int check_opts(struct thread_data *td)
 
 	if (!o->socket && !o->backend) {
 		log_err("pvblk: set pvblk_backend=<dev|file> or pvblk_socket=<path>\n");
+		return 1;
+	}
+	if (o->socket && o->busyloop) {
+		log_err("pvblk: pvblk_busyloop is for /dev/vhost-blk, not pvblk_socket\n");
 		return 1;
 	}
 	return 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -410,6 +411,28 @@ int pvv_set_backend(struct pvv_dev *d, int fd)
 	return kioctl(d, PVV_BLK_SET_BACKEND, &f);
 }
 
+int pvv_set_busyloop(struct pvv_dev *d, unsigned int index, unsigned int num)
+{
+	struct vhost_vring_state st = { .index = index, .num = num };
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	return kioctl(d, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st);
+}
+
+int pvv_get_busyloop(struct pvv_dev *d, unsigned int index, unsigned int *num)
+{
+	struct vhost_vring_state st = { .index = index };
+	int r;
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	r = kioctl(d, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &st);
+	if (!r)
+		*num = st.num;
+	return r;
+}
+
 int pvv_get_config_raw(struct pvv_dev *d, struct pvv_config *c)
 {
 	struct pvv_cfg612 b;
@@ -535,6 +558,11 @@ static int vk_setup(struct pvv_dev *d)
 			if (r)
 				return r;
 		}
+		if (d->o.busyloop) {
+			r = pvv_set_busyloop(d, i, d->o.busyloop);
+			if (r)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -564,6 +592,13 @@ static int vq_init(struct pvv_dev *d, struct pvv_vq *vq, unsigned int i)
 	vq->free_head = 0;
 	vq->nfree = n;
 	vq->event_idx = !!(d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	/*
+	 * Polling the used ring: no calls wanted.  With EVENT_IDX used_event
+	 * is simply never moved (it stays 0, so the device signals once per
+	 * 65536 completions at most); without it the flag says so.
+	 */
+	if (d->o.poll && !vq->event_idx)
+		vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	vq->indirect = !!(d->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
 	vq->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vq->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -935,10 +970,40 @@ int pvv_reap(struct pvv_vq *vq, struct pvv_done *out, int max)
 		free_chain(vq, id);
 		n++;
 	}
-	if (vq->event_idx)
+	if (vq->event_idx && !vq->dev->o.poll)
 		__atomic_store_n(used_event(vq), vq->last_used,
 				 __ATOMIC_RELEASE);
 	return n;
+}
+
+/* pvv_wait() of the poll option: spin on the used ring. */
+static int poll_used(struct pvv_vq *vq, int timeout_ms)
+{
+	struct pollfd p = { .fd = vq->err_fd, .events = POLLIN };
+	struct timespec t0, t;
+	unsigned long spins = 0;
+	uint64_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) !=
+		    vq->last_used)
+			return 0;
+		/* Every so often: the error eventfd, the clock. */
+		if (++spins % 4096)
+			continue;
+		if (vq->err_fd >= 0 && poll(&p, 1, 0) == 1) {
+			if (read(vq->err_fd, &v, 8) != 8)
+				v = 0;
+			return 1;
+		}
+		if (timeout_ms < 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 >= timeout_ms)
+			return -ETIMEDOUT;
+	}
 }
 
 int pvv_wait(struct pvv_vq *vq, int timeout_ms)
@@ -950,6 +1015,8 @@ int pvv_wait(struct pvv_vq *vq, int timeout_ms)
 	uint64_t v;
 	int r;
 
+	if (vq->dev->o.poll)
+		return poll_used(vq, timeout_ms);
 	/* Ask for a notification, then re-check before sleeping. */
 	if (vq->event_idx)
 		__atomic_store_n(used_event(vq), vq->last_used,
@@ -986,7 +1053,7 @@ int pvv_raw_next_used(struct pvv_vq *vq, struct pvv_used_elem *e,
 		if (uidx != vq->last_used) {
 			*e = vq->used->ring[vq->last_used & (vq->num - 1)];
 			vq->last_used++;
-			if (vq->event_idx)
+			if (vq->event_idx && !vq->dev->o.poll)
 				__atomic_store_n(used_event(vq), vq->last_used,
 						 __ATOMIC_RELEASE);
 			return 0;

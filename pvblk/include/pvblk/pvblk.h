@@ -452,6 +452,16 @@ void pvblk_batch_finish(struct pvblk_batch *b);
  */
 unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget);
 
+/*
+ * Transport worker: true when pvblk_queue_drain(@q) has something to do
+ * (completed requests, released barriers).  A hint for a worker that polls
+ * instead of waiting for ops->queue_work(); only the worker may ask.
+ */
+static inline bool pvblk_queue_drain_pending(struct pvblk_queue *q)
+{
+	return q->cq_backlog || !llist_empty(&q->cq) || !llist_empty(&q->ready);
+}
+
 /* Sum the per-cpu counters of @q (or of all queues of @dev). */
 void pvblk_queue_stats(struct pvblk_queue *q, struct pvblk_stats *out);
 void pvblk_dev_stats(struct pvblk_dev *dev, struct pvblk_stats *out);

@@ -30,6 +30,20 @@
  * virtqueue only (its error eventfd is signalled) until the next
  * VHOST_BLK_SET_BACKEND.
  *
+ * Busy polling: VHOST_SET_VRING_BUSYLOOP_TIMEOUT / VHOST_GET_VRING_BUSYLOOP_TIMEOUT
+ * (struct vhost_vring_state: @index the virtqueue, @num the timeout in units
+ * of 1024 ns, as vhost-net counts it; 0, the default, switches it off; an
+ * index past VHOST_BLK_MAX_QUEUES gets -ENOBUFS).  With a timeout set, the
+ * virtqueue's worker keeps watching the avail ring and the completions of
+ * that virtqueue for up to that long when the ring runs empty after a kick
+ * and after it answered a batch, before it asks for a kick again and
+ * sleeps: a guest that submits right after a completion, and a disk that
+ * answers quickly, then cost no kick and no wake-up, at the price of a
+ * worker that spins.  Polling stops early as soon as another task is
+ * runnable on the worker's CPU (it only spins where the CPU would idle);
+ * other virtqueues sharing the worker wait at most the timeout.
+ * VHOST_RESET_OWNER sets it back to 0.
+ *
  * close() waits 5 seconds at most for the requests in flight.  If the
  * backend has not answered them by then (a hung disk), close returns and
  * the instance finishes in the background: it keeps the disk open and the
