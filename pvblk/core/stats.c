@@ -101,6 +101,8 @@ static void pvblk_show_stats(struct seq_file *m, const char *pfx,
 		   s->pool_empty, pfx, s->capped);
 	seq_printf(m, "%sbounce_reqs %llu\n%sbounce_bytes %llu\n", pfx,
 		   s->bounce_reqs, pfx, s->bounce_bytes);
+	seq_printf(m, "%sthrottled %llu\n%sthrottle_ns %llu\n", pfx,
+		   s->throttled, pfx, s->throttle_ns);
 }
 
 int pvblk_stats_show(struct seq_file *m, void *v)
@@ -121,6 +123,7 @@ int pvblk_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "epochs %u\nepoch_reqs %llu\nparked_barriers %lld\n",
 		   epochs, counted, (long long)atomic64_read(&dev->parked));
 	pvblk_show_stats(m, "", &s);
+	pvblk_qos_show(m, dev);
 	for (i = 0; i < dev->nr_queues; i++) {
 		pvblk_queue_stats(&dev->queues[i], &s);
 		snprintf(pfx, sizeof(pfx), "q%u_", i);
