@@ -4,7 +4,7 @@
  * do a little I/O, optionally stay attached until a signal.  A small
  * driver for VM tests that need several devices or a kept fd.
  *
- *   pvv-attach [-k DEV] (-b PATH | -f FD) [-r] [-w] [-R] [-H] [-n]
+ *   pvv-attach [-k DEV] (-b PATH | -f FD) [-r] [-w] [-R] [-H] [-n] [-Q SPEC]
  *   pvv-attach [-k DEV] -b PATH -S
  *
  * -b: open PATH (O_RDWR, or O_RDONLY with -r) and attach it
@@ -17,6 +17,8 @@
  * -n: instead of waiting for it, leave one read in flight (0.5 s after
  *     the kick) and close the device; print how long the close took
  *     ("close_ms N")
+ * -Q: set the QoS limits (VHOST_BLK_SET_QOS) after attaching, SPEC as
+ *     "riops=N,wiops=N,rbps=N[KMGT],wbps=N[KMGT],burst=MS"
  * -S: a start that fails midway: two rings set up, queue 1's used ring on
  *     a PROT_NONE page, a read queued on queue 0, then SET_BACKEND must
  *     fail (EFAULT) and leave queue 0's used ring alone once it returned;
@@ -154,7 +156,7 @@ int main(int argc, char **argv)
 	long long t;
 	int i;
 
-	while ((c = getopt(argc, argv, "k:b:f:rwRHnS")) != -1) {
+	while ((c = getopt(argc, argv, "k:b:f:rwRHnSQ:")) != -1) {
 		switch (c) {
 		case 'k': o.path = optarg; break;
 		case 'b': o.backing = optarg; break;
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
 		case 'R': again = 1; break;
 		case 'H': hold_on = 1; break;
 		case 'n': no_wait = 1; break;
+		case 'Q': o.qos = optarg; break;
 		case 'S': fail_start = 1; break;
 		default:
 			fprintf(stderr, "usage: see the source\n");

@@ -39,6 +39,7 @@ struct pvv_opts {
 	unsigned int max_segs;	/* per-request data segments; default 128 */
 	uint32_t size_max;	/* cap on bytes per data descriptor (0: none) */
 	const char *serial;	/* kernel: VHOST_BLK_SET_SERIAL */
+	const char *qos;	/* kernel: VHOST_BLK_SET_QOS, pvv_parse_qos() syntax */
 };
 
 /* The virtio-blk config space fields a driver uses, in host byte order. */
@@ -166,6 +167,23 @@ int pvv_raw_next_used(struct pvv_vq *vq, struct pvv_used_elem *e,
 /* Kernel backend control (PVV_VHOST_KERNEL only); return 0 or -errno. */
 int pvv_set_backend(struct pvv_dev *d, int fd);
 int pvv_get_config_raw(struct pvv_dev *d, struct pvv_config *c);
+
+/*
+ * Per-disk QoS (VHOST_BLK_SET_QOS / VHOST_BLK_GET_QOS, PVV_VHOST_KERNEL
+ * only): requests and bytes per second, reads and writes apart, 0 is
+ * unlimited; burst_ms of each rate may go at once (0: 1000).  Settable any
+ * time, also while I/O runs.  pvv_parse_qos() reads the admin syntax the
+ * Xen backend node pvblk-qos uses too: "riops=N,wiops=N,rbps=N[KMGT],
+ * wbps=N[KMGT],burst=MS" (any order, missing keys 0); -EINVAL otherwise.
+ */
+struct pvv_qos {
+	uint64_t read_iops, write_iops;
+	uint64_t read_bps, write_bps;
+	uint32_t burst_ms;
+};
+int pvv_set_qos(struct pvv_dev *d, const struct pvv_qos *q);
+int pvv_get_qos(struct pvv_dev *d, struct pvv_qos *q);
+int pvv_parse_qos(const char *s, struct pvv_qos *q);
 
 /*
  * Guest memory region (base and size in bytes) and its memfd, for tools

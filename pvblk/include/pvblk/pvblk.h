@@ -345,8 +345,8 @@ struct pvblk_qos {
 	u32 burst_ms;
 };
 
-#define PVBLK_QOS_MAX_IOPS	(1ULL << 28)
-#define PVBLK_QOS_MAX_BPS	(1ULL << 37)
+#define PVBLK_QOS_MAX_IOPS	BIT_ULL(28)
+#define PVBLK_QOS_MAX_BPS	BIT_ULL(37)
 #define PVBLK_QOS_MAX_BURST_MS	10000
 
 /*
