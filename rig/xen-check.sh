@@ -27,6 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 STOCK_SCENARIOS="
 reference
 pvblk
+qos
 detach
 stuck
 hostile

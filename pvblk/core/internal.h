@@ -125,7 +125,8 @@ struct pvblk_qos_bucket {
  * @waiting: requests over a limit, oldest first (req->qos_node), each
  *	still counted in its flush epoch.
  * @draining: pvblk_dev_drain() calls running; while non-zero nothing
- *	waits.
+ *	waits longer than the drain's release (a request that finds others
+ *	waiting queues behind them, and that release runs them all).
  * @work: releases @waiting in process context; armed for the time the
  *	oldest request can go.
  */

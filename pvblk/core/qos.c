@@ -156,12 +156,13 @@ bool pvblk_qos_throttle(struct pvblk_req *req)
 	if (dir < 0)
 		return false;
 	spin_lock(&t->lock);
-	if (t->draining) {
+	first = list_empty(&t->waiting);
+	/* The drain's release empties @waiting, which then stays empty. */
+	if (t->draining && first) {
 		spin_unlock(&t->lock);
 		return false;
 	}
 	now = pvblk_qos_now();
-	first = list_empty(&t->waiting);
 	if (first) {
 		pvblk_qos_refill(t, now);
 		if (pvblk_qos_take(t, req, dir, &wait_ns)) {
@@ -172,7 +173,7 @@ bool pvblk_qos_throttle(struct pvblk_req *req)
 	req->qos_start = now;
 	list_add_tail(&req->qos_node, &t->waiting);
 	t->nr_waiting++;
-	if (first)
+	if (first)	/* the first waiter: time the release for it */
 		pvblk_qos_arm(dev, pvblk_qos_jiffies(wait_ns));
 	spin_unlock(&t->lock);
 	return true;

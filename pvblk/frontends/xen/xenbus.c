@@ -70,8 +70,9 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * @lock: serialises the state machine and remove(); protects all below.
  * @watch: on backend/.../physical-device (registered: ->node is set).
  * @qos_watch: on backend/.../pvblk-qos, the toolstack's I/O limits
- *	(registered: ->node is set); @qos: the last valid value, applied to
- *	the device at connect and whenever the node changes.
+ *	(registered: ->node is set).
+ * @qos: its last valid value, applied to the device at connect and
+ *	whenever the node changes.
  * @devt: the physical device, 0 until the hotplug script wrote it.
  * @read_only: mode has no "w".
  * @cdrom: the frontend's device-type is "cdrom".
