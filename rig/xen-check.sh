@@ -27,7 +27,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 STOCK_SCENARIOS="
 reference
 pvblk
-qos
 detach
 stuck
 hostile
