@@ -37,6 +37,7 @@ struct pvblk_fio_opts {
 	char *backend;
 	char *socket;
 	char *serial;
+	char *qos;
 	unsigned int queues;
 	unsigned int qsize;
 	unsigned int mem_mb;
@@ -84,6 +85,15 @@ static struct fio_option options[] = {
 		.type = FIO_OPT_STR_STORE,
 		.off1 = offsetof(struct pvblk_fio_opts, serial),
 		.help = "GET_ID serial to set (vhost-blk)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
+		.name = "pvblk_qos",
+		.lname = "QoS limits",
+		.type = FIO_OPT_STR_STORE,
+		.off1 = offsetof(struct pvblk_fio_opts, qos),
+		.help = "per-disk limits (vhost-blk): riops=N,wiops=N,rbps=N,wbps=N,burst=MS",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_INVALID,
 	},
@@ -225,6 +235,7 @@ static void fill_opts(struct thread_data *td, struct pvv_opts *po,
 		po->backing = o->backend;
 		po->read_only = o->ro;
 		po->serial = o->serial;
+		po->qos = o->qos;
 	}
 	po->nqueues = nq;
 	po->qsize = qsize;

@@ -25,6 +25,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <linux/vhost_blk.h>
 
 #include "pvv.h"
 
@@ -433,6 +434,106 @@ int pvv_get_busyloop(struct pvv_dev *d, unsigned int index, unsigned int *num)
 	return r;
 }
 
+int pvv_set_qos(struct pvv_dev *d, const struct pvv_qos *q)
+{
+	struct vhost_blk_qos k;
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	memset(&k, 0, sizeof(k));
+	k.read_iops = q->read_iops;
+	k.write_iops = q->write_iops;
+	k.read_bps = q->read_bps;
+	k.write_bps = q->write_bps;
+	k.burst_ms = q->burst_ms;
+	return kioctl(d, VHOST_BLK_SET_QOS, &k);
+}
+
+int pvv_get_qos(struct pvv_dev *d, struct pvv_qos *q)
+{
+	struct vhost_blk_qos k;
+	int r;
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	memset(&k, 0, sizeof(k));
+	r = kioctl(d, VHOST_BLK_GET_QOS, &k);
+	if (r)
+		return r;
+	q->read_iops = k.read_iops;
+	q->write_iops = k.write_iops;
+	q->read_bps = k.read_bps;
+	q->write_bps = k.write_bps;
+	q->burst_ms = k.burst_ms;
+	return 0;
+}
+
+/* One value: decimal, for a byte rate with an optional K/M/G/T suffix. */
+static int qos_number(const char *v, size_t n, int size, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned int shift = 0;
+	const char *u;
+	uint64_t x = 0;
+	size_t i;
+
+	if (size && n > 1 && (u = memchr(units, v[n - 1] & ~0x20, 4))) {
+		shift = 10 * (unsigned int)(u - units + 1);
+		n--;
+	}
+	if (!n)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9' || x > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (shift && x > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = x << shift;
+	return 0;
+}
+
+int pvv_parse_qos(const char *s, struct pvv_qos *q)
+{
+	static const char *const keys[] = {
+		"riops", "wiops", "rbps", "wbps", "burst",
+	};
+	unsigned int seen = 0, k;
+	uint64_t v;
+	size_t n;
+
+	memset(q, 0, sizeof(*q));
+	for (;;) {
+		s += strspn(s, ", \t\n");
+		if (!*s)
+			return 0;
+		for (k = 0; k < 5; k++) {
+			n = strlen(keys[k]);
+			if (!strncmp(s, keys[k], n) && s[n] == '=')
+				break;
+		}
+		if (k == 5 || (seen & (1u << k)))
+			return -EINVAL;
+		seen |= 1u << k;
+		s += n + 1;
+		n = strcspn(s, ", \t\n");
+		if (qos_number(s, n, k == 2 || k == 3, &v))
+			return -EINVAL;
+		s += n;
+		switch (k) {
+		case 0: q->read_iops = v; break;
+		case 1: q->write_iops = v; break;
+		case 2: q->read_bps = v; break;
+		case 3: q->write_bps = v; break;
+		default:
+			if (v > UINT32_MAX)
+				return -EINVAL;
+			q->burst_ms = (uint32_t)v;
+		}
+	}
+}
+
 int pvv_get_config_raw(struct pvv_dev *d, struct pvv_config *c)
 {
 	struct pvv_cfg612 b;
@@ -486,6 +587,21 @@ static int vk_negotiate(struct pvv_dev *d, uint64_t want)
 		r = kioctl(d, PVV_BLK_SET_SERIAL, &s);
 		if (r) {
 			ERR("VHOST_BLK_SET_SERIAL: %s\n", strerror(-r));
+			return r;
+		}
+	}
+	if (d->o.qos) {
+		struct pvv_qos q;
+
+		r = pvv_parse_qos(d->o.qos, &q);
+		if (r) {
+			ERR("QoS limits \"%s\": not riops=N,wiops=N,rbps=N,wbps=N,burst=MS\n",
+			    d->o.qos);
+			return r;
+		}
+		r = pvv_set_qos(d, &q);
+		if (r) {
+			ERR("VHOST_BLK_SET_QOS: %s\n", strerror(-r));
 			return r;
 		}
 	}

@@ -51,6 +51,7 @@ struct pvv_opts {
 	 * of 1024 ns; 0, the default, leaves the device's setting alone).
 	 */
 	unsigned int busyloop;
+	const char *qos;	/* kernel: VHOST_BLK_SET_QOS, pvv_parse_qos() syntax */
 };
 
 /* The virtio-blk config space fields a driver uses, in host byte order. */
@@ -182,6 +183,23 @@ int pvv_set_backend(struct pvv_dev *d, int fd);
 int pvv_set_busyloop(struct pvv_dev *d, unsigned int index, unsigned int num);
 int pvv_get_busyloop(struct pvv_dev *d, unsigned int index, unsigned int *num);
 int pvv_get_config_raw(struct pvv_dev *d, struct pvv_config *c);
+
+/*
+ * Per-disk QoS (VHOST_BLK_SET_QOS / VHOST_BLK_GET_QOS, PVV_VHOST_KERNEL
+ * only): requests and bytes per second, reads and writes apart, 0 is
+ * unlimited; burst_ms of each rate may go at once (0: 1000).  Settable any
+ * time, also while I/O runs.  pvv_parse_qos() reads the admin syntax the
+ * Xen backend node pvblk-qos uses too: "riops=N,wiops=N,rbps=N[KMGT],
+ * wbps=N[KMGT],burst=MS" (any order, missing keys 0); -EINVAL otherwise.
+ */
+struct pvv_qos {
+	uint64_t read_iops, write_iops;
+	uint64_t read_bps, write_bps;
+	uint32_t burst_ms;
+};
+int pvv_set_qos(struct pvv_dev *d, const struct pvv_qos *q);
+int pvv_get_qos(struct pvv_dev *d, struct pvv_qos *q);
+int pvv_parse_qos(const char *s, struct pvv_qos *q);
 
 /*
  * Guest memory region (base and size in bytes) and its memfd, for tools

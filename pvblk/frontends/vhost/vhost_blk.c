@@ -745,6 +745,41 @@ static long vhost_blk_set_serial(struct vhost_blk *blk,
 	return 0;
 }
 
+static long vhost_blk_set_qos(struct vhost_blk *blk,
+			      struct vhost_blk_qos __user *argp)
+{
+	struct vhost_blk_qos u;
+	struct pvblk_qos qos = {};
+
+	if (copy_from_user(&u, argp, sizeof(u)))
+		return -EFAULT;
+	if (u.flags || u.reserved[0] || u.reserved[1])
+		return -EINVAL;
+	qos.iops[0] = u.read_iops;
+	qos.iops[1] = u.write_iops;
+	qos.bps[0] = u.read_bps;
+	qos.bps[1] = u.write_bps;
+	qos.burst_ms = u.burst_ms;
+	return pvblk_dev_set_qos(blk->pdev, &qos);
+}
+
+static long vhost_blk_get_qos(struct vhost_blk *blk,
+			      struct vhost_blk_qos __user *argp)
+{
+	struct vhost_blk_qos u = {};
+	struct pvblk_qos qos;
+
+	pvblk_dev_get_qos(blk->pdev, &qos);
+	u.read_iops = qos.iops[0];
+	u.write_iops = qos.iops[1];
+	u.read_bps = qos.bps[0];
+	u.write_bps = qos.bps[1];
+	u.burst_ms = qos.burst_ms;
+	if (copy_to_user(argp, &u, sizeof(u)))
+		return -EFAULT;
+	return 0;
+}
+
 static long vhost_blk_get_config(struct vhost_blk *blk,
 				 struct virtio_blk_config __user *argp)
 {
@@ -810,6 +845,10 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 		return vhost_blk_set_serial(blk, argp);
 	case VHOST_BLK_GET_CONFIG:
 		return vhost_blk_get_config(blk, argp);
+	case VHOST_BLK_SET_QOS:
+		return vhost_blk_set_qos(blk, argp);
+	case VHOST_BLK_GET_QOS:
+		return vhost_blk_get_qos(blk, argp);
 	case VHOST_GET_FEATURES:
 		scoped_guard(mutex, &blk->dev.mutex)
 			features = vhost_blk_offered(blk);

@@ -129,4 +129,46 @@ struct vhost_blk_serial {
 #define VHOST_BLK_GET_CONFIG	_IOC(_IOC_READ, VHOST_VIRTIO, 0x52, \
 				     VHOST_BLK_CONFIG_SIZE)
 
+/**
+ * struct vhost_blk_qos - I/O limits of the device (per-disk QoS).
+ * @read_iops: READ requests per second; 0: unlimited; at most 2^28.
+ * @write_iops: WRITE, DISCARD and WRITE_ZEROES requests per second;
+ *	0: unlimited; at most 2^28.
+ * @read_bps: bytes per second read, counted in 512-byte units (a limit
+ *	that is not a multiple of 512 is rounded up); 0: unlimited; at most
+ *	2^37.
+ * @write_bps: the same for WRITE data (DISCARD and WRITE_ZEROES move
+ *	none: only @write_iops counts them).
+ * @burst_ms: what an idle device may do at once: @burst_ms worth of each
+ *	limit (token buckets that hold that much); 0: 1000; at most 10000.
+ * @flags: must be zero.
+ * @reserved: must be zero.
+ *
+ * FLUSH and GET_ID are never limited.  A request over a limit waits in
+ * the kernel, in the order the guest made them (no request of the device
+ * overtakes an older waiting one), never failed; a reset, a backend
+ * change or close do not wait for the limit: what waits then runs at once.
+ */
+struct vhost_blk_qos {
+	__u64 read_iops;
+	__u64 write_iops;
+	__u64 read_bps;
+	__u64 write_bps;
+	__u32 burst_ms;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/*
+ * VHOST_BLK_SET_QOS - set the device's limits (all zero: none).  Any time,
+ * with or without a backend, also while I/O runs: the requests waiting are
+ * judged against the new limits at once.  The limits stay across backend
+ * changes and VHOST_RESET_OWNER.  Returns 0, -EFAULT, or -EINVAL (a value
+ * over its maximum, @flags or @reserved not zero).
+ * VHOST_BLK_GET_QOS - the limits in force (@burst_ms 1000 when it was
+ * set as 0).
+ */
+#define VHOST_BLK_SET_QOS	_IOW(VHOST_VIRTIO, 0x56, struct vhost_blk_qos)
+#define VHOST_BLK_GET_QOS	_IOR(VHOST_VIRTIO, 0x57, struct vhost_blk_qos)
+
 #endif /* _UAPI_LINUX_VHOST_BLK_H */
