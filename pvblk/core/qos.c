@@ -256,6 +256,7 @@ void pvblk_qos_drain_begin(struct pvblk_dev *dev)
 	spin_unlock(&t->lock);
 	pvblk_qos_release(dev, true);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_qos_drain_begin);
 
 void pvblk_qos_drain_end(struct pvblk_dev *dev)
 {
@@ -266,6 +267,7 @@ void pvblk_qos_drain_end(struct pvblk_dev *dev)
 	t->draining--;
 	spin_unlock(&t->lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_qos_drain_end);
 
 void pvblk_qos_init(struct pvblk_dev *dev)
 {
