@@ -164,8 +164,11 @@ static void teardown_work(struct work_struct *work)
 	for (i = 0; i < c->nr_rings; i++)
 		pvblk_xen_ring_stop(&c->rings[i]);
 	pvblk_dev_destroy(c->pdev);
-	for (i = 0; i < c->nr_rings; i++)
+	for (i = 0; i < c->nr_rings; i++) {
+		/* Its queue went with the device: the unmaps trace without. */
+		c->rings[i].q = NULL;
 		pvblk_xen_ring_free(&c->rings[i]);
+	}
 	kfree(c);
 	if (atomic_dec_and_test(&blkif->draining))
 		wake_up_all(&blkif->drained);
