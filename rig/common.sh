@@ -116,6 +116,7 @@ ensure_ksrc_copy() {
 # class is left out of lockdep's validation in our builds; every other lock,
 # pvblk's included, stays checked (dom0 asserts at the end of each Xen
 # scenario that lockdep is still on).  gntdev itself is not changed.
+# shellcheck disable=SC2034 # used by debug-kernel.sh
 KSRC_PATCHES="gntdev-priv-lock-novalidate-1"
 patch_ksrc_copy() {
 	local f=$1/drivers/xen/gntdev.c

@@ -237,13 +237,16 @@ static bool pvblk_any_ready(struct pvblk_dev *dev)
  * any more (it may still sit on its queue's completion list for the
  * transport's worker).
  * Barriers released meanwhile are submitted from here if the transport's
- * worker has not done it yet.  Sleeps.
+ * worker has not done it yet, and requests waiting for QoS tokens run at
+ * once, as does every request throttled while the drain runs.  Sleeps.
  */
 void pvblk_dev_drain(struct pvblk_dev *dev)
 {
 	struct pvblk_wait w = { .req = NULL };
 	unsigned int i;
 
+	/* Nothing waits for QoS tokens while we drain (qos.c). */
+	pvblk_qos_drain_begin(dev);
 	atomic_set(&w.left, dev->nr_queues + 1);
 	pvblk_epoch_close_all(dev, &w, NULL);
 	if (!atomic_dec_and_test(&w.left)) {
@@ -265,6 +268,7 @@ void pvblk_dev_drain(struct pvblk_dev *dev)
 		spin_lock_irq(&dev->queues[i].lock);
 		spin_unlock_irq(&dev->queues[i].lock);
 	}
+	pvblk_qos_drain_end(dev);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_drain);
 

@@ -111,6 +111,8 @@ static void pvblk_show_stats(struct seq_file *m, const char *pfx,
 	for (i = 0; i < PVBLK_LAT_BUCKETS; i++)
 		seq_printf(m, " %llu", s->lat_hist[i]);
 	seq_putc(m, '\n');
+	seq_printf(m, "%sthrottled %llu\n%sthrottle_ns %llu\n", pfx,
+		   s->throttled, pfx, s->throttle_ns);
 }
 
 int pvblk_stats_show(struct seq_file *m, void *v)
@@ -133,6 +135,7 @@ int pvblk_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "epochs %u\nepoch_reqs %llu\nparked_barriers %lld\n",
 		   epochs, counted, (long long)atomic64_read(&dev->parked));
 	pvblk_show_stats(m, "", &s);
+	pvblk_qos_show(m, dev);
 	for (i = 0; i < dev->nr_queues; i++) {
 		pvblk_queue_stats(&dev->queues[i], &s);
 		snprintf(pfx, sizeof(pfx), "q%u_", i);

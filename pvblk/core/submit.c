@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Submission: the batch a transport fills from one ring kick, the one
- * validation of every request against the backend it will run on, and
- * the dispatch to the backend (GET_ID is answered here; a request with
+ * validation of every request against the backend it will run on, the
+ * QoS limits (qos.c) and the dispatch to the backend (GET_ID is answered here; a request with
  * segments the backend cannot take directly is bounced first).
  */
 #include <linux/blkdev.h>
@@ -166,6 +166,19 @@ void pvblk_req_dispatch(struct pvblk_req *req)
 	}
 	if (req->bytes)
 		PVBLK_STAT_ADD(req->q, bytes[req->op], req->bytes);
+	/* QoS: one branch while no limit is set (core/qos.c). */
+	if (unlikely(READ_ONCE(req->q->dev->thr.on)) &&
+	    pvblk_qos_throttle(req))
+		return;	/* waits: pvblk_qos_release() runs it */
+	pvblk_req_run(req);
+}
+
+/* Run a valid request (after the QoS limits let it go). */
+void pvblk_req_run(struct pvblk_req *req)
+{
+	struct pvblk_backend *be = req->be;
+	blk_status_t st;
+
 	/* Only what the backend cannot take directly. */
 	if (unlikely(req->core_flags & PVBLK_RF_UNALIGNED)) {
 		st = pvblk_bounce_start(req);

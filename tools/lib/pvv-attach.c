@@ -5,6 +5,7 @@
  * driver for VM tests that need several devices or a kept fd.
  *
  *   pvv-attach [-k DEV] (-b PATH | -f FD) [-r] [-w] [-R] [-H] [-n] [-T N]
+ *              [-Q SPEC]
  *   pvv-attach [-k DEV] -b PATH -S
  *
  * -b: open PATH (O_RDWR, or O_RDONLY with -r) and attach it
@@ -21,6 +22,8 @@
  *     one in the other mode (a writer after a reader, a reader after a
  *     writer) and read; the closed device's claim on the disk must be
  *     gone when its close returned (exit 3 if an attach is refused)
+ * -Q: set the QoS limits (VHOST_BLK_SET_QOS) after attaching, SPEC as
+ *     "riops=N,wiops=N,rbps=N[KMGT],wbps=N[KMGT],burst=MS"
  * -S: a start that fails midway: two rings set up, queue 1's used ring on
  *     a PROT_NONE page, a read queued on queue 0, then SET_BACKEND must
  *     fail (EFAULT) and leave queue 0's used ring alone once it returned;
@@ -158,7 +161,7 @@ int main(int argc, char **argv)
 	long long t;
 	int i;
 
-	while ((c = getopt(argc, argv, "k:b:f:rwRHnST:")) != -1) {
+	while ((c = getopt(argc, argv, "k:b:f:rwRHnST:Q:")) != -1) {
 		switch (c) {
 		case 'k': o.path = optarg; break;
 		case 'b': o.backing = optarg; break;
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
 		case 'R': again = 1; break;
 		case 'H': hold_on = 1; break;
 		case 'n': no_wait = 1; break;
+		case 'Q': o.qos = optarg; break;
 		case 'S': fail_start = 1; break;
 		case 'T': turns = atoi(optarg); break;
 		default:
