@@ -23,27 +23,6 @@ wait_for() {
 	grep -q "$1" $OUT
 }
 
-# The fail_page_alloc window also needs grants pvblk has never mapped: with
-# persistent grants the stamp tool's 16 requests reuse grants mapped long
-# ago, and only a new mapping takes a page.  A burst of 512 KiB direct
-# writes (indirect requests, 128 segments each) on the second half of xvdb,
-# outside the stamp region, makes blkfront grant pages it never used; its
-# errors are expected and not judged.  It starts 3 s after the window
-# opened, once dom0 has switched the fault on.
-burst_start() {
-	(sleep 3; exec fio --name=burst --filename=/dev/xvdb --offset=4M --size=4M --rw=write \
-		--bs=512k --iodepth=8 --ioengine=libaio --direct=1 \
-		--time_based --runtime=600 --continue_on_error=all) \
-		> /tmp/burst.out 2>&1 &
-	burst=$!
-}
-burst_stop() {
-	kill "$burst" 2> /dev/null
-	wait "$burst"
-	info "fail_page_alloc: burst of fresh grants stopped (fio status $?):" \
-		"$(grep -cE 'error|err=' /tmp/burst.out) error lines"
-}
-
 wait_dev xvdb
 /pvblk-stamp -d /dev/xvdb -n 1024 -q 16 -s 20261203 > $OUT 2>&1 &
 spid=$!
@@ -54,11 +33,8 @@ run_windows() {
 		k=$((k + 1))
 		wait_key "open$k" > /dev/null
 		kill -USR1 "$spid"
-		burst=
-		[ "$kind" = fail_page_alloc ] && burst_start
 		phase "open$k"
 		wait_key "close$k" > /dev/null
-		[ -n "$burst" ] && burst_stop
 		kill -USR2 "$spid"
 		if ! wait_for "^stamp-window $k " 300; then
 			fail "$kind: pvblk-stamp closed the window (drain and read-back)"

@@ -12,10 +12,12 @@
 #   failslab           slab allocations whose stack runs through pvblk.ko's
 #                      text fail (stack-trace filter, 20 %)
 #   fail_page_alloc    page allocations likewise (order 0 included, 20 %),
-#                      while the guest also writes 512 KiB bursts beside the
-#                      stamp region: with persistent grants only a grant
-#                      pvblk has not mapped yet takes a page, and the stamp
-#                      tool's requests reuse old grants
+#                      while dom0 also attaches and detaches a second vbd
+#                      (xvdc on dm fy) in the window: with persistent grants
+#                      pvblk's request path takes no page (first runs: 0
+#                      failures), its connect does (queue pools, rings), so
+#                      an attach must fail cleanly or connect, and xvdc must
+#                      attach and serve again after the window
 # The guest (tests/xen/fault.domu.sh) judges each window with the stamp
 # tool's rules: errors only for requests that lived in a window; after the
 # window (fault removed) the whole region reads back, every block holding
@@ -47,6 +49,8 @@ fi
 check "modprobe pvblk" modprobe pvblk
 check "dmsetup create fx (linear on /dev/ram0)" \
 	dmsetup create fx --table "0 $SECT linear /dev/ram0 0"
+check "dmsetup create fy (linear on /dev/ram0, after fx)" \
+	dmsetup create fy --table "0 $SECT linear /dev/ram0 $SECT"
 dm=/dev/mapper/fx
 [ -b "$dm" ] || dm=/dev/dm-0
 text_start=$(cat /sys/module/pvblk/sections/.text)
@@ -102,6 +106,50 @@ fault_off() {
 	esac
 }
 
+# vbd_gone NAME XVD SECONDS: wait until the backend directory of a vbd is gone.
+vbd_gone() {
+	local n=0
+
+	while xs_be "$1" "$2" state > /dev/null 2>&1; do
+		[ "$n" -ge $(($3 * 2)) ] && return 1
+		sleep 0.5
+		n=$((n + 1))
+	done
+}
+# xvdc_cycle: attach xvdc (dm fy) to the guest, wait until both ends are
+# Connected or the backend gave up (state >= 5), detach it; prints what
+# happened: "connected", "refused" (xl block-attach failed), "closed STATE"
+# or "stuck STATE/STATE" (no outcome in 60 s).
+xvdc_cycle() {
+	local b f n=0 what
+
+	if ! timeout 120 xl block-attach $G "phy:/dev/mapper/fy,xvdc,w" > /dev/null 2>&1; then
+		what=refused
+	else
+		while :; do
+			b=$(xs_be $G xvdc state 2> /dev/null || true)
+			f=$(xs_fe $G xvdc state 2> /dev/null || true)
+			if [ "$b" = 4 ] && [ "$f" = 4 ]; then
+				what=connected
+				break
+			fi
+			if [ "${b:-0}" -ge 5 ]; then
+				what="closed $b"
+				break
+			fi
+			if [ $n -ge 120 ]; then
+				what="stuck $b/$f"
+				break
+			fi
+			sleep 0.5
+			n=$((n + 1))
+		done
+	fi
+	timeout 120 xl block-detach $G xvdc > /dev/null 2>&1
+	vbd_gone $G xvdc 60 || what="$what, not detached"
+	echo "$what"
+}
+
 # shellcheck disable=SC2086 # a list of words
 DOMU_FILES=pvblk-stamp DOMU_KINDS=$(echo $KINDS | tr ' ' ,) \
 	domu_start $G fault.domu.sh "phy:$dm,xvdb,w" || fail "xl create $G"
@@ -117,6 +165,17 @@ if vbd_wait_connected $G xvdb && domu_wait_phase $G ready; then
 		if fault_on "$kind"; then
 			ok "$kind: fault injected"
 			sleep "$WIN"
+			if [ "$kind" = fail_page_alloc ]; then
+				# The window stays open for three attach cycles.
+				for c in 1 2 3; do
+					r=$(xvdc_cycle)
+					info "$kind: xvdc attach $c in the window: $r"
+					case $r in
+					*stuck* | *"not detached"*)
+						fail "$kind: xvdc attach $c connected or failed cleanly ($r)" ;;
+					esac
+				done
+			fi
 		else
 			fail "$kind: fault injected"
 		fi
@@ -130,6 +189,10 @@ if vbd_wait_connected $G xvdb && domu_wait_phase $G ready; then
 				fail "$kind: failures injected (none)"
 			fi ;;
 		esac
+		if [ "$kind" = fail_page_alloc ]; then
+			expect_eq "$kind: after the window xvdc attaches, connects and detaches" \
+				"$(xvdc_cycle)" connected
+		fi
 		domu_signal $G "close$k" 1
 		domu_wait_phase $G "closed$k" || break
 		info "$kind: window of $(($(date +%s) - t0)) s"
@@ -142,3 +205,4 @@ guest_verdict $G
 check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ]'
 check "rmmod pvblk after the fault windows" timeout 60 rmmod pvblk
 check "dmsetup remove fx" dmsetup remove fx
+check "dmsetup remove fy" dmsetup remove fy
