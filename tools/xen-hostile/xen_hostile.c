@@ -211,6 +211,17 @@ static irqreturn_t hf_irq(int irq, void *dev_id)
 	return IRQ_HANDLED;
 }
 
+/* End @ref unless the backend maps it; true once ended. */
+static bool end_one(grant_ref_t *ref)
+{
+	if (*ref == INVALID_GRANT_REF)
+		return true;
+	if (!gnttab_try_end_foreign_access(*ref))
+		return false;
+	*ref = INVALID_GRANT_REF;
+	return true;
+}
+
 static void ring_free(struct hf_ring *r)
 {
 	unsigned int i;
@@ -224,12 +235,12 @@ static void ring_free(struct hf_ring *r)
 	if (!r->va)
 		return;
 	/*
-	 * A ring grant end_grants() could not end is still mapped by the
-	 * backend: its pages are leaked rather than reused (the deferred end
-	 * of xenbus_teardown_ring() would free them at once).
+	 * A ring grant that cannot end is still mapped by the backend: its
+	 * pages are leaked rather than reused (the deferred end of
+	 * xenbus_teardown_ring() would free them at once).
 	 */
 	for (i = 0; i < r->nr_pages; i++)
-		if (r->refs[i] != INVALID_GRANT_REF)
+		if (!end_one(&r->refs[i]))
 			r->va = NULL;
 	xenbus_teardown_ring(&r->va, r->nr_pages, r->refs);
 	r->va = NULL;
@@ -385,17 +396,6 @@ static unsigned int revoke_all(struct hf_dev *d)
 		busy += revoke_page(&d->ipage[i], d->iref[i]);
 	d->granted = false;
 	return busy;
-}
-
-/* End @ref unless the backend maps it; true once ended. */
-static bool end_one(grant_ref_t *ref)
-{
-	if (*ref == INVALID_GRANT_REF)
-		return true;
-	if (!gnttab_try_end_foreign_access(*ref))
-		return false;
-	*ref = INVALID_GRANT_REF;
-	return true;
 }
 
 /*
