@@ -63,14 +63,4 @@ be=$(xenstore-read "device/vbd/$(devid xvdd)/backend")
 check_fail "xvdd: backend does not offer feature-discard (no-discard)" \
 	xenstore-read "$be/feature-discard"
 run_cases xvdd good-io discard-ok discard-past-end discard-secure-flag
-# xvdd (a dm device): persistent grants mapped by good I/O, then dom0
-# suspends the dm device and the vbd is closed with nothing in flight:
-# every grant must be unmapped when the backend reports Closed.
-run_cases xvdd good-io
-phase close-idle
-wait_key suspended > /dev/null
-run_cases xvdd close-idle-now
-phase close-idle-done
-wait_key resumed > /dev/null
-run_cases xvdd good-io close-idle reconnect
 dmesg | grep -iE 'xen_hostile|xen:|grant' | tail -n 20 | sed 's/^/# dmesg: /'

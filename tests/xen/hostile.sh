@@ -14,15 +14,6 @@
 # healthy: any kernel report in its log fails the run (rig/xen-run.sh),
 # and pvblk must unload cleanly at the end.
 #
-# xvdd is a dm-linear device on brd: after its cases and good I/O on it
-# (persistent grants mapped) dom0 suspends it (`dmsetup suspend
-# --noflush`: nothing can complete on it) and the guest closes the vbd
-# with nothing in flight (case close-idle-now): when the backend reports
-# Closed, not one grant of the frontend may still be mapped, as with
-# xen-blkback; a backend that unmaps only after touching the stalled
-# device (a teardown worker that flushes first) fails there every time.
-# After the resume the vbd connects again and serves good I/O.
-#
 # After guest hx's vbds were probed, dom0 lowers the indirect-segment,
 # queue and ring-order parameters: the cases at the maxima offered still
 # pass (a vbd is held to what it offered at probe).
@@ -32,18 +23,11 @@ set -uo pipefail
 H=hx
 F=fv
 
-export DM_DISABLE_UDEV=1
-
-step "hostile: pvblk only; brd x3 (one under dm) for $H, null_blk for $F"
+step "hostile: pvblk only; brd x3 for $H, null_blk for $F"
 blkback_blacklist
 check "modprobe pvblk" modprobe pvblk
 check "brd: 3 x 128 MiB" modprobe brd rd_nr=3 rd_size=$((128 * 1024)) max_part=0
 check "null_blk 1 GiB memory-backed" mk_nullb 1
-check "modprobe dm-mod" modprobe dm-mod
-check "dmsetup create hclose (linear on /dev/ram2)" \
-	dmsetup create hclose --table "0 $((128 * 2048)) linear /dev/ram2 0"
-dm=/dev/mapper/hclose
-[ -b "$dm" ] || dm=/dev/dm-0
 [ -f /scenario/xen_hostile.ko ] || fail "xen_hostile.ko shipped (make -C tools/xen-hostile)"
 
 DOMU_FIO_SIZE=32M domu_start $F hostile-fio.domu.sh 'phy:/dev/nullb0,xvdb,w' ||
@@ -55,22 +39,13 @@ fi
 DOMU_BLKFRONT=0 DOMU_FILES=xen_hostile.ko DOMU_MEMORY=384 \
 	DOMU_HOSTILE_SKIP="${DOMU_HOSTILE_SKIP:-}" \
 	domu_start $H hostile.domu.sh 'phy:/dev/ram0,xvdb,w' \
-	'phy:/dev/ram1,xvdc,r' "vdev=xvdd,access=rw,no-discard,target=$dm" ||
+	'phy:/dev/ram1,xvdc,r' 'vdev=xvdd,access=rw,no-discard,target=/dev/ram2' ||
 	fail "xl create $H"
 # Its vbds offered what the parameters said at probe; lowering them now
 # must not change what those vbds accept (the cases at the maximum).
 P=/sys/module/pvblk/parameters
 check "lower xen_max_indirect_segs, xen_max_queues, xen_max_ring_order after $H's vbds were probed" \
 	sh -c "echo 8 > $P/xen_max_indirect_segs && echo 1 > $P/xen_max_queues && echo 0 > $P/xen_max_ring_order"
-# xvdd: the guest closes it while its dm device is suspended.
-if domu_wait_phase $H close-idle; then
-	check "dmsetup suspend --noflush hclose (nothing in flight)" \
-		dmsetup suspend --noflush hclose
-	domu_signal $H suspended 1
-	domu_wait_phase $H close-idle-done
-	check "dmsetup resume hclose" dmsetup resume hclose
-	domu_signal $H resumed 1
-fi
 gone_within $H 120
 guest_verdict $H
 id=$(domid_of $F) || true
@@ -86,4 +61,3 @@ dmesg | grep -E 'pvblk' | tail -n 60 | sed 's/^/# dom0 dmesg: /'
 left=$(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c . || true)
 expect_eq "backend/vbd entries left in xenstore" "$left" 0
 check "rmmod pvblk after the hostile guest" rmmod pvblk
-check "dmsetup remove hclose" dmsetup remove hclose
