@@ -16,7 +16,13 @@ import statistics
 import subprocess
 import sys
 
-KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "qsd-vhost-user"]
+KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "pvblk-vhost-poll", "qsd-vhost-user"]
+# The path with busy polling on both sides runs only these jobs (its boot's
+# PVBLK_BENCH_POLL_JOBS).
+POLL_PATH = "pvblk-vhost-poll"
+POLL_JOBS = ["lat1"]
+# QD1 latency job: randread 4k, iodepth 1.
+LAT_JOB = "lat1"
 XEN_PATHS = ["pvblk-xen-pgnt", "pvblk-xen-nopgnt", "blkback-pgnt", "blkback-nopgnt"]
 DEV_NAMES = {"nullb": "null_blk", "brd": "brd", "nullbwc": "null_blk-wc"}
 DEVS = ["nullb", "brd", "nullbwc"]
@@ -123,36 +129,80 @@ def summarise(recs, paths):
     return out
 
 
-def icount_costs(recs):
+def icount_pair(rs, n):
+    """The short (N I/Os) and long (2N) run of one repetition, checked:
+    (short, long, None) or (None, None, why).  Every record says how many
+    I/Os it asked fio for (asked_ios, --number_ios) and how many fio did
+    (ios, reads + writes from its JSON); a figure is only valid when both
+    runs did exactly what they asked and the long one asked twice the
+    short one (N itself when the report knows it)."""
+    asked = sorted({r.get("asked_ios", 0) for r in rs})
+    if not asked or asked[0] <= 0:
+        return None, None, "runs without asked_ios (not an N/2N icount run)"
+    want = (n, 2 * n) if n > 0 else (asked[0], 2 * asked[0])
+    pick = {}
+    for w in want:
+        got = [r for r in rs if r.get("asked_ios") == w]
+        if len(got) != 1:
+            return None, None, f"{len(got)} runs asked for {w} I/Os (1 expected)"
+        r = got[0]
+        if r["ios"] != w:
+            return None, None, f"fio did {r['ios']} I/Os where {w} were asked"
+        if r.get("error"):
+            return None, None, f"fio error {r['error']} in the {w}-I/O run"
+        pick[w] = r
+    return pick[want[0]], pick[want[1]], None
+
+
+def icount_costs(recs, n=0):
     """Cost per I/O: per path, dev, job and rep,
     (T(2N) - T(N)) / (ios(2N) - ios(N)) in guest ns = instructions under
     -icount shift=0.  ios counts reads and writes: for fsync1 the cost is
-    that of one write and the flush after it."""
+    that of one write and the flush after it.  Resolution: one step of the
+    clock over the I/O difference, 1 ms of fio runtime (10^6 instructions)
+    for the primary figure, 1 us for the EPOCHREALTIME one.  A repetition
+    whose counts are not what was asked makes the whole figure invalid:
+    "cost" is then None and "invalid" says why."""
     runs = {}
     for r in recs:
         if r.get("mode") != "icount":
             continue
         runs.setdefault((r["path"], r["dev"], r.get("job", "randread"), r["rep"]), []).append(r)
     per = {}
+    bad = {}
     for (path, dev, job, rep), rs in runs.items():
-        if len(rs) < 2:
+        short, long_, why = icount_pair(rs, n)
+        if why:
+            bad.setdefault((path, dev, job), []).append(f"rep {rep}: {why}")
             continue
-        rs = sorted(rs, key=lambda r: r["ios"])
-        short, long_ = rs[0], rs[-1]
         dios = long_["ios"] - short["ios"]
-        if dios <= 0:
-            continue
         cost = 1000.0 * (long_["guest_us"] - short["guest_us"]) / dios
         fio_cost = 1e6 * (long_["fio_runtime_ms"] - short["fio_runtime_ms"]) / dios
         per.setdefault((path, dev, job), []).append(
             {"rep": rep, "cost_insn": cost, "cost_fio_runtime_insn": fio_cost,
-             "short": {"ios": short["ios"], "guest_us": short["guest_us"]},
-             "long": {"ios": long_["ios"], "guest_us": long_["guest_us"]}})
+             "resolution_insn": 1e6 / dios, "resolution_epochrealtime_insn": 1e3 / dios,
+             "short": {"ios": short["ios"], "asked_ios": short["asked_ios"],
+                       "guest_us": short["guest_us"],
+                       "fio_runtime_ms": short["fio_runtime_ms"]},
+             "long": {"ios": long_["ios"], "asked_ios": long_["asked_ios"],
+                      "guest_us": long_["guest_us"],
+                      "fio_runtime_ms": long_["fio_runtime_ms"]}})
     # fio's own runtime (ms, from the first I/O to the last) leaves out
     # the start-up that the EPOCHREALTIME figure includes: the primary one.
-    return {k: {"reps": v, "cost": stats([x["cost_fio_runtime_insn"] for x in v]),
-                "cost_epochrealtime": stats([x["cost_insn"] for x in v])}
-            for k, v in per.items()}
+    out = {}
+    for k in set(per) | set(bad):
+        v = per.get(k, [])
+        if k in bad:
+            out[k] = {"reps": v, "cost": None, "cost_epochrealtime": None,
+                      "resolution_insn": None, "invalid": bad[k]}
+            continue
+        out[k] = {"reps": v, "cost": stats([x["cost_fio_runtime_insn"] for x in v]),
+                  "cost_epochrealtime": stats([x["cost_insn"] for x in v]),
+                  "resolution_insn": max(x["resolution_insn"] for x in v),
+                  "resolution_epochrealtime_insn":
+                      max(x["resolution_epochrealtime_insn"] for x in v),
+                  "invalid": None}
+    return out
 
 
 def boot_env(boot):
@@ -180,10 +230,14 @@ def fmt_lat(s):
     return f"{s['median']:.0f}us ±{s['spread_pct']:.0f}%" if s["n"] > 1 else f"{s['median']:.0f}us"
 
 
-def fmt_cost(s):
-    if not s:
+def fmt_cost(c):
+    """A cost figure of icount_costs() with its resolution, or INVALID."""
+    if not c:
         return "-"
-    return f"{s['median'] / 1000:.1f}k ±{s['spread_pct']:.1f}%"
+    if c["invalid"]:
+        return "INVALID"
+    s = c["cost"]
+    return f"{s['median']:.0f} ±{s['spread_pct']:.1f}% (res {c['resolution_insn']:.0f})"
 
 
 def ratio(a, b):
@@ -202,8 +256,9 @@ def table(summ, costs, paths, devs, ref_a, ref_b, title, not_run):
     fs = any(k[2] == FSYNC_JOB for k in list(summ) + list(costs) if k[0] in paths)
     rjobs = ("randread", "randwrite") + ((FSYNC_JOB,) if fs else ())
     rsfx = " rr rw fs" if fs else " rr rw"
+    lc = any(k[2] == LAT_JOB for k in costs if k[0] in paths)
     hdr = ["path", "randread q1", "randread q2", "randwrite q1", "randwrite q2",
-           "QD1 lat", "cost/IO insn"]
+           "QD1 lat", "cost/IO insn"] + (["QD1 insn"] if lc else [])
     if fs:
         hdr += [f"{FSYNC_JOB} q1", "flush lat", f"{FSYNC_JOB} insn"]
     hdr += [f"vs {ref_a}{rsfx}", f"vs {ref_b}{rsfx}"]
@@ -214,17 +269,19 @@ def table(summ, costs, paths, devs, ref_a, ref_b, title, not_run):
             if not_run and not any(k[0] == p for k in summ):
                 rows.append([p] + ["not run"] + [""] * (len(hdr) - 2))
                 continue
-            cost = costs.get((p, dev, "randread"), {}).get("cost")
+            cost = costs.get((p, dev, "randread"))
             ra = [ratio(g(j, 1), summ.get((ref_a, dev, j, 1), {}).get("iops")) for j in rjobs]
             rb = [ratio(g(j, 1), summ.get((ref_b, dev, j, 1), {}).get("iops")) for j in rjobs]
             row = [p, fmt_iops(g("randread", 1)), fmt_iops(g("randread", 2)),
                    fmt_iops(g("randwrite", 1)), fmt_iops(g("randwrite", 2)),
-                   fmt_lat(summ.get((p, dev, "lat1", 1), {}).get("lat_us")),
+                   fmt_lat(summ.get((p, dev, LAT_JOB, 1), {}).get("lat_us")),
                    fmt_cost(cost)]
+            if lc:
+                row.append(fmt_cost(costs.get((p, dev, LAT_JOB))))
             if fs:
                 row += [fmt_iops(g(FSYNC_JOB, 1)),
                         fmt_lat(summ.get((p, dev, FSYNC_JOB, 1), {}).get("sync_lat_us")),
-                        fmt_cost(costs.get((p, dev, FSYNC_JOB), {}).get("cost"))]
+                        fmt_cost(costs.get((p, dev, FSYNC_JOB)))]
             row += [" ".join(fmt_ratio(x) for x in ra), " ".join(fmt_ratio(x) for x in rb)]
             rows.append(row)
         w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
@@ -266,6 +323,17 @@ def goals(summ, costs):
             out.append({"goal": f"cost per I/O: {ref} / pvblk-vhost (null_blk)",
                         "target": None, "measured": c_r["median"] / c_p["median"],
                         "met": None, "how": "instructions per I/O ratio (icount), information"})
+    for dev in ("nullb", "brd"):
+        ref = summ.get(("host-io_uring", dev, LAT_JOB, 1), {}).get("lat_us")
+        for p, tgt in ((POLL_PATH, 2.0), ("pvblk-vhost", None)):
+            lat = summ.get((p, dev, LAT_JOB, 1), {}).get("lat_us")
+            r = ratio(lat, ref)
+            out.append({"goal": f"{p} QD1 latency / host-io_uring's ({dev})"
+                        + (f" <= {tgt:.1f}x" if tgt else ""),
+                        "target": tgt, "measured": r,
+                        "met": (r is not None and r <= tgt) if tgt else None,
+                        "how": "median mean-latency ratio, same boot" +
+                               ("" if tgt else ", information")})
     for job in ("randread", "randwrite"):
         for dev in ("nullb", "brd"):
             add(f"pvblk-xen >= 1.2x xen-blkback, persistent grants ({dev} {job} q1)", 1.2,
@@ -294,8 +362,8 @@ def plot(out_dir, summ, costs, panels_in):
         panels.append((title, dat, paths))
     cdat = os.path.join(out_dir, "plot-cost.dat")
     # One bar per path, job and device; randread on null_blk first.
-    order = {j: i for i, j in enumerate(("randread", FSYNC_JOB))}
-    cpaths = sorted((k for k in costs if k[0] in KVM_PATHS),
+    order = {j: i for i, j in enumerate(("randread", FSYNC_JOB, LAT_JOB))}
+    cpaths = sorted((k for k in costs if k[0] in KVM_PATHS and costs[k]["cost"]),
                     key=lambda k: (order.get(k[2], 9), DEVS.index(k[1]) if k[1] in DEVS else 9,
                                    KVM_PATHS.index(k[0])))
     with open(cdat, "w") as f:
@@ -328,7 +396,7 @@ set multiplot layout {rows},1
             f.write("plot " + ", \\\n     ".join(plots) + "\n")
         if cpaths:
             f.write('set title "KVM side: cost per I/O = guest instructions (-icount shift=0), '
-                    '(T(2N)-T(N))/N, 4k; unlabelled: null_blk randread QD128; '
+                    '(T(2N)-T(N))/(ios(2N)-ios(N)), 4k; unlabelled: null_blk randread QD128; '
                     f'{FSYNC_JOB}: write + flush, QD16; bars = min..max"\n')
             f.write('set ylabel "k instructions / I/O"\nset xtics rotate by -20\nunset key\n')
             f.write(f'plot "{cdat}" using 2:3:4:xtic(1) lc rgb "#4060c0"\n')
@@ -369,7 +437,7 @@ def main():
                                   "qemu_extra": parts[4] if len(parts) > 4 else "",
                                   "guest_env": parts[5] if len(parts) > 5 else ""})
     summ = summarise(recs, KVM_PATHS + XEN_PATHS)
-    costs = icount_costs(recs)
+    costs = icount_costs(recs, a.n)
     xen_ran = any(r["source"] == "xen" for r in recs)
     # What the Xen scenario planned (tests/xen/bench-xen.sh) and did not
     # deliver: a boot killed part way keeps the figures it printed.
@@ -411,15 +479,24 @@ def main():
         else:
             state = f"{g['measured']:.2f}x " + ("met" if g["met"] else "MISSED")
         lines.append(f"  {g['goal']}: {state}")
-    cl = [f"  {p} {j} {DEV_NAMES.get(d, d)}: median {c['cost']['median']:.0f} insn/IO, "
-          f"spread {c['cost']['spread_pct']:.1f}% "
-          f"over {c['cost']['n']} reps ({', '.join(f'{x:.0f}' for x in c['cost']['values'])}); "
-          f"(around fio, start-up included: {c['cost_epochrealtime']['median']:.0f}, "
-          f"spread {c['cost_epochrealtime']['spread_pct']:.1f}%)"
-          for (p, d, j), c in sorted(costs.items())]
+    cl = []
+    for (p, d, j), c in sorted(costs.items()):
+        what = f"  {p} {j} {DEV_NAMES.get(d, d)}: "
+        if c["invalid"]:
+            cl.append(what + "INVALID (" + "; ".join(c["invalid"]) + ")")
+            continue
+        cs, ce = c["cost"], c["cost_epochrealtime"]
+        dios = c["reps"][0]["long"]["ios"] - c["reps"][0]["short"]["ios"]
+        cl.append(what + f"median {cs['median']:.0f} insn/IO (resolution "
+                  f"{c['resolution_insn']:.1f}: 1 ms / {dios} I/Os), "
+                  f"spread {cs['spread_pct']:.1f}% over {cs['n']} reps "
+                  f"({', '.join(f'{x:.0f}' for x in cs['values'])}); "
+                  f"(around fio, start-up included: {ce['median']:.0f}, "
+                  f"spread {ce['spread_pct']:.1f}%, resolution "
+                  f"{c['resolution_epochrealtime_insn']:.2f})")
     if cl:
         lines.append("Cost per I/O (4k, 1 queue; randread QD128, fsync1 = one write + its "
-                     "flush at QD16; icount, instructions):")
+                     f"flush at QD16, {LAT_JOB} = randread QD1; icount, instructions):")
         lines += cl
     fl = [f"  {p} {DEV_NAMES.get(d, d)}: {v['syncs']} fsyncs, {v['dev_flushes']} flushes "
           "completed by the device"
@@ -443,6 +520,9 @@ def main():
         if b["name"].startswith("kvm wall"):
             env = boot_env(b)
             for p in env.get("PVBLK_BENCH_PATHS", KVM_PATHS):
+                if p == POLL_PATH and not set(env.get("PVBLK_BENCH_POLL_JOBS", POLL_JOBS)) \
+                        & set(env.get("PVBLK_BENCH_JOBS", [])):
+                    continue
                 n = sum(1 for r in recs if r["path"] == p and r["mode"] == "wall" and r["iops"] > 0)
                 if n:
                     ok(f"{p}: {n} wall-clock figures")
@@ -455,11 +535,17 @@ def main():
                     for j in env.get("PVBLK_BENCH_ICOUNT_JOBS", ["randread"]):
                         if d == "nullbwc" and j != FSYNC_JOB:
                             continue
+                        if p == POLL_PATH and \
+                                j not in env.get("PVBLK_BENCH_POLL_JOBS", POLL_JOBS):
+                            continue
                         c = costs.get((p, d, j))
                         what = f"{p}: cost per I/O, {j} on {DEV_NAMES.get(d, d)}"
-                        if c and c["cost"]["median"] > 0:
+                        if c and c["invalid"]:
+                            not_ok(what, "INVALID: " + "; ".join(c["invalid"]))
+                        elif c and c["cost"]["median"] > 0:
                             ok(f"{what}: {c['cost']['median']:.0f} instructions "
-                               f"(spread {c['cost']['spread_pct']:.1f}%)")
+                               f"(resolution {c['resolution_insn']:.0f}, "
+                               f"spread {c['cost']['spread_pct']:.1f}%)")
                         else:
                             not_ok(what, "no icount figures")
     if xen_ran:
@@ -478,7 +564,8 @@ def main():
     panels = []
     for side, name, paths in (("KVM side (one rig VM boot)", "kvm", KVM_PATHS),
                               ("Xen side (domU fio, one Xen boot)", "xen", XEN_PATHS)):
-        present = [p for p in paths if any(k[0] == p for k in summ)]
+        present = [p for p in paths if any(k[0] == p and k[2] in ("randread", "randwrite",
+                                                                   FSYNC_JOB) for k in summ)]
         configs = []
         for dev in DEVS:
             for job, short in (("randread", "rr"), ("randwrite", "rw"), (FSYNC_JOB, "fs")):
@@ -521,7 +608,11 @@ def main():
                              "instruction), fio's runtime (ms) for N and 2N I/Os: cost = "
                              "(T(2N)-T(N))/(ios(2N)-ios(N)) ns = instructions per I/O; "
                              "cost_epochrealtime: the same from the guest time around the "
-                             "whole fio process"},
+                             "whole fio process. resolution_insn = 1 ms / (ios(2N)-ios(N)) "
+                             "(fio's runtime step), resolution_epochrealtime_insn = 1 us / "
+                             "(ios(2N)-ios(N)). A figure is invalid (cost null, 'invalid' "
+                             "says why) unless every repetition's runs did exactly the "
+                             "asked_ios (--number_ios) fio's JSON reports, N and 2N"},
         "xen_note": a.xen_note if not xen_ran else "",
         "xen_missing": xen_missing,
         "records": recs,

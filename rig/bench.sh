@@ -18,7 +18,8 @@
 #      paths alternated, REPS repetitions, fio IOPS and QD1 latency.
 #   2. KVM side, cost per I/O: the same guest under single-threaded TCG with
 #      -icount shift=0,sleep=off (guest time = executed instructions, 1 ns
-#      each), guest time for N and 2N I/Os: cost = (T(2N) - T(N)) / N.
+#      each), guest time for N and 2N I/Os: cost = (T(2N) - T(N)) /
+#      (ios(2N) - ios(N)), the counts checked against fio's JSON.
 #   3. Xen side: tests/xen/bench-xen.sh in one Xen rig boot (rig/xen-run.sh),
 #      when the Xen rig and pvblk's Xen backend are there.
 # Writes DIR/bench.json (every raw figure, versions, command lines),
@@ -29,7 +30,9 @@
 #      PVBLK_BENCH_N (I/Os of the short icount run) override the defaults;
 #      PVBLK_BENCH_{DEVS,QUEUES,JOBS,PATHS} ('+'-separated lists, see
 #      bench/kvm.test) choose what the wall-clock boot runs, and
-#      PVBLK_BENCH_ICOUNT_{DEVS,JOBS,PATHS,REPS} what the icount boot runs.
+#      PVBLK_BENCH_ICOUNT_{DEVS,JOBS,PATHS,REPS} what the icount boot runs;
+#      PVBLK_BENCH_POLL_JOBS (default lat1) the jobs of pvblk-vhost-poll,
+#      PVBLK_BENCH_POLL_US (default 50) its busy-poll timeout.
 # Does not take /tmp/pvblk-heavy.lock (make check calls it); rig/xen-run.sh
 # takes it for the Xen boot unless PVBLK_HEAVY_LOCK_HELD=1 (set that when
 # wrapping this script in flock /tmp/pvblk-heavy.lock).
@@ -58,7 +61,7 @@ while [ $# -gt 0 ]; do
 	--no-icount) icount=0 ;;
 	--no-kvm) kvm=0 ;;
 	--no-wall) wall=0 ;;
-	-h|--help) sed -n '3,37p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,38p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -83,7 +86,7 @@ else
 	ramp=1
 	n=${PVBLK_BENCH_N:-50000}
 	icount_reps=3
-	icount_jobs=randread+fsync1
+	icount_jobs=randread+fsync1+lat1
 	devs=nullb+brd+nullbwc
 	queues=1+2
 	jobs=randread+randwrite+lat1+fsync1
@@ -101,7 +104,9 @@ xen_timeout=${PVBLK_XEN_TIMEOUT:-$xen_timeout}
 devs=${PVBLK_BENCH_DEVS:-$devs}
 queues=${PVBLK_BENCH_QUEUES:-$queues}
 jobs=${PVBLK_BENCH_JOBS:-$jobs}
-paths=${PVBLK_BENCH_PATHS:-host-io_uring+host-libaio+pvblk-vhost+qsd-vhost-user}
+paths=${PVBLK_BENCH_PATHS:-host-io_uring+host-libaio+pvblk-vhost+pvblk-vhost-poll+qsd-vhost-user}
+poll_jobs=${PVBLK_BENCH_POLL_JOBS:-lat1}
+poll_us=${PVBLK_BENCH_POLL_US:-50}
 icount_reps=${PVBLK_BENCH_ICOUNT_REPS:-$icount_reps}
 icount_devs=${PVBLK_BENCH_ICOUNT_DEVS:-nullb}
 icount_jobs=${PVBLK_BENCH_ICOUNT_JOBS:-$icount_jobs}
@@ -158,6 +163,7 @@ if [ $kvm = 1 ] && [ $wall = 1 ]; then
 	guest_env="PVBLK_BENCH_MODE=wall PVBLK_BENCH_REPS=$reps PVBLK_BENCH_RT=$rt"
 	guest_env+=" PVBLK_BENCH_RAMP=$ramp PVBLK_BENCH_DEVS=$devs PVBLK_BENCH_QUEUES=$queues"
 	guest_env+=" PVBLK_BENCH_JOBS=$jobs PVBLK_BENCH_PATHS=$paths"
+	guest_env+=" PVBLK_BENCH_POLL_JOBS=$poll_jobs PVBLK_BENCH_POLL_US=$poll_us"
 	vm_boot "kvm wall-clock" kvm-wall.log --smp 2
 fi
 
@@ -167,6 +173,7 @@ elif [ $icount = 1 ]; then
 	guest_env="PVBLK_BENCH_MODE=icount PVBLK_BENCH_REPS=$icount_reps"
 	guest_env+=" PVBLK_BENCH_N=$n PVBLK_BENCH_DEVS=$icount_devs PVBLK_BENCH_PATHS=$icount_paths"
 	guest_env+=" PVBLK_BENCH_ICOUNT_JOBS=$icount_jobs"
+	guest_env+=" PVBLK_BENCH_POLL_JOBS=$poll_jobs PVBLK_BENCH_POLL_US=$poll_us"
 	PVBLK_ACCEL="tcg,thread=single" PVBLK_QEMU_ARGS="-icount shift=0,sleep=off" \
 		vm_boot "kvm icount" kvm-icount.log --smp 1
 else

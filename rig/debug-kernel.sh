@@ -54,7 +54,7 @@ awk '{ k = $0
 mv "$FRAG.tmp" "$FRAG"
 
 # The stamp names everything the kernel image depends on.
-stamp_key=$( { sha256sum < "$FRAG"; echo "$KSRC_VERSION"; gcc --version | head -1; } | sha256sum | cut -c1-16)
+stamp_key=$( { sha256sum < "$FRAG"; echo "$KSRC_VERSION $KSRC_PATCHES"; gcc --version | head -1; } | sha256sum | cut -c1-16)
 if [ $force = 0 ] && [ -f "$B/arch/x86/boot/bzImage" ] &&
    ! grep -q '^CONFIG_PVBLK=' "$B/.config" &&
    [ "$(cat "$B/.pvblk-stamp" 2>/dev/null)" = "$stamp_key" ]; then

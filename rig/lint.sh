@@ -10,8 +10,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 KVER=$(pvblk_kver)
 KSRC=$(pvblk_ksrc_dir)
 KDIR=/lib/modules/$KVER/build
-out=$PVBLK_CACHE/lint
+# One output and build directory per work tree, used by one lint at a time
+# (two runs sharing one used to break each other's logs and build).
+out=$PVBLK_CACHE/lint/$(printf '%s' "$top" | sha256sum | cut -c1-12)
 mkdir -p "$out"
+exec {lintlock}> "$out/.lock"
+flock "$lintlock"
 # shellcheck source=rig/tap.sh
 . "$top/rig/tap.sh"
 

@@ -157,13 +157,34 @@ struct file *pvblk_backend_file(struct pvblk_backend *be)
 {
 	return get_file(be->bdev_file ?: be->file);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_file);
+
+/**
+ * pvblk_backend_put_file() - drop a reference to a backend's file.
+ * @file: a file pvblk_backend_file() returned, or a backend's own.
+ *
+ * The last reference to a block device gives up the claim on the disk at
+ * once (bdev_fput()): a close may run in a kworker, whose fput() is
+ * deferred, and a VMM or guest that opens the disk again right after must
+ * not find it still held.  The references are the backend's own and the
+ * ones pvblk_backend_file() gave, dropped one after the other by their
+ * owner, so the count seen here is not raced.
+ */
+void pvblk_backend_put_file(struct file *file)
+{
+	if (S_ISBLK(file_inode(file)->i_mode) && file_count(file) == 1)
+		bdev_fput(file);
+	else
+		fput(file);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_backend_put_file);
 
 void pvblk_backend_close(struct pvblk_backend *be)
 {
 	if (!be)
 		return;
 	if (be->bdev_file)
-		fput(be->bdev_file);
+		pvblk_backend_put_file(be->bdev_file);
 	if (be->file)
 		fput(be->file);
 	kfree(be);

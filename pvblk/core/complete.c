@@ -8,6 +8,7 @@
  */
 #include <linux/slab.h>
 #include <kunit/visibility.h>
+#include <trace/events/pvblk.h>
 #include "internal.h"
 
 /* First error wins; a racing second error may be lost, never an error. */
@@ -81,16 +82,41 @@ void pvblk_req_release(struct pvblk_req *req)
 
 /* -- completion drain ----------------------------------------------------- */
 
+/* Bucket of struct pvblk_stats.lat_hist for a latency in ns. */
+static unsigned int pvblk_lat_bucket(u64 ns)
+{
+	return min_t(unsigned int, fls64(ns >> 10), PVBLK_LAT_BUCKETS - 1);
+}
+
+/*
+ * Account one completion picked up at @now (one clock read per pick-up
+ * from q->cq, not per request): latency histogram, tracepoints.
+ */
+static u64 pvblk_req_account(struct pvblk_queue *q, struct pvblk_req *req,
+			     u64 now)
+{
+	u64 lat = now - req->start_ns;
+
+	this_cpu_inc(q->stats->lat_hist[pvblk_lat_bucket(lat)]);
+	trace_pvblk_req_completed(req, lat);
+	if (trace_pvblk_flush_enabled() &&
+	    (req->op == PVBLK_OP_FLUSH || (req->flags & PVBLK_REQ_PREFLUSH)))
+		trace_pvblk_flush(req);
+	return lat;
+}
+
 unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget)
 {
 	const struct pvblk_transport_ops *ops = q->dev->ops;
 	struct llist_node *node, *list = q->cq_backlog;
 	struct pvblk_req *req;
 	unsigned int done = 0, errors = 0;
+	u64 now, lat = 0;
 
 	pvblk_epoch_run_ready(q);
 	if (!list)
 		list = llist_reverse_order(llist_del_all(&q->cq));
+	now = ktime_get_ns();
 	while (list && (!budget || done < budget)) {
 		node = list;
 		list = list->next;
@@ -98,18 +124,24 @@ unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget)
 		if (req->status != BLK_STS_OK)
 			errors++;
 		pvblk_req_release(req);
+		lat += pvblk_req_account(q, req, now);
 		ops->complete(req);
 		pvblk_req_put_free(req);
 		done++;
 		/* Backlog used up: pick up what arrived meanwhile. */
-		if (!list && (!budget || done < budget))
+		if (!list && (!budget || done < budget)) {
 			list = llist_reverse_order(llist_del_all(&q->cq));
+			if (list)
+				now = ktime_get_ns();
+		}
 	}
 	q->cq_backlog = list;
 
 	if (done) {
+		trace_pvblk_drain(q, done);
 		PVBLK_STAT_ADD(q, drains, 1);
 		PVBLK_STAT_ADD(q, drained_reqs, done);
+		PVBLK_STAT_ADD(q, lat_ns, lat);
 		if (errors)
 			PVBLK_STAT_ADD(q, errors, errors);
 	}

@@ -217,6 +217,7 @@ struct pvblk_dev *pvblk_dev_create(const char *name,
 	ret = pvblk_epochs_init(dev);
 	if (ret)
 		goto err_free_queues;
+	pvblk_qos_init(dev);
 	pvblk_dev_debugfs_add(dev);
 	return dev;
 
@@ -238,6 +239,7 @@ void pvblk_dev_destroy(struct pvblk_dev *dev)
 		return;
 	pvblk_dev_debugfs_remove(dev);
 	pvblk_dev_set_backend(dev, NULL);	/* drains */
+	pvblk_qos_exit(dev);
 	/*
 	 * Nothing is in flight: hand back what the worker did not drain.
 	 * Nobody fetches any more, so no queue the cap stopped is kicked.

@@ -21,6 +21,7 @@
  */
 #include <linux/slab.h>
 #include <kunit/visibility.h>
+#include <trace/events/pvblk.h>
 #include "internal.h"
 
 static struct pvblk_epoch *pvblk_epoch_new(struct pvblk_dev *dev, int count)
@@ -210,8 +211,10 @@ void pvblk_epoch_run_ready(struct pvblk_queue *q)
 		return;
 	list = llist_reverse_order(llist_del_all(&q->ready));
 	blk_start_plug(&plug);
-	llist_for_each_entry_safe(req, tmp, list, cq_node)
+	llist_for_each_entry_safe(req, tmp, list, cq_node) {
+		trace_pvblk_barrier(req);
 		pvblk_req_dispatch(req);
+	}
 	blk_finish_plug(&plug);
 }
 
@@ -234,13 +237,16 @@ static bool pvblk_any_ready(struct pvblk_dev *dev)
  * any more (it may still sit on its queue's completion list for the
  * transport's worker).
  * Barriers released meanwhile are submitted from here if the transport's
- * worker has not done it yet.  Sleeps.
+ * worker has not done it yet, and requests waiting for QoS tokens run at
+ * once, as does every request throttled while the drain runs.  Sleeps.
  */
 void pvblk_dev_drain(struct pvblk_dev *dev)
 {
 	struct pvblk_wait w = { .req = NULL };
 	unsigned int i;
 
+	/* Nothing waits for QoS tokens while we drain (qos.c). */
+	pvblk_qos_drain_begin(dev);
 	atomic_set(&w.left, dev->nr_queues + 1);
 	pvblk_epoch_close_all(dev, &w, NULL);
 	if (!atomic_dec_and_test(&w.left)) {
@@ -262,6 +268,7 @@ void pvblk_dev_drain(struct pvblk_dev *dev)
 		spin_lock_irq(&dev->queues[i].lock);
 		spin_unlock_irq(&dev->queues[i].lock);
 	}
+	pvblk_qos_drain_end(dev);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_dev_drain);
 

@@ -18,6 +18,7 @@
 #include <linux/mempool.h>
 #include <linux/mutex.h>
 #include <linux/debugfs.h>
+#include <linux/workqueue.h>
 #include <pvblk/pvblk.h>
 
 #define PVBLK_MAX_SEGS		4096	/* per request, from any transport */
@@ -90,6 +91,57 @@ struct pvblk_epoch {
 	struct pvblk_wait *wait;
 };
 
+/* qos.c: the buckets of a device, units per second of each. */
+enum {
+	PVBLK_QOS_RIOPS,		/* READ requests */
+	PVBLK_QOS_WIOPS,		/* WRITE, DISCARD, WRITE_ZEROES */
+	PVBLK_QOS_RBPS,			/* READ data, 512-byte units */
+	PVBLK_QOS_WBPS,			/* WRITE data, 512-byte units */
+	PVBLK_QOS_NR
+};
+
+/**
+ * struct pvblk_qos_bucket - one token bucket.
+ * @rate: units per second, 0: unlimited.
+ * @tokens: units times NSEC_PER_SEC (so that a refill is elapsed ns times
+ *	@rate, no division); negative after a request larger than @cap.
+ * @cap: @rate times the burst in ns: the most @tokens holds.
+ */
+struct pvblk_qos_bucket {
+	u64 rate;
+	s64 tokens;
+	s64 cap;
+};
+
+/**
+ * struct pvblk_throttle - QoS state of a device (qos.c).
+ *
+ * @on: read without a lock by pvblk_req_dispatch(): false costs the data
+ *	path one predictable branch.  Set when a limit is set; cleared, under
+ *	@lock, only when no limit is set and @waiting is empty, so a request
+ *	never overtakes a waiting one.
+ * @lock (plain spinlock: process context only; the timer is a delayed
+ *	work): @limits, @buckets, @last, @waiting, @nr_waiting, @draining.
+ * @waiting: requests over a limit, oldest first (req->qos_node), each
+ *	still counted in its flush epoch.
+ * @draining: pvblk_dev_drain() calls running; while non-zero nothing
+ *	waits longer than the drain's release (a request that finds others
+ *	waiting queues behind them, and that release runs them all).
+ * @work: releases @waiting in process context; armed for the time the
+ *	oldest request can go.
+ */
+struct pvblk_throttle {
+	bool on;
+	spinlock_t lock;		/* see above */
+	struct pvblk_qos limits;
+	struct pvblk_qos_bucket buckets[PVBLK_QOS_NR];
+	u64 last;			/* ns of the last refill */
+	struct list_head waiting;
+	unsigned int nr_waiting;
+	unsigned int draining;
+	struct delayed_work work;
+};
+
 /**
  * struct pvblk_dev - one virtual disk.
  *
@@ -107,6 +159,7 @@ struct pvblk_epoch {
  * @reqs_out: requests taken from the pools of all queues, at most
  *	pvblk_max_inflight (dev.c); @capped: queues marked PVBLK_QF_CAPPED.
  *	Both atomic.
+ * @thr: QoS limits and the requests waiting for them (own lock).
  */
 struct pvblk_dev {
 	const struct pvblk_transport_ops *ops;
@@ -126,6 +179,7 @@ struct pvblk_dev {
 	atomic64_t parked;		/* barriers that had to wait */
 	atomic_t reqs_out;		/* out of the pools, all queues */
 	atomic_t capped;		/* queues stopped by the cap */
+	struct pvblk_throttle thr;
 
 	struct dentry *dbg_dir;
 	struct list_head node;		/* pvblk_devs, under pvblk_devs_lock */
@@ -173,6 +227,7 @@ void pvblk_req_release(struct pvblk_req *req);
 
 /* submit.c */
 void pvblk_req_dispatch(struct pvblk_req *req);
+void pvblk_req_run(struct pvblk_req *req);
 blk_status_t pvblk_req_check(struct pvblk_req *req, struct pvblk_backend *be);
 
 /* backend.c */
@@ -208,6 +263,17 @@ ssize_t pvblk_extract_pages(struct iov_iter *iter, struct page **pages,
 void pvblk_unpin_page(struct page *page, bool dirty);
 void pvblk_unpin_segs(struct pvblk_seg *segs, unsigned int from,
 		      unsigned int to, bool dirty);
+
+/* qos.c */
+void pvblk_qos_init(struct pvblk_dev *dev);
+void pvblk_qos_exit(struct pvblk_dev *dev);
+bool pvblk_qos_throttle(struct pvblk_req *req);
+void pvblk_qos_release(struct pvblk_dev *dev, bool all);
+void pvblk_qos_drain_begin(struct pvblk_dev *dev);
+void pvblk_qos_drain_end(struct pvblk_dev *dev);
+u64 pvblk_qos_now(void);
+void pvblk_qos_arm(struct pvblk_dev *dev, unsigned long delay);
+void pvblk_qos_show(struct seq_file *m, struct pvblk_dev *dev);
 
 /* stats.c */
 void pvblk_stats_add(struct pvblk_queue *q, size_t field, u64 v);

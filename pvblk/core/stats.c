@@ -17,6 +17,12 @@ static struct dentry *pvblk_debugfs_root;
 
 #define PVBLK_NR_STATS	(sizeof(struct pvblk_stats) / sizeof(u64))
 
+/*
+ * Version of the stats file's format, its first line.  Lines are only ever
+ * added; one that changes name or meaning, or goes, bumps it.
+ */
+#define PVBLK_STATS_VERSION	1
+
 void pvblk_stats_add(struct pvblk_queue *q, size_t field, u64 v)
 {
 	struct pvblk_stats *s = get_cpu_ptr(q->stats);
@@ -101,6 +107,12 @@ static void pvblk_show_stats(struct seq_file *m, const char *pfx,
 		   s->pool_empty, pfx, s->capped);
 	seq_printf(m, "%sbounce_reqs %llu\n%sbounce_bytes %llu\n", pfx,
 		   s->bounce_reqs, pfx, s->bounce_bytes);
+	seq_printf(m, "%slat_ns %llu\n%slat_hist", pfx, s->lat_ns, pfx);
+	for (i = 0; i < PVBLK_LAT_BUCKETS; i++)
+		seq_printf(m, " %llu", s->lat_hist[i]);
+	seq_putc(m, '\n');
+	seq_printf(m, "%sthrottled %llu\n%sthrottle_ns %llu\n", pfx,
+		   s->throttled, pfx, s->throttle_ns);
 }
 
 int pvblk_stats_show(struct seq_file *m, void *v)
@@ -116,11 +128,14 @@ int pvblk_stats_show(struct seq_file *m, void *v)
 		inflight += atomic_read(&dev->queues[i].inflight);
 	epochs = pvblk_epoch_count(dev, &counted);
 
+	/* The format's version: README "Tracing and stats" says what it keeps. */
+	seq_printf(m, "version %u\n", PVBLK_STATS_VERSION);
 	seq_printf(m, "queues %u\ninflight %u\nreqs_out %d\n", dev->nr_queues,
 		   inflight, atomic_read(&dev->reqs_out));
 	seq_printf(m, "epochs %u\nepoch_reqs %llu\nparked_barriers %lld\n",
 		   epochs, counted, (long long)atomic64_read(&dev->parked));
 	pvblk_show_stats(m, "", &s);
+	pvblk_qos_show(m, dev);
 	for (i = 0; i < dev->nr_queues; i++) {
 		pvblk_queue_stats(&dev->queues[i], &s);
 		snprintf(pfx, sizeof(pfx), "q%u_", i);

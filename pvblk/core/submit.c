@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Submission: the batch a transport fills from one ring kick, the one
- * validation of every request against the backend it will run on, and
- * the dispatch to the backend (GET_ID is answered here; a request with
+ * validation of every request against the backend it will run on, the
+ * QoS limits (qos.c) and the dispatch to the backend (GET_ID is answered here; a request with
  * segments the backend cannot take directly is bounced first).
  */
 #include <linux/blkdev.h>
 #include <linux/highmem.h>
 #include <kunit/visibility.h>
+#include <trace/events/pvblk.h>
 #include "internal.h"
 
 /* Sector range within capacity and on logical block boundaries. */
@@ -165,6 +166,19 @@ void pvblk_req_dispatch(struct pvblk_req *req)
 	}
 	if (req->bytes)
 		PVBLK_STAT_ADD(req->q, bytes[req->op], req->bytes);
+	/* QoS: one branch while no limit is set (core/qos.c). */
+	if (unlikely(READ_ONCE(req->q->dev->thr.on)) &&
+	    pvblk_qos_throttle(req))
+		return;	/* waits: pvblk_qos_release() runs it */
+	pvblk_req_run(req);
+}
+
+/* Run a valid request (after the QoS limits let it go). */
+void pvblk_req_run(struct pvblk_req *req)
+{
+	struct pvblk_backend *be = req->be;
+	blk_status_t st;
+
 	/* Only what the backend cannot take directly. */
 	if (unlikely(req->core_flags & PVBLK_RF_UNALIGNED)) {
 		st = pvblk_bounce_start(req);
@@ -173,6 +187,7 @@ void pvblk_req_dispatch(struct pvblk_req *req)
 			return;
 		}
 	}
+	trace_pvblk_req_submitted(req);
 	if (req->op == PVBLK_OP_GET_ID)
 		pvblk_get_id(req);
 	else if (be->file)
@@ -197,6 +212,9 @@ static void pvblk_batch_count(struct pvblk_batch *b, struct pvblk_req *req)
 	atomic_inc(&req->q->inflight);
 	req->core_flags |= PVBLK_RF_INFLIGHT;
 	req->epoch = NULL;
+	/* The one clock read per request: latency stats and tracepoints. */
+	req->start_ns = ktime_get_ns();
+	trace_pvblk_req_queued(req);
 }
 
 void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req)
@@ -218,6 +236,7 @@ void pvblk_batch_add(struct pvblk_batch *b, struct pvblk_req *req)
 		PVBLK_STAT_ADD(q, barriers, 1);
 		if (!pvblk_epoch_barrier(req))
 			return;	/* parked: pvblk_epoch_run_ready() runs it */
+		trace_pvblk_barrier(req);
 	} else {
 		pvblk_epoch_enter(req);
 	}
@@ -239,6 +258,7 @@ void pvblk_batch_finish(struct pvblk_batch *b)
 	blk_finish_plug(&b->plug);
 	if (!b->nr)
 		return;
+	trace_pvblk_batch(b->q, b->nr);
 	PVBLK_STAT_ADD(b->q, batches, 1);
 	PVBLK_STAT_ADD(b->q, batch_reqs, b->nr);
 	pvblk_stats_max(b->q, offsetof(struct pvblk_stats, max_batch), b->nr);

@@ -72,6 +72,18 @@ if [ -w $kml ]; then
 	module_loaded pvblk && { rmmod pvblk || fail "rmmod pvblk before the kmemleak scan"; }
 	dom0_kmemleak
 fi
+# A lockdep dom0: lockdep must still be validating after the scenario (it
+# stops at its first report, and a silent lockdep would pass anything).
+# The result line says "lock validator": the word lockdep itself counts as
+# a kernel report for rig/xen-run.sh's judge.
+if [ -r /proc/lockdep_stats ]; then
+	dl=$(awk '$1 == "debug_locks:" { print $2 }' /proc/lockdep_stats)
+	if [ "$dl" = 1 ]; then
+		ok "dom0 lock validator still on after the scenario (debug_locks 1)"
+	else
+		fail "dom0 lock validator still on after the scenario" "debug_locks ${dl:-?}"
+	fi
+fi
 # pvblk's gcov counters (debug dom0), for rig/coverage.sh.
 [ -f /rig/gcov-dump.sh ] && bash /rig/gcov-dump.sh
 if [ "$rc" = 0 ] && ! grep -q '^not ok' /run/pvblk-results 2>/dev/null; then

@@ -37,6 +37,7 @@ struct pvblk_fio_opts {
 	char *backend;
 	char *socket;
 	char *serial;
+	char *qos;
 	unsigned int queues;
 	unsigned int qsize;
 	unsigned int mem_mb;
@@ -44,6 +45,7 @@ struct pvblk_fio_opts {
 	unsigned int no_indirect;
 	unsigned int no_event_idx;
 	unsigned int poll;
+	unsigned int busyloop;
 	unsigned int max_segs;
 	unsigned int size_max;
 };
@@ -83,6 +85,15 @@ static struct fio_option options[] = {
 		.type = FIO_OPT_STR_STORE,
 		.off1 = offsetof(struct pvblk_fio_opts, serial),
 		.help = "GET_ID serial to set (vhost-blk)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
+		.name = "pvblk_qos",
+		.lname = "QoS limits",
+		.type = FIO_OPT_STR_STORE,
+		.off1 = offsetof(struct pvblk_fio_opts, qos),
+		.help = "per-disk limits (vhost-blk): riops=N,wiops=N,rbps=N,wbps=N,burst=MS",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_INVALID,
 	},
@@ -152,7 +163,17 @@ static struct fio_option options[] = {
 		.type = FIO_OPT_BOOL,
 		.off1 = offsetof(struct pvblk_fio_opts, poll),
 		.def = "0",
-		.help = "busy-poll the used ring instead of sleeping on the call eventfd",
+		.help = "busy-poll the used ring instead of sleeping on the call eventfd (and ask the device not to signal)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
+		.name = "pvblk_busyloop",
+		.lname = "vhost busy-poll timeout",
+		.type = FIO_OPT_INT,
+		.off1 = offsetof(struct pvblk_fio_opts, busyloop),
+		.def = "0",
+		.help = "/dev/vhost-blk only: VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every virtqueue (units of 1024 ns; 0: off)",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_INVALID,
 	},
@@ -214,12 +235,15 @@ static void fill_opts(struct thread_data *td, struct pvv_opts *po,
 		po->backing = o->backend;
 		po->read_only = o->ro;
 		po->serial = o->serial;
+		po->qos = o->qos;
 	}
 	po->nqueues = nq;
 	po->qsize = qsize;
 	po->mem_size = mem;
 	po->no_indirect = o->no_indirect;
 	po->no_event_idx = o->no_event_idx;
+	po->poll = o->poll;
+	po->busyloop = o->busyloop;
 	po->max_segs = o->max_segs;
 	po->size_max = o->size_max;
 }
@@ -230,6 +254,10 @@ static int check_opts(struct thread_data *td)
 
 	if (!o->socket && !o->backend) {
 		log_err("pvblk: set pvblk_backend=<dev|file> or pvblk_socket=<path>\n");
+		return 1;
+	}
+	if (o->socket && o->busyloop) {
+		log_err("pvblk: pvblk_busyloop is for /dev/vhost-blk, not pvblk_socket\n");
 		return 1;
 	}
 	return 0;

@@ -4,7 +4,8 @@
  * do a little I/O, optionally stay attached until a signal.  A small
  * driver for VM tests that need several devices or a kept fd.
  *
- *   pvv-attach [-k DEV] (-b PATH | -f FD) [-r] [-w] [-R] [-H] [-n]
+ *   pvv-attach [-k DEV] (-b PATH | -f FD) [-r] [-w] [-R] [-H] [-n] [-T N]
+ *              [-Q SPEC]
  *   pvv-attach [-k DEV] -b PATH -S
  *
  * -b: open PATH (O_RDWR, or O_RDONLY with -r) and attach it
@@ -17,6 +18,12 @@
  * -n: instead of waiting for it, leave one read in flight (0.5 s after
  *     the kick) and close the device; print how long the close took
  *     ("close_ms N")
+ * -T: then N times: close the device and at once attach PATH to a fresh
+ *     one in the other mode (a writer after a reader, a reader after a
+ *     writer) and read; the closed device's claim on the disk must be
+ *     gone when its close returned (exit 3 if an attach is refused)
+ * -Q: set the QoS limits (VHOST_BLK_SET_QOS) after attaching, SPEC as
+ *     "riops=N,wiops=N,rbps=N[KMGT],wbps=N[KMGT],burst=MS"
  * -S: a start that fails midway: two rings set up, queue 1's used ring on
  *     a PROT_NONE page, a read queued on queue 0, then SET_BACKEND must
  *     fail (EFAULT) and leave queue 0's used ring alone once it returned;
@@ -147,14 +154,14 @@ int main(int argc, char **argv)
 		.qsize = 16,
 	};
 	int do_write = 0, hold_on = 0, no_wait = 0, again = 0, c, r, ret = 0;
-	int fail_start = 0;
+	int fail_start = 0, turns = 0;
 	struct pvv_dev *d;
 	struct pvv_vq *vq;
 	uint8_t *buf;
 	long long t;
 	int i;
 
-	while ((c = getopt(argc, argv, "k:b:f:rwRHnS")) != -1) {
+	while ((c = getopt(argc, argv, "k:b:f:rwRHnST:Q:")) != -1) {
 		switch (c) {
 		case 'k': o.path = optarg; break;
 		case 'b': o.backing = optarg; break;
@@ -164,7 +171,9 @@ int main(int argc, char **argv)
 		case 'R': again = 1; break;
 		case 'H': hold_on = 1; break;
 		case 'n': no_wait = 1; break;
+		case 'Q': o.qos = optarg; break;
 		case 'S': fail_start = 1; break;
+		case 'T': turns = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: see the source\n");
 			return 2;
@@ -243,6 +252,25 @@ int main(int argc, char **argv)
 		if (r)
 			ret = 1;
 	}
+	for (i = 0; !ret && o.backing && i < turns; i++) {
+		pvv_close(d);
+		o.read_only = !o.read_only;
+		d = pvv_open(&o);
+		if (!d) {
+			printf("turnover %d: attach %s refused\n", i,
+			       o.read_only ? "read-only" : "read-write");
+			return 3;
+		}
+		buf = pvv_alloc(d, 4096, 4096);
+		r = buf ? pvv_sync(pvv_vq(d, 0), VIRTIO_BLK_T_IN, 0, buf, 4096) :
+			  -ENOMEM;
+		if (r) {
+			printf("turnover %d: read %d\n", i, r);
+			ret = 1;
+		}
+	}
+	if (turns)
+		printf("turnovers %d\n", i);
 	pvv_close(d);
 	return ret;
 }

@@ -2,12 +2,16 @@
 /*
  * pvv-basic: functional checks of a virtio-blk device through libpvv.
  *
- *   pvv-basic -k /dev/vhost-blk -b BACKING [-r] [-s SERIAL] [-q N] [-z]
- *   pvv-basic -u SOCKET [-q N] [-z]
+ *   pvv-basic -k /dev/vhost-blk -b BACKING [-r] [-s SERIAL] [-q N] [-z] [-p T]
+ *   pvv-basic -u SOCKET [-q N] [-z] [-p T]
  *
  * -r: backing opened read-only (writes must fail with IOERR)
  * -s: set this serial and expect it from GET_ID
  * -z: the backend reads discarded ranges back as zeroes
+ * -p: poll: the driver polls the used ring, and (kernel) every virtqueue
+ *     gets busy-poll timeout T (VHOST_SET_VRING_BUSYLOOP_TIMEOUT); checks
+ *     its SET/GET round trip and the refusal of a bad index, then runs
+ *     every I/O check with polling on both sides
  * Prints TAP-style lines and "N passed, N failed".
  */
 #include <errno.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/virtio_blk.h>
 
 #include "pvv.h"
@@ -48,6 +53,71 @@ static int all_zero(const uint8_t *p, size_t n)
 	return 1;
 }
 
+/* Busy-poll timeout ioctls (-p T): round trip, bad index; 0 restores T. */
+static void busyloop_checks(struct pvv_dev *d, unsigned int t)
+{
+	unsigned int q, num, bad = 0;
+	int r;
+
+	for (q = 0; q < pvv_nqueues(d); q++) {
+		num = ~0u;
+		if (pvv_get_busyloop(d, q, &num) || num != t)
+			bad++;
+	}
+	check(!bad, "every virtqueue reports the busy-poll timeout it was set to",
+	      NULL);
+	r = pvv_set_busyloop(d, 0, t + 7);
+	num = 0;
+	r = r ? r : pvv_get_busyloop(d, 0, &num);
+	check(!r && num == t + 7, "busy-poll timeout SET/GET round trip", NULL);
+	r = pvv_set_busyloop(d, 0, 0);
+	num = 1;
+	r = r ? r : pvv_get_busyloop(d, 0, &num);
+	check(!r && num == 0, "busy-poll timeout 0 (off) round trip", NULL);
+	check(!pvv_set_busyloop(d, 0, t), "busy-poll timeout restored", NULL);
+	/* VHOST_BLK_MAX_QUEUES virtqueues: index 16 is past the last. */
+	r = pvv_set_busyloop(d, 16, t);
+	check(r == -ENOBUFS, "busy-poll SET on a bad vq index is refused (ENOBUFS)",
+	      NULL);
+	r = pvv_get_busyloop(d, 16, &num);
+	check(r == -ENOBUFS, "busy-poll GET on a bad vq index is refused (ENOBUFS)",
+	      NULL);
+	r = pvv_set_busyloop(d, ~0u, t);
+	check(r == -ENOBUFS, "busy-poll SET on vq index 0xffffffff is refused",
+	      NULL);
+}
+
+/*
+ * 64 reads in flight at once, reaped as they come (with -p, by polling
+ * while the device polls too), then one more after a pause long enough
+ * for a polling worker to have gone back to sleep.
+ */
+static void inflight_checks(struct pvv_vq *vq, uint8_t *rd)
+{
+	struct pvv_done done[64];
+	struct iovec iov;
+	int i, n = 0, bad = 0, r = 0;
+
+	for (i = 0; i < 64 && !r; i++) {
+		iov.iov_base = rd + i * 4096;
+		iov.iov_len = 4096;
+		r = pvv_submit(vq, VIRTIO_BLK_T_IN, i * 8, &iov, 1, NULL, 0);
+	}
+	while (!r && n < 64) {
+		int got = pvv_reap(vq, done, 64 - n);
+
+		for (i = 0; i < got; i++)
+			bad += done[i].status != VIRTIO_BLK_S_OK;
+		n += got;
+		if (!got && pvv_wait(vq, 10000) == -ETIMEDOUT)
+			break;
+	}
+	check(!r && n == 64 && !bad, "64 reads in flight all complete", NULL);
+	usleep(20000);
+	r = pvv_sync(vq, VIRTIO_BLK_T_IN, 0, rd, 4096);
+	check(r == VIRTIO_BLK_S_OK, "a read after 20 ms idle completes", NULL);
+}
+
 static int dwz(struct pvv_vq *vq, uint32_t type, uint64_t sector,
 	       uint32_t n, uint32_t flags, struct virtio_blk_discard_write_zeroes *seg)
 {
@@ -62,6 +132,7 @@ int main(int argc, char **argv)
 	struct pvv_opts o = { .kind = PVV_VHOST_KERNEL, .backing_fd = -1 };
 	const char *serial = NULL;
 	int ro = 0, dz = 0, c, r;
+	unsigned int busy = 0;
 	struct virtio_blk_discard_write_zeroes *seg;
 	const struct pvv_config *cfg;
 	struct pvv_dev *d;
@@ -71,7 +142,7 @@ int main(int argc, char **argv)
 	unsigned int q;
 	char name[64];
 
-	while ((c = getopt(argc, argv, "k:u:b:rs:q:z")) != -1) {
+	while ((c = getopt(argc, argv, "k:u:b:rs:q:zp:")) != -1) {
 		switch (c) {
 		case 'k': o.kind = PVV_VHOST_KERNEL; o.path = optarg; break;
 		case 'u': o.kind = PVV_VHOST_USER; o.path = optarg; break;
@@ -80,12 +151,15 @@ int main(int argc, char **argv)
 		case 's': serial = o.serial = optarg; break;
 		case 'q': o.nqueues = atoi(optarg); break;
 		case 'z': dz = 1; break;
+		case 'p': o.poll = 1; busy = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: see the source\n");
 			return 2;
 		}
 	}
 	o.mem_size = 32 << 20;
+	if (o.kind == PVV_VHOST_KERNEL)
+		o.busyloop = busy;
 	d = pvv_open(&o);
 	check(d != NULL, "device opens and negotiates", NULL);
 	if (!d)
@@ -99,6 +173,9 @@ int main(int argc, char **argv)
 	seg = pvv_alloc(d, sizeof(*seg), 64);
 	if (!buf || !rd || !seg)
 		goto out;
+	if (o.busyloop)
+		busyloop_checks(d, o.busyloop);
+	inflight_checks(pvv_vq(d, 0), rd);
 
 	for (q = 0; q < pvv_nqueues(d); q++) {
 		uint64_t sec = 8 + q * 256;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -24,6 +25,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <linux/vhost_blk.h>
 
 #include "pvv.h"
 
@@ -410,6 +412,128 @@ int pvv_set_backend(struct pvv_dev *d, int fd)
 	return kioctl(d, PVV_BLK_SET_BACKEND, &f);
 }
 
+int pvv_set_busyloop(struct pvv_dev *d, unsigned int index, unsigned int num)
+{
+	struct vhost_vring_state st = { .index = index, .num = num };
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	return kioctl(d, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st);
+}
+
+int pvv_get_busyloop(struct pvv_dev *d, unsigned int index, unsigned int *num)
+{
+	struct vhost_vring_state st = { .index = index };
+	int r;
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	r = kioctl(d, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &st);
+	if (!r)
+		*num = st.num;
+	return r;
+}
+
+int pvv_set_qos(struct pvv_dev *d, const struct pvv_qos *q)
+{
+	struct vhost_blk_qos k;
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	memset(&k, 0, sizeof(k));
+	k.read_iops = q->read_iops;
+	k.write_iops = q->write_iops;
+	k.read_bps = q->read_bps;
+	k.write_bps = q->write_bps;
+	k.burst_ms = q->burst_ms;
+	return kioctl(d, VHOST_BLK_SET_QOS, &k);
+}
+
+int pvv_get_qos(struct pvv_dev *d, struct pvv_qos *q)
+{
+	struct vhost_blk_qos k;
+	int r;
+
+	if (d->o.kind != PVV_VHOST_KERNEL)
+		return -EOPNOTSUPP;
+	memset(&k, 0, sizeof(k));
+	r = kioctl(d, VHOST_BLK_GET_QOS, &k);
+	if (r)
+		return r;
+	q->read_iops = k.read_iops;
+	q->write_iops = k.write_iops;
+	q->read_bps = k.read_bps;
+	q->write_bps = k.write_bps;
+	q->burst_ms = k.burst_ms;
+	return 0;
+}
+
+/* One value: decimal, for a byte rate with an optional K/M/G/T suffix. */
+static int qos_number(const char *v, size_t n, int size, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned int shift = 0;
+	const char *u;
+	uint64_t x = 0;
+	size_t i;
+
+	if (size && n > 1 && (u = memchr(units, v[n - 1] & ~0x20, 4))) {
+		shift = 10 * (unsigned int)(u - units + 1);
+		n--;
+	}
+	if (!n)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9' || x > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (shift && x > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = x << shift;
+	return 0;
+}
+
+int pvv_parse_qos(const char *s, struct pvv_qos *q)
+{
+	static const char *const keys[] = {
+		"riops", "wiops", "rbps", "wbps", "burst",
+	};
+	unsigned int seen = 0, k;
+	uint64_t v;
+	size_t n;
+
+	memset(q, 0, sizeof(*q));
+	for (;;) {
+		s += strspn(s, ", \t\n");
+		if (!*s)
+			return 0;
+		for (k = 0; k < 5; k++) {
+			n = strlen(keys[k]);
+			if (!strncmp(s, keys[k], n) && s[n] == '=')
+				break;
+		}
+		if (k == 5 || (seen & (1u << k)))
+			return -EINVAL;
+		seen |= 1u << k;
+		s += n + 1;
+		n = strcspn(s, ", \t\n");
+		if (qos_number(s, n, k == 2 || k == 3, &v))
+			return -EINVAL;
+		s += n;
+		switch (k) {
+		case 0: q->read_iops = v; break;
+		case 1: q->write_iops = v; break;
+		case 2: q->read_bps = v; break;
+		case 3: q->write_bps = v; break;
+		default:
+			if (v > UINT32_MAX)
+				return -EINVAL;
+			q->burst_ms = (uint32_t)v;
+		}
+	}
+}
+
 int pvv_get_config_raw(struct pvv_dev *d, struct pvv_config *c)
 {
 	struct pvv_cfg612 b;
@@ -463,6 +587,21 @@ static int vk_negotiate(struct pvv_dev *d, uint64_t want)
 		r = kioctl(d, PVV_BLK_SET_SERIAL, &s);
 		if (r) {
 			ERR("VHOST_BLK_SET_SERIAL: %s\n", strerror(-r));
+			return r;
+		}
+	}
+	if (d->o.qos) {
+		struct pvv_qos q;
+
+		r = pvv_parse_qos(d->o.qos, &q);
+		if (r) {
+			ERR("QoS limits \"%s\": not riops=N,wiops=N,rbps=N,wbps=N,burst=MS\n",
+			    d->o.qos);
+			return r;
+		}
+		r = pvv_set_qos(d, &q);
+		if (r) {
+			ERR("VHOST_BLK_SET_QOS: %s\n", strerror(-r));
 			return r;
 		}
 	}
@@ -535,6 +674,11 @@ static int vk_setup(struct pvv_dev *d)
 			if (r)
 				return r;
 		}
+		if (d->o.busyloop) {
+			r = pvv_set_busyloop(d, i, d->o.busyloop);
+			if (r)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -564,6 +708,13 @@ static int vq_init(struct pvv_dev *d, struct pvv_vq *vq, unsigned int i)
 	vq->free_head = 0;
 	vq->nfree = n;
 	vq->event_idx = !!(d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+	/*
+	 * Polling the used ring: no calls wanted.  With EVENT_IDX used_event
+	 * is simply never moved (it stays 0, so the device signals once per
+	 * 65536 completions at most); without it the flag says so.
+	 */
+	if (d->o.poll && !vq->event_idx)
+		vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	vq->indirect = !!(d->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
 	vq->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vq->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -935,10 +1086,40 @@ int pvv_reap(struct pvv_vq *vq, struct pvv_done *out, int max)
 		free_chain(vq, id);
 		n++;
 	}
-	if (vq->event_idx)
+	if (vq->event_idx && !vq->dev->o.poll)
 		__atomic_store_n(used_event(vq), vq->last_used,
 				 __ATOMIC_RELEASE);
 	return n;
+}
+
+/* pvv_wait() of the poll option: spin on the used ring. */
+static int poll_used(struct pvv_vq *vq, int timeout_ms)
+{
+	struct pollfd p = { .fd = vq->err_fd, .events = POLLIN };
+	struct timespec t0, t;
+	unsigned long spins = 0;
+	uint64_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) !=
+		    vq->last_used)
+			return 0;
+		/* Every so often: the error eventfd, the clock. */
+		if (++spins % 4096)
+			continue;
+		if (vq->err_fd >= 0 && poll(&p, 1, 0) == 1) {
+			if (read(vq->err_fd, &v, 8) != 8)
+				v = 0;
+			return 1;
+		}
+		if (timeout_ms < 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 >= timeout_ms)
+			return -ETIMEDOUT;
+	}
 }
 
 int pvv_wait(struct pvv_vq *vq, int timeout_ms)
@@ -950,6 +1131,8 @@ int pvv_wait(struct pvv_vq *vq, int timeout_ms)
 	uint64_t v;
 	int r;
 
+	if (vq->dev->o.poll)
+		return poll_used(vq, timeout_ms);
 	/* Ask for a notification, then re-check before sleeping. */
 	if (vq->event_idx)
 		__atomic_store_n(used_event(vq), vq->last_used,
@@ -986,7 +1169,7 @@ int pvv_raw_next_used(struct pvv_vq *vq, struct pvv_used_elem *e,
 		if (uidx != vq->last_used) {
 			*e = vq->used->ring[vq->last_used & (vq->num - 1)];
 			vq->last_used++;
-			if (vq->event_idx)
+			if (vq->event_idx && !vq->dev->o.poll)
 				__atomic_store_n(used_event(vq), vq->last_used,
 						 __ATOMIC_RELEASE);
 			return 0;

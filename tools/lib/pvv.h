@@ -39,6 +39,19 @@ struct pvv_opts {
 	unsigned int max_segs;	/* per-request data segments; default 128 */
 	uint32_t size_max;	/* cap on bytes per data descriptor (0: none) */
 	const char *serial;	/* kernel: VHOST_BLK_SET_SERIAL */
+	/*
+	 * Poll the used ring: the device is asked not to signal completions
+	 * (no used_event updates with EVENT_IDX, VRING_AVAIL_F_NO_INTERRUPT
+	 * without), and pvv_wait() spins on the used ring instead of
+	 * sleeping on the call eventfd.
+	 */
+	int poll;
+	/*
+	 * kernel: VHOST_SET_VRING_BUSYLOOP_TIMEOUT on every virtqueue (units
+	 * of 1024 ns; 0, the default, leaves the device's setting alone).
+	 */
+	unsigned int busyloop;
+	const char *qos;	/* kernel: VHOST_BLK_SET_QOS, pvv_parse_qos() syntax */
 };
 
 /* The virtio-blk config space fields a driver uses, in host byte order. */
@@ -148,7 +161,8 @@ int pvv_reap(struct pvv_vq *vq, struct pvv_done *out, int max);
 /*
  * Block until the used ring may have new entries (call eventfd), the
  * vq's error eventfd fires (returns 1), or timeout_ms passes (returns
- * -ETIMEDOUT; < 0 waits forever).  Returns 0 on a call.
+ * -ETIMEDOUT; < 0 waits forever).  Returns 0 on a call.  With the poll
+ * option it spins until the used ring has a new entry (0) instead.
  */
 int pvv_wait(struct pvv_vq *vq, int timeout_ms);
 /* Synchronous helper: submit, wait, return status (or -errno). */
@@ -165,7 +179,27 @@ int pvv_raw_next_used(struct pvv_vq *vq, struct pvv_used_elem *e,
 
 /* Kernel backend control (PVV_VHOST_KERNEL only); return 0 or -errno. */
 int pvv_set_backend(struct pvv_dev *d, int fd);
+/* VHOST_SET/GET_VRING_BUSYLOOP_TIMEOUT of virtqueue @index (kernel only). */
+int pvv_set_busyloop(struct pvv_dev *d, unsigned int index, unsigned int num);
+int pvv_get_busyloop(struct pvv_dev *d, unsigned int index, unsigned int *num);
 int pvv_get_config_raw(struct pvv_dev *d, struct pvv_config *c);
+
+/*
+ * Per-disk QoS (VHOST_BLK_SET_QOS / VHOST_BLK_GET_QOS, PVV_VHOST_KERNEL
+ * only): requests and bytes per second, reads and writes apart, 0 is
+ * unlimited; burst_ms of each rate may go at once (0: 1000).  Settable any
+ * time, also while I/O runs.  pvv_parse_qos() reads the admin syntax the
+ * Xen backend node pvblk-qos uses too: "riops=N,wiops=N,rbps=N[KMGT],
+ * wbps=N[KMGT],burst=MS" (any order, missing keys 0); -EINVAL otherwise.
+ */
+struct pvv_qos {
+	uint64_t read_iops, write_iops;
+	uint64_t read_bps, write_bps;
+	uint32_t burst_ms;
+};
+int pvv_set_qos(struct pvv_dev *d, const struct pvv_qos *q);
+int pvv_get_qos(struct pvv_dev *d, struct pvv_qos *q);
+int pvv_parse_qos(const char *s, struct pvv_qos *q);
 
 /*
  * Guest memory region (base and size in bytes) and its memfd, for tools

@@ -30,7 +30,10 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -261,10 +264,28 @@ static void vhost_blk_finish(struct vhost_blk_vq *bvq, unsigned int budget)
 	pvblk_queue_drain(bvq->pq, budget);
 }
 
+static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq);
+static bool vhost_blk_busy_poll(struct vhost_blk_vq *bvq);
+
+/*
+ * Answer a batch of completions.  With busy polling on, keep watching the
+ * avail ring afterwards: a guest waiting for this answer often sends its
+ * next request right away, and the worker is already running.
+ */
 static void vhost_blk_done_work(struct vhost_work *work)
 {
-	vhost_blk_finish(container_of(work, struct vhost_blk_vq, done_work),
-			 VHOST_BLK_DONE_BUDGET);
+	struct vhost_blk_vq *bvq = container_of(work, struct vhost_blk_vq,
+						done_work);
+	struct vhost_virtqueue *vq = &bvq->vq;
+
+	guard(mutex)(&vq->mutex);
+	if (!pvblk_queue_drain(bvq->pq, VHOST_BLK_DONE_BUDGET) ||
+	    !READ_ONCE(vq->busyloop_timeout) || !vhost_vq_get_backend(vq) ||
+	    bvq->broken || bvq->throttled)
+		return;
+	vhost_disable_notify(vq->dev, vq);
+	if (vhost_blk_busy_poll(bvq) || vhost_enable_notify(vq->dev, vq))
+		vhost_blk_handle_vq(bvq);
 }
 
 static void vhost_blk_orphan_work(struct work_struct *work)
@@ -274,6 +295,7 @@ static void vhost_blk_orphan_work(struct work_struct *work)
 }
 
 static const struct pvblk_transport_ops vhost_blk_ops = {
+	.name		= "vhost",
 	.complete	= vhost_blk_complete,
 	.notify		= vhost_blk_notify,
 	.queue_work	= vhost_blk_queue_work,
@@ -404,7 +426,53 @@ static size_t vhost_blk_handle_chain(struct vhost_blk_vq *bvq,
 	return c.out_bytes + c.in_bytes;
 }
 
-/* The kick loop of one virtqueue; vq.mutex held, backend attached. */
+/*
+ * Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT, handled by vhost itself:
+ * vq->busyloop_timeout, in units of 1024 ns as vhost-net counts it; 0 is
+ * off).  The worker keeps the CPU and watches the avail ring and the
+ * core's completions of this queue, answering those as they come, until
+ * the guest queued a chain or the timeout passed.  It polls only a CPU that
+ * would otherwise idle: it gives up as soon as another task is runnable
+ * there (the guest's own thread on a shared CPU, a softirq thread with the
+ * device's completion) or the scheduler wants the CPU, as KVM's halt
+ * polling does, and when a signal is pending (the owner is dying).  Other
+ * virtqueues sharing the worker wait at most the timeout; the weight of vhost_blk_handle_vq()
+ * bounds how long polling that finds work keeps the worker.
+ */
+static unsigned long vhost_blk_busy_clock(void)
+{
+	return local_clock() >> 10;
+}
+
+/* Return true when the guest queued a chain.  vq.mutex held. */
+static bool vhost_blk_busy_poll(struct vhost_blk_vq *bvq)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	u32 timeout = READ_ONCE(vq->busyloop_timeout);
+	unsigned long end;
+
+	if (!timeout)
+		return false;
+	end = vhost_blk_busy_clock() + timeout;
+	for (;;) {
+		if (pvblk_queue_drain_pending(bvq->pq))
+			pvblk_queue_drain(bvq->pq, VHOST_BLK_DONE_BUDGET);
+		/* A throttled queue waits for requests, not for chains. */
+		if (!bvq->throttled && !vhost_vq_avail_empty(vq->dev, vq))
+			return true;
+		if (need_resched() || !single_task_running() ||
+		    signal_pending(current) ||
+		    time_after(vhost_blk_busy_clock(), end))
+			return false;
+		cpu_relax();
+	}
+}
+
+/*
+ * The kick loop of one virtqueue; vq.mutex held, backend attached.  When
+ * the ring runs empty, poll it for a while if asked to (above), then ask
+ * for a kick and sleep.
+ */
 static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
@@ -414,13 +482,15 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 	struct pvblk_req *preq;
 	int head, pkts = 0;
 	size_t bytes = 0;
+	bool empty;
 
 	if (bvq->broken)
 		return;
 
 	vhost_disable_notify(&blk->dev, vq);
+again:
+	empty = false;
 	pvblk_batch_start(&batch, bvq->pq);
-
 	for (;;) {
 		/* Always collect the log: LOG_ALL may be acked mid-flight. */
 		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
@@ -434,10 +504,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 			break;
 		}
 		if (head == vq->num) {
-			if (unlikely(vhost_enable_notify(&blk->dev, vq))) {
-				vhost_disable_notify(&blk->dev, vq);
-				continue;
-			}
+			empty = true;
 			break;
 		}
 		/* Bounded in flight: the chain waits for a free request. */
@@ -456,7 +523,16 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 					 min_t(size_t, bytes, INT_MAX)))
 			break;
 	}
+	/* Submitted before polling: polling waits for their completions. */
 	pvblk_batch_finish(&batch);
+	if (!empty)
+		return;
+	if (vhost_blk_busy_poll(bvq))
+		goto again;
+	if (unlikely(vhost_enable_notify(&blk->dev, vq))) {
+		vhost_disable_notify(&blk->dev, vq);
+		goto again;
+	}
 }
 
 static void vhost_blk_handle_kick(struct vhost_work *work)
@@ -669,6 +745,41 @@ static long vhost_blk_set_serial(struct vhost_blk *blk,
 	return 0;
 }
 
+static long vhost_blk_set_qos(struct vhost_blk *blk,
+			      struct vhost_blk_qos __user *argp)
+{
+	struct vhost_blk_qos u;
+	struct pvblk_qos qos = {};
+
+	if (copy_from_user(&u, argp, sizeof(u)))
+		return -EFAULT;
+	if (u.flags || u.reserved[0] || u.reserved[1])
+		return -EINVAL;
+	qos.iops[0] = u.read_iops;
+	qos.iops[1] = u.write_iops;
+	qos.bps[0] = u.read_bps;
+	qos.bps[1] = u.write_bps;
+	qos.burst_ms = u.burst_ms;
+	return pvblk_dev_set_qos(blk->pdev, &qos);
+}
+
+static long vhost_blk_get_qos(struct vhost_blk *blk,
+			      struct vhost_blk_qos __user *argp)
+{
+	struct vhost_blk_qos u = {};
+	struct pvblk_qos qos;
+
+	pvblk_dev_get_qos(blk->pdev, &qos);
+	u.read_iops = qos.iops[0];
+	u.write_iops = qos.iops[1];
+	u.read_bps = qos.bps[0];
+	u.write_bps = qos.bps[1];
+	u.burst_ms = qos.burst_ms;
+	if (copy_to_user(argp, &u, sizeof(u)))
+		return -EFAULT;
+	return 0;
+}
+
 static long vhost_blk_get_config(struct vhost_blk *blk,
 				 struct virtio_blk_config __user *argp)
 {
@@ -734,6 +845,10 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 		return vhost_blk_set_serial(blk, argp);
 	case VHOST_BLK_GET_CONFIG:
 		return vhost_blk_get_config(blk, argp);
+	case VHOST_BLK_SET_QOS:
+		return vhost_blk_set_qos(blk, argp);
+	case VHOST_BLK_GET_QOS:
+		return vhost_blk_get_qos(blk, argp);
 	case VHOST_GET_FEATURES:
 		scoped_guard(mutex, &blk->dev.mutex)
 			features = vhost_blk_offered(blk);

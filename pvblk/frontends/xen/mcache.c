@@ -40,6 +40,7 @@
 #include <linux/string.h>
 #include <kunit/static_stub.h>
 #include <kunit/visibility.h>
+#include <trace/events/pvblk.h>
 
 #include "mcache.h"
 
@@ -401,6 +402,7 @@ int pvblk_mcache_get(struct pvblk_mcache *c, const u64 *keys, unsigned int n,
 	struct pvblk_mentry **batch = stack;
 	struct pvblk_mentry *e, *tmp;
 	unsigned int i, done = 0, nr_fresh = 0, nr_transient = 0, bad = 0;
+	u64 evictions;
 	bool map_called = false;
 	LIST_HEAD(fresh);
 	LIST_HEAD(dead);
@@ -410,6 +412,7 @@ int pvblk_mcache_get(struct pvblk_mcache *c, const u64 *keys, unsigned int n,
 		return 0;
 
 	mutex_lock(&c->lock);
+	evictions = c->evictions;
 	for (i = 0; i < n; i++, done++) {
 		e = mcache_lookup(c, keys[i]);
 		if (e) {
@@ -480,9 +483,12 @@ unwind:
 	mcache_get_unwind(c, out, done, &fresh, map_called, ret, &dead);
 	memset(out, 0, n * sizeof(*out));
 out_unlock:
+	evictions = c->evictions - evictions;
 	mutex_unlock(&c->lock);
 	if (batch != stack)
 		kfree(batch);
+	if (evictions)
+		trace_pvblk_xen_pgrant_evict(c->name, evictions, false);
 	mcache_unmap_free(c, &dead);
 	return ret;
 }
@@ -549,6 +555,8 @@ unsigned int pvblk_mcache_purge(struct pvblk_mcache *c, unsigned int idle_ms)
 		nr++;
 	}
 	mutex_unlock(&c->lock);
+	if (nr)
+		trace_pvblk_xen_pgrant_evict(c->name, nr, true);
 	mcache_unmap_free(c, &dead);
 	return nr;
 }

@@ -21,6 +21,7 @@
 #include <xen/events.h>
 #include <xen/grant_table.h>
 #include <kunit/visibility.h>
+#include <trace/events/pvblk.h>
 #include "xen_blk.h"
 
 /* Requests fetched per run of the work item before it yields. */
@@ -49,7 +50,7 @@ static int xen_gnt_map(struct pvblk_xen_ring *ring,
 	struct page *pages[PVBLK_XEN_GNT_BATCH];
 	struct pvblk_mentry *batch[PVBLK_XEN_GNT_BATCH];
 	u32 flags = GNTMAP_host_map | (ro ? GNTMAP_readonly : 0);
-	unsigned int i, k, done = 0;
+	unsigned int i, k, done = 0, mapped = 0;
 	int ret = 0, r;
 
 	while (done < n) {
@@ -89,8 +90,10 @@ static int xen_gnt_map(struct pvblk_xen_ring *ring,
 			e->page = pages[i];
 			e->handle = ops[i].handle;
 			e->err = 0;
+			mapped++;
 		}
 	}
+	trace_pvblk_xen_grant_map(ring->q, mapped, n - mapped);
 	return ret;
 }
 
@@ -99,7 +102,7 @@ static void xen_gnt_unmap(struct pvblk_xen_ring *ring,
 {
 	struct gnttab_unmap_grant_ref ops[PVBLK_XEN_GNT_BATCH];
 	struct page *pages[PVBLK_XEN_GNT_BATCH];
-	unsigned int i, k, done = 0, good;
+	unsigned int i, k, done = 0, good, unmapped = 0, failed = 0;
 	int r;
 
 	while (done < n) {
@@ -130,7 +133,11 @@ static void xen_gnt_unmap(struct pvblk_xen_ring *ring,
 					    ring->domid, r, ops[i].status);
 		}
 		gnttab_page_cache_put(&ring->page_cache, pages, good);
+		unmapped += good;
+		failed += k - good;
 	}
+	if (unmapped || failed)
+		trace_pvblk_xen_grant_unmap(ring->q, unmapped, failed);
 }
 
 const struct pvblk_xen_gnt_ops pvblk_xen_gnttab_ops = {
@@ -266,6 +273,7 @@ static void xen_queue_work(struct pvblk_queue *q)
 }
 
 const struct pvblk_transport_ops pvblk_xen_transport_ops = {
+	.name = "xen",
 	.complete = xen_complete,
 	.notify = xen_notify,
 	.queue_work = xen_queue_work,

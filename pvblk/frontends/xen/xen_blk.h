@@ -256,7 +256,7 @@ struct pvblk_xen_ring {
 	int irq;
 	bool active;			/* fetch requests */
 	bool broken;			/* hostile producer: stop serving */
-	struct pvblk_queue *q;
+	struct pvblk_queue *q;		/* NULL once the device is destroyed */
 	struct work_struct work;
 	spinlock_t lock;		/* @stopped */
 	bool stopped;

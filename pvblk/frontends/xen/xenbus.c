@@ -73,6 +73,10 @@ MODULE_PARM_DESC(xen_pgrant_idle_ms, "Xen: unmap persistent grants idle this lon
  * @drained: woken when @draining drops to 0.
  * @lock: serialises the state machine and remove(); protects all below.
  * @watch: on backend/.../physical-device (registered: ->node is set).
+ * @qos_watch: on backend/.../pvblk-qos, the toolstack's I/O limits
+ *	(registered: ->node is set).
+ * @qos: its last valid value, applied to the device at connect and
+ *	whenever the node changes.
  * @devt: the physical device, 0 until the hotplug script wrote it.
  * @read_only: mode has no "w".
  * @cdrom: the frontend's device-type is "cdrom".
@@ -98,6 +102,8 @@ struct pvblk_xen_blkif {
 	wait_queue_head_t drained;
 	struct mutex lock;		/* the state machine, see above */
 	struct xenbus_watch watch;
+	struct xenbus_watch qos_watch;
+	struct pvblk_qos qos;
 	dev_t devt;
 	bool read_only;
 	bool cdrom;
@@ -169,8 +175,11 @@ static void teardown_work(struct work_struct *work)
 	for (i = 0; i < c->nr_rings; i++)
 		pvblk_xen_ring_stop(&c->rings[i]);
 	pvblk_dev_destroy(c->pdev);
-	for (i = 0; i < c->nr_rings; i++)
+	for (i = 0; i < c->nr_rings; i++) {
+		/* Its queue went with the device: the unmaps trace without. */
+		c->rings[i].q = NULL;
 		pvblk_xen_ring_free(&c->rings[i]);
+	}
 	kfree(c);
 	if (atomic_dec_and_test(&blkif->draining))
 		wake_up_all(&blkif->drained);
@@ -417,6 +426,7 @@ static void maybe_connect(struct pvblk_xen_blkif *blkif)
 	}
 	pvblk_dev_set_backend(pdev, blkif->be);
 	blkif->be = NULL;	/* owned by pdev now */
+	pvblk_dev_set_qos(pdev, &blkif->qos);	/* checked when read */
 	c->pdev = pdev;
 	pvblk_dev_info(pdev, &info);
 	/* What we advertise for this backend (see write_disk()). */
@@ -607,6 +617,51 @@ out:
 	mutex_unlock(&blkif->lock);
 }
 
+/*
+ * backend/vbd/<domid>/<dev>/pvblk-qos, written by the toolstack or an
+ * admin ("riops=500,wbps=10M,burst=200", see pvblk_qos_parse()): the
+ * vbd's limits from now on, also while connected.  A missing or empty
+ * node means no limit; an invalid value is logged and ignored (the
+ * limits stay as they were).  The frontend cannot write there.
+ */
+static void qos_changed(struct xenbus_watch *watch, const char *path,
+			const char *token)
+{
+	struct pvblk_xen_blkif *blkif = container_of(watch,
+						     struct pvblk_xen_blkif,
+						     qos_watch);
+	struct xenbus_device *dev = blkif->xdev;
+	struct pvblk_qos qos = {};
+	char *val;
+	int err;
+
+	val = xenbus_read(XBT_NIL, dev->nodename, "pvblk-qos", NULL);
+	if (IS_ERR(val)) {
+		if (PTR_ERR(val) != -ENOENT) {
+			dev_warn(&dev->dev, "reading pvblk-qos: %ld\n",
+				 PTR_ERR(val));
+			return;
+		}
+		val = NULL;
+	}
+	err = val ? pvblk_qos_parse(val, &qos) : 0;
+	if (err) {
+		dev_warn_ratelimited(&dev->dev, "pvblk-qos \"%.64s\" is not valid (riops=N,wiops=N,rbps=N[KMGT],wbps=N[KMGT],burst=MS, within their maxima); limits unchanged\n",
+				     val);
+		goto out;
+	}
+	mutex_lock(&blkif->lock);
+	blkif->qos = qos;
+	if (blkif->conn && blkif->conn->pdev)
+		pvblk_dev_set_qos(blkif->conn->pdev, &qos);	/* valid */
+	mutex_unlock(&blkif->lock);
+	dev_info(&dev->dev, "qos: riops %llu wiops %llu rbps %llu wbps %llu burst %u ms\n",
+		 qos.iops[0], qos.iops[1], qos.bps[0], qos.bps[1],
+		 qos.burst_ms ?: 1000);
+out:
+	kfree(val);
+}
+
 static void frontend_changed(struct xenbus_device *dev,
 			     enum xenbus_state state)
 {
@@ -666,11 +721,16 @@ static void pvblk_xen_remove(struct xenbus_device *dev)
 		kfree(blkif->watch.node);
 		blkif->watch.node = NULL;
 	}
+	if (blkif->qos_watch.node) {
+		unregister_xenbus_watch(&blkif->qos_watch);
+		kfree(blkif->qos_watch.node);
+		blkif->qos_watch.node = NULL;
+	}
 	mutex_lock(&blkif->lock);
 	disconnect(blkif);
 	pvblk_backend_close(blkif->be);
 	if (blkif->disk)
-		fput(blkif->disk);
+		pvblk_backend_put_file(blkif->disk);
 	mutex_unlock(&blkif->lock);
 	dev_set_drvdata(&dev->dev, NULL);
 	kref_put(&blkif->ref, blkif_release);
@@ -718,6 +778,10 @@ static int pvblk_xen_probe(struct xenbus_device *dev,
 
 	err = xenbus_watch_pathfmt(dev, &blkif->watch, NULL, physdev_changed,
 				   "%s/%s", dev->nodename, "physical-device");
+	if (err)
+		goto fail;
+	err = xenbus_watch_pathfmt(dev, &blkif->qos_watch, NULL, qos_changed,
+				   "%s/%s", dev->nodename, "pvblk-qos");
 	if (err)
 		goto fail;
 

@@ -131,6 +131,7 @@ struct pvblk_req {
 	unsigned int core_flags;	/* PVBLK_RF_* (core/internal.h) */
 	atomic_t pending;		/* bios/kiocbs outstanding + 1 */
 	u64 bytes;			/* total data bytes */
+	u64 start_ns;			/* ktime_get_ns() when it entered */
 	struct pvblk_bounce *bounce;	/* bounce buffer (core/bounce.c) */
 	struct llist_node cq_node;	/* q->ready (barrier), then q->cq */
 	struct bio_vec inline_bvecs[PVBLK_INLINE_BVECS];
@@ -142,6 +143,10 @@ struct pvblk_req {
 			struct kiocb iocb;
 			struct bio_vec *file_bvecs;
 			struct work_struct work;
+		};
+		struct {			/* waiting in the throttle */
+			struct list_head qos_node;
+			u64 qos_start;		/* ns, when it began to wait */
 		};
 	};
 };
@@ -166,8 +171,10 @@ struct pvblk_req {
  * @queue_work: required. Any context (bio end_io included): make the
  *	transport's worker for @q run pvblk_queue_drain(@q) soon.
  * @show: optional. Extra lines of the device's debugfs stats file.
+ * @name: optional. The transport's name in tracepoints ("vhost", "xen").
  */
 struct pvblk_transport_ops {
+	const char *name;
 	void (*complete)(struct pvblk_req *req);
 	void (*notify)(struct pvblk_queue *q);
 	void (*queue_work)(struct pvblk_queue *q);
@@ -205,7 +212,19 @@ struct pvblk_backend_info {
  * @bounce_bytes count the READs and WRITEs whose data went through a
  * bounce buffer because a segment's offset or length was not aligned
  * the way the backend can take directly (see pvblk_batch_add()).
+ *
+ * Latency: from pvblk_batch_add() / pvblk_batch_fail() until the
+ * transport's worker picks the request up in pvblk_queue_drain() to answer
+ * it.  @lat_ns sums it over the @drained_reqs completions; @lat_hist[k]
+ * counts completions whose latency in ns shifted right by 10 has k
+ * significant bits: k = 0 below 1024 ns, k in [2^(k+9), 2^(k+10)) ns,
+ * the last bucket everything above.  Shown as one "lat_hist" line of
+ * PVBLK_LAT_BUCKETS numbers.
+ * @throttled and @throttle_ns count the requests that waited for the
+ * device's QoS limits (pvblk_dev_set_qos()) and the time they waited.
  */
+#define PVBLK_LAT_BUCKETS	32
+
 struct pvblk_stats {
 	u64 reqs[PVBLK_OP_MAX];
 	u64 bytes[PVBLK_OP_MAX];
@@ -222,6 +241,10 @@ struct pvblk_stats {
 	u64 capped;			/* ... refused: device over its cap */
 	u64 bounce_reqs;		/* requests bounced */
 	u64 bounce_bytes;		/* data bytes bounced */
+	u64 lat_ns;			/* sum of completion latencies */
+	u64 lat_hist[PVBLK_LAT_BUCKETS];	/* log2, see above */
+	u64 throttled;			/* requests that waited for QoS */
+	u64 throttle_ns;		/* ... total time they waited */
 };
 
 /**
@@ -314,6 +337,49 @@ bool pvblk_dev_update_capacity(struct pvblk_dev *dev, u64 *capacity);
  */
 void pvblk_dev_drain(struct pvblk_dev *dev);
 
+/**
+ * struct pvblk_qos - a device's I/O limits, token buckets in the core.
+ * @iops: requests per second, [0] READs, [1] WRITEs (DISCARD and
+ *	WRITE_ZEROES count as WRITEs); 0: unlimited.  At most
+ *	PVBLK_QOS_MAX_IOPS.
+ * @bps: data bytes per second of READs [0] and WRITEs [1], counted in
+ *	512-byte units (a limit is rounded up to one); 0: unlimited.  At
+ *	most PVBLK_QOS_MAX_BPS.
+ * @burst_ms: what an idle device may send at once: @burst_ms worth of
+ *	each limit (0: 1000, at most PVBLK_QOS_MAX_BURST_MS).
+ *
+ * FLUSH and GET_ID are never limited.  A request over a limit waits in
+ * the core, in order (a request never overtakes an older waiting one of
+ * its device), counted in its flush epoch (a barrier or drain waits for
+ * it); a drain (reset, backend change, teardown) releases every waiting
+ * request at once.
+ */
+struct pvblk_qos {
+	u64 iops[2];
+	u64 bps[2];
+	u32 burst_ms;
+};
+
+#define PVBLK_QOS_MAX_IOPS	BIT_ULL(28)
+#define PVBLK_QOS_MAX_BPS	BIT_ULL(37)
+#define PVBLK_QOS_MAX_BURST_MS	10000
+
+/*
+ * Set @dev's limits (all zero: none); any time, also while I/O runs: the
+ * requests waiting are judged against the new limits at once.  -EINVAL for
+ * a value over its maximum.  Any context that may take a spinlock.
+ */
+int pvblk_dev_set_qos(struct pvblk_dev *dev, const struct pvblk_qos *qos);
+void pvblk_dev_get_qos(struct pvblk_dev *dev, struct pvblk_qos *qos);
+/*
+ * Parse an admin's limits: "riops=N,wiops=N,rbps=N,wbps=N,burst=MS", keys
+ * in any order, separated by commas or blanks, each at most once; a
+ * missing key is 0 (unlimited); bps values take a K, M or G suffix (powers
+ * of 1024).  An empty string means no limit.  -EINVAL on anything else,
+ * a value over its maximum included.
+ */
+int pvblk_qos_parse(const char *s, struct pvblk_qos *qos);
+
 /*
  * Backends.  pvblk_backend_open_file() takes a reference on @file: a block
  * device node (re-opened with bdev_file_open_by_dev(); -ENXIO when that
@@ -324,7 +390,10 @@ void pvblk_dev_drain(struct pvblk_dev *dev);
  * (-EINVAL).  pvblk_backend_open_dev() checks no permission: its caller
  * vouches for @devt (e.g. a toolstack's xenstore node).
  * pvblk_backend_file() returns the file a backend serves (a reference), to
- * open the same disk again with pvblk_backend_open_file().
+ * open the same disk again with pvblk_backend_open_file();
+ * pvblk_backend_put_file() drops it.  The last reference to a block device
+ * (that one or the backend's own, in pvblk_backend_close()) ends the claim
+ * on the disk before it returns, whatever context it runs in.
  *
  * Sharing of a block device: read-only backends share the disk with each
  * other (two guests may serve it read-only); a writable one holds it
@@ -338,6 +407,7 @@ struct pvblk_backend *pvblk_backend_open_file(struct file *file, bool read_only,
 struct pvblk_backend *pvblk_backend_open_dev(dev_t devt, bool read_only,
 					     void *holder);
 struct file *pvblk_backend_file(struct pvblk_backend *be);
+void pvblk_backend_put_file(struct file *file);
 void pvblk_backend_close(struct pvblk_backend *be);
 
 /**
@@ -432,6 +502,16 @@ void pvblk_batch_finish(struct pvblk_batch *b);
  * the device is drained (pvblk_dev_drain() submits them too if it waits).
  */
 unsigned int pvblk_queue_drain(struct pvblk_queue *q, unsigned int budget);
+
+/*
+ * Transport worker: true when pvblk_queue_drain(@q) has something to do
+ * (completed requests, released barriers).  A hint for a worker that polls
+ * instead of waiting for ops->queue_work(); only the worker may ask.
+ */
+static inline bool pvblk_queue_drain_pending(struct pvblk_queue *q)
+{
+	return q->cq_backlog || !llist_empty(&q->cq) || !llist_empty(&q->ready);
+}
 
 /* Sum the per-cpu counters of @q (or of all queues of @dev). */
 void pvblk_queue_stats(struct pvblk_queue *q, struct pvblk_stats *out);

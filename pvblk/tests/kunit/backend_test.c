@@ -577,6 +577,52 @@ static void pvblk_backend_real_file(struct kunit *test)
 	bt_real(test, file);
 }
 
+/*
+ * A writer's claim ends in pvblk_backend_close(), even here, in a kthread,
+ * where a plain fput() is deferred to a work item: another writer, a reader
+ * and a writer again each open the disk at once after the last one closed.
+ */
+static void pvblk_backend_real_claim(struct kunit *test)
+{
+	static u8 holders[2];
+	struct pvblk_backend *be;
+	unsigned int i;
+	struct file *f;
+	dev_t devt;
+
+	if (!ram || !*ram)
+		kunit_skip(test, "no device given (module parameter)");
+	f = filp_open(ram, O_RDONLY | O_LARGEFILE, 0);
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(f), "open %s: %ld", ram,
+			       PTR_ERR(f));
+	devt = file_inode(f)->i_rdev;
+	fput(f);
+	for (i = 0; i < 8; i++) {
+		/* writer A, writer B, reader, writer A, ... */
+		bool ro = i % 3 == 2;
+
+		be = pvblk_backend_open_dev(devt, ro, &holders[i & 1]);
+		KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(be), "open %u (%s): %ld",
+				       i, ro ? "reader" : "writer",
+				       PTR_ERR(be));
+		pvblk_backend_close(be);
+	}
+	/* A transport's extra reference keeps the claim until it is put. */
+	be = pvblk_backend_open_dev(devt, false, &holders[0]);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(be));
+	f = pvblk_backend_file(be);
+	pvblk_backend_close(be);
+	be = pvblk_backend_open_dev(devt, false, &holders[1]);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(be), -EBUSY);
+	if (!IS_ERR(be))
+		pvblk_backend_close(be);
+	pvblk_backend_put_file(f);
+	be = pvblk_backend_open_dev(devt, false, &holders[1]);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(be));
+	if (!IS_ERR(be))
+		pvblk_backend_close(be);
+}
+
 static void bt_destroy(void *data)
 {
 	pvblk_dev_destroy(data);
@@ -635,6 +681,7 @@ static struct kunit_case pvblk_backend_cases[] = {
 	KUNIT_CASE_SLOW(pvblk_backend_real_nullb),
 	KUNIT_CASE_SLOW(pvblk_backend_real_ram),
 	KUNIT_CASE_SLOW(pvblk_backend_real_file),
+	KUNIT_CASE_SLOW(pvblk_backend_real_claim),
 	{}
 };
 

@@ -6,6 +6,8 @@
  */
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <linux/delay.h>
+#include <linux/ktime.h>
 #include <linux/uio.h>
 #include "core_test.h"
 
@@ -286,6 +288,52 @@ static void pvblk_cq_prefailed(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pvblk_epoch_count(c->dev, NULL), 1);
 }
 
+/* Sum of a latency histogram. */
+static u64 cq_hist_sum(const struct pvblk_stats *st, unsigned int from)
+{
+	u64 n = 0;
+
+	for (; from < PVBLK_LAT_BUCKETS; from++)
+		n += st->lat_hist[from];
+	return n;
+}
+
+/*
+ * Latency stats: from entering the core to the drain.  Two requests wait
+ * at least 3 ms before the drain: 3 ms >> 10 has 12 significant bits, so
+ * both land in bucket 12 or above, and the histogram adds up to the
+ * completions.
+ */
+static void pvblk_cq_latency_stats(struct kunit *test)
+{
+	struct pt_ctx *c = pt_setup(test, 1);
+	struct pvblk_queue *q = pvblk_dev_queue(c->dev, 0);
+	struct pvblk_stats st;
+	unsigned int i, n;
+	u64 t0, elapsed;
+
+	pt_set_fake(c, 2048, 512, 128, 65536, 256);
+	t0 = ktime_get_ns();
+	pvblk_batch_start(&c->batch, q);
+	pvblk_batch_add(&c->batch, &pt_new_req(c, PVBLK_OP_FLUSH, 0)->req);
+	pvblk_batch_fail(&c->batch, &pt_new_req(c, PVBLK_OP_READ, 0)->req,
+			 BLK_STS_IOERR);
+	pvblk_batch_finish(&c->batch);
+	fsleep(3 * USEC_PER_MSEC);
+	for (i = 0, n = 0; i < 8 && n < 2; i++) {
+		pt_end_all_bios(c);
+		n += pt_drain(c);
+	}
+	KUNIT_EXPECT_EQ(test, n, 2);
+	elapsed = ktime_get_ns() - t0;
+	pvblk_queue_stats(q, &st);
+	KUNIT_EXPECT_EQ(test, st.drained_reqs, 2);
+	KUNIT_EXPECT_EQ(test, cq_hist_sum(&st, 0), 2);
+	KUNIT_EXPECT_EQ(test, cq_hist_sum(&st, 12), 2);
+	KUNIT_EXPECT_GE(test, st.lat_ns, 2 * 3000000ULL);
+	KUNIT_EXPECT_LE(test, st.lat_ns, 2 * elapsed);
+}
+
 static bool cq_fail_alloc(void)
 {
 	struct pt_ctx *c = kunit_get_current_test()->priv;
@@ -524,6 +572,7 @@ static struct kunit_case pvblk_cq_cases[] = {
 	KUNIT_CASE(pvblk_cq_pool_exhaustion),
 	KUNIT_CASE(pvblk_cq_inflight_cap),
 	KUNIT_CASE(pvblk_cq_prefailed),
+	KUNIT_CASE(pvblk_cq_latency_stats),
 	KUNIT_CASE(pvblk_cq_pin_inline),
 	KUNIT_CASE(pvblk_cq_pin_allocated),
 	KUNIT_CASE(pvblk_cq_pin_alloc_failure),

@@ -30,6 +30,20 @@
  * virtqueue only (its error eventfd is signalled) until the next
  * VHOST_BLK_SET_BACKEND.
  *
+ * Busy polling: VHOST_SET_VRING_BUSYLOOP_TIMEOUT / VHOST_GET_VRING_BUSYLOOP_TIMEOUT
+ * (struct vhost_vring_state: @index the virtqueue, @num the timeout in units
+ * of 1024 ns, as vhost-net counts it; 0, the default, switches it off; an
+ * index past VHOST_BLK_MAX_QUEUES gets -ENOBUFS).  With a timeout set, the
+ * virtqueue's worker keeps watching the avail ring and the completions of
+ * that virtqueue for up to that long when the ring runs empty after a kick
+ * and after it answered a batch, before it asks for a kick again and
+ * sleeps: a guest that submits right after a completion, and a disk that
+ * answers quickly, then cost no kick and no wake-up, at the price of a
+ * worker that spins.  Polling stops early as soon as another task is
+ * runnable on the worker's CPU (it only spins where the CPU would idle);
+ * other virtqueues sharing the worker wait at most the timeout.
+ * VHOST_RESET_OWNER sets it back to 0.
+ *
  * close() waits 5 seconds at most for the requests in flight.  If the
  * backend has not answered them by then (a hung disk), close returns and
  * the instance finishes in the background: it keeps the disk open and the
@@ -114,5 +128,47 @@ struct vhost_blk_serial {
  */
 #define VHOST_BLK_GET_CONFIG	_IOC(_IOC_READ, VHOST_VIRTIO, 0x52, \
 				     VHOST_BLK_CONFIG_SIZE)
+
+/**
+ * struct vhost_blk_qos - I/O limits of the device (per-disk QoS).
+ * @read_iops: READ requests per second; 0: unlimited; at most 2^28.
+ * @write_iops: WRITE, DISCARD and WRITE_ZEROES requests per second;
+ *	0: unlimited; at most 2^28.
+ * @read_bps: bytes per second read, counted in 512-byte units (a limit
+ *	that is not a multiple of 512 is rounded up); 0: unlimited; at most
+ *	2^37.
+ * @write_bps: the same for WRITE data (DISCARD and WRITE_ZEROES move
+ *	none: only @write_iops counts them).
+ * @burst_ms: what an idle device may do at once: @burst_ms worth of each
+ *	limit (token buckets that hold that much); 0: 1000; at most 10000.
+ * @flags: must be zero.
+ * @reserved: must be zero.
+ *
+ * FLUSH and GET_ID are never limited.  A request over a limit waits in
+ * the kernel, in the order the guest made them (no request of the device
+ * overtakes an older waiting one), never failed; a reset, a backend
+ * change or close do not wait for the limit: what waits then runs at once.
+ */
+struct vhost_blk_qos {
+	__u64 read_iops;
+	__u64 write_iops;
+	__u64 read_bps;
+	__u64 write_bps;
+	__u32 burst_ms;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/*
+ * VHOST_BLK_SET_QOS - set the device's limits (all zero: none).  Any time,
+ * with or without a backend, also while I/O runs: the requests waiting are
+ * judged against the new limits at once.  The limits stay across backend
+ * changes and VHOST_RESET_OWNER.  Returns 0, -EFAULT, or -EINVAL (a value
+ * over its maximum, @flags or @reserved not zero).
+ * VHOST_BLK_GET_QOS - the limits in force (@burst_ms 1000 when it was
+ * set as 0).
+ */
+#define VHOST_BLK_SET_QOS	_IOW(VHOST_VIRTIO, 0x56, struct vhost_blk_qos)
+#define VHOST_BLK_GET_QOS	_IOR(VHOST_VIRTIO, 0x57, struct vhost_blk_qos)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */
