@@ -16,8 +16,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 # One scenario a line: add a new one to the lists it should run in.
-# tests/xen/reboot.sh is not listed: it does not pass yet (xen-blkfront
-# refuses rmmod with EAGAIN after the I/O, see tests/xen/README.md).
 # fault is in the debug list only (make check's time): there lockdep,
 # kmemleak and UBSAN judge it and all six fault kinds exist (`rig/xen-run.sh
 # fault` runs it on the stock dom0).  fuzz runs on the stock dom0: on the
@@ -32,6 +30,7 @@ stuck
 hostile
 nbd
 fuzz
+reboot
 "
 DEBUG_SCENARIOS="
 pvblk
