@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # scenario runs on one dom0 only unless it tests something only that
 # kernel has (make check's time): on the debug dom0 lockdep, kmemleak,
 # UBSAN and slub_debug judge it.  Stock only: reference (xen-blkback),
-# nbd (~6 min there already), reboot.  pvblk on both: its trace and
+# nbd (the debug dom0 has no nbd, netem, nvme-tcp, nvmet-tcp), reboot.  pvblk on both: its trace and
 # pvblk-stat checks need the stock dom0 (no event tracing on the debug
 # one).  Debug only: detach, fault (all six fault kinds exist there),
 # stuck, hostile, fuzz and close-idle; hostile and fuzz run there since
