@@ -14,14 +14,22 @@
  * releases everything at once and lets every request through while it
  * runs: a reset or teardown never waits at the throttle's rate.
  *
+ * A request released from the work item is submitted by a kworker: it
+ * carries the io cgroup of the task that queued it (the VMM's vhost
+ * worker) and the release submits it as that cgroup's
+ * (kthread_associate_blkcg()), so that io.max and io.stat of the VMM's
+ * cgroup see its bios as they see those that did not wait.
+ *
  * A bucket holds at most its burst (burst_ms worth of its rate).  A
  * request needs its cost in tokens, or the full bucket when it costs more
  * than the bucket holds (a 1 MiB write under a 256 KiB burst), and takes
  * its whole cost: the bucket goes negative and the debt is paid by the
  * time that follows, so the long-run rate holds for any request size.
  */
+#include <linux/cgroup.h>
 #include <linux/ctype.h>
 #include <linux/kernel.h>
+#include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/overflow.h>
 #include <linux/seq_file.h>
@@ -47,6 +55,34 @@ void pvblk_qos_arm(struct pvblk_dev *dev, unsigned long delay)
 	mod_delayed_work(pvblk_wq, &dev->thr.work, delay);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_qos_arm);
+
+#ifdef CONFIG_BLK_CGROUP
+/* The io cgroup of the task queueing @req, for its later submission. */
+static void pvblk_qos_css_get(struct pvblk_req *req)
+{
+	req->qos_css = task_get_css(current, io_cgrp_id);
+}
+
+/* Submit as @css's from here on (a kworker; NULL: as itself again). */
+static void pvblk_qos_css_use(struct cgroup_subsys_state *css)
+{
+	kthread_associate_blkcg(css);
+}
+
+static void pvblk_qos_css_put(struct cgroup_subsys_state *css)
+{
+	if (css)
+		css_put(css);
+}
+#else
+static void pvblk_qos_css_get(struct pvblk_req *req)
+{
+	req->qos_css = NULL;
+}
+
+static void pvblk_qos_css_use(struct cgroup_subsys_state *css) { }
+static void pvblk_qos_css_put(struct cgroup_subsys_state *css) { }
+#endif
 
 /* 0 for READ, 1 for what writes, -1 for what is never limited. */
 static int pvblk_qos_dir(const struct pvblk_req *req)
@@ -171,6 +207,7 @@ bool pvblk_qos_throttle(struct pvblk_req *req)
 		}
 	}
 	req->qos_start = now;
+	pvblk_qos_css_get(req);
 	list_add_tail(&req->qos_node, &t->waiting);
 	t->nr_waiting++;
 	if (first)	/* the first waiter: time the release for it */
@@ -201,6 +238,7 @@ static void pvblk_qos_update_on(struct pvblk_throttle *t)
 void pvblk_qos_release(struct pvblk_dev *dev, bool all)
 {
 	struct pvblk_throttle *t = &dev->thr;
+	struct cgroup_subsys_state *css, *cur = NULL;
 	struct pvblk_req *req, *tmp;
 	struct blk_plug plug;
 	u64 now, wait_ns = 0;
@@ -227,9 +265,21 @@ void pvblk_qos_release(struct pvblk_dev *dev, bool all)
 	if (list_empty(&run))
 		return;
 	blk_start_plug(&plug);
-	/* A request run may complete at once: its node is gone then. */
-	list_for_each_entry_safe(req, tmp, &run, qos_node)
+	/*
+	 * A request run may complete at once: its node and its css are gone
+	 * then.  Its bios are charged to the cgroup that queued it.
+	 */
+	list_for_each_entry_safe(req, tmp, &run, qos_node) {
+		css = req->qos_css;
+		if (css != cur) {
+			pvblk_qos_css_use(css);
+			cur = css;
+		}
 		pvblk_req_run(req);
+		pvblk_qos_css_put(css);
+	}
+	if (cur)
+		pvblk_qos_css_use(NULL);
 	blk_finish_plug(&plug);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_qos_release);

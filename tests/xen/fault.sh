@@ -11,9 +11,13 @@
 #   dm-dust            fx swapped to dust with 16 bad blocks (reads fail)
 #   failslab           slab allocations whose stack runs through pvblk.ko's
 #                      text fail (stack-trace filter, 20 %)
-#   fail_page_alloc    page allocations likewise (order 0 included, 20 %;
-#                      none happen under pvblk with persistent grants: the
-#                      count is reported, not asserted)
+#   fail_page_alloc    page allocations likewise (order 0 included, 20 %),
+#                      while dom0 also attaches and detaches a second vbd
+#                      (xvdc on dm fy) twice in the window: with persistent grants
+#                      pvblk's request path takes no page (first runs: 0
+#                      failures), its connect does (queue pools, rings), so
+#                      an attach must fail cleanly or connect, and xvdc must
+#                      attach and serve again after the window
 # The guest (tests/xen/fault.domu.sh) judges each window with the stamp
 # tool's rules: errors only for requests that lived in a window; after the
 # window (fault removed) the whole region reads back, every block holding
@@ -45,6 +49,8 @@ fi
 check "modprobe pvblk" modprobe pvblk
 check "dmsetup create fx (linear on /dev/ram0)" \
 	dmsetup create fx --table "0 $SECT linear /dev/ram0 0"
+check "dmsetup create fy (linear on /dev/ram0, after fx)" \
+	dmsetup create fy --table "0 $SECT linear /dev/ram0 $SECT"
 dm=/dev/mapper/fx
 [ -b "$dm" ] || dm=/dev/dm-0
 text_start=$(cat /sys/module/pvblk/sections/.text)
@@ -100,6 +106,52 @@ fault_off() {
 	esac
 }
 
+# vbd_gone NAME XVD SECONDS: wait until both xenstore directories of a vbd
+# are gone.
+vbd_gone() {
+	local n=0
+
+	while xs_be "$1" "$2" state > /dev/null 2>&1 ||
+	      xs_fe "$1" "$2" state > /dev/null 2>&1; do
+		[ "$n" -ge $(($3 * 2)) ] && return 1
+		sleep 0.5
+		n=$((n + 1))
+	done
+}
+# xvdc_cycle: attach xvdc (dm fy) to the guest, wait until both ends are
+# Connected or the backend gave up (state >= 5), detach it; prints what
+# happened: "connected", "refused: XL'S MESSAGE" (xl block-attach failed),
+# "closed STATE" or "stuck STATE/STATE" (no outcome in 60 s).
+xvdc_cycle() {
+	local b f n=0 what out
+
+	if ! out=$(timeout 120 xl block-attach $G "phy:/dev/mapper/fy,xvdc,w" 2>&1); then
+		what="refused: $(echo "$out" | tr '\n' ' ' | cut -c1-200)"
+	else
+		while :; do
+			b=$(xs_be $G xvdc state 2> /dev/null || true)
+			f=$(xs_fe $G xvdc state 2> /dev/null || true)
+			if [ "$b" = 4 ] && [ "$f" = 4 ]; then
+				what=connected
+				break
+			fi
+			if [ "${b:-0}" -ge 5 ]; then
+				what="closed $b"
+				break
+			fi
+			if [ $n -ge 120 ]; then
+				what="stuck $b/$f"
+				break
+			fi
+			sleep 0.5
+			n=$((n + 1))
+		done
+	fi
+	timeout 120 xl block-detach $G xvdc > /dev/null 2>&1
+	vbd_gone $G xvdc 60 || what="$what, not detached"
+	echo "$what"
+}
+
 # shellcheck disable=SC2086 # a list of words
 DOMU_FILES=pvblk-stamp DOMU_KINDS=$(echo $KINDS | tr ' ' ,) \
 	domu_start $G fault.domu.sh "phy:$dm,xvdb,w" || fail "xl create $G"
@@ -115,24 +167,36 @@ if vbd_wait_connected $G xvdb && domu_wait_phase $G ready; then
 		if fault_on "$kind"; then
 			ok "$kind: fault injected"
 			sleep "$WIN"
+			if [ "$kind" = fail_page_alloc ]; then
+				# The window stays open for two attach cycles.
+				for c in 1 2; do
+					r=$(xvdc_cycle)
+					info "$kind: xvdc attach $c in the window: $r"
+					case $r in
+					*stuck* | *"not detached"*)
+						fail "$kind: xvdc attach $c connected or failed cleanly ($r)" ;;
+					esac
+				done
+			fi
 		else
 			fail "$kind: fault injected"
 		fi
 		check "$kind: fault removed" fault_off "$kind"
-		# With persistent grants pvblk's Xen path allocates no pages per
-		# request (first debug dom0 run: 0 page allocations under pvblk.ko
-		# in the window), so fail_page_alloc's count is only reported.
 		case $kind in
-		fail_make_request|failslab)
+		fail_make_request|failslab|fail_page_alloc)
 			n=$(fired "$kind")
 			if [ "$n" -gt 0 ]; then
 				ok "$kind: $n failures injected"
 			else
 				fail "$kind: failures injected (none)"
 			fi ;;
-		fail_page_alloc)
-			info "$kind: $(fired "$kind") page allocations under pvblk.ko failed" ;;
 		esac
+		if [ "$kind" = fail_page_alloc ]; then
+			r=$(xvdc_cycle)
+			info "$kind: xvdc attach after the window: $r"
+			expect_eq "$kind: after the window xvdc attaches, connects and detaches" \
+				"$r" connected
+		fi
 		domu_signal $G "close$k" 1
 		domu_wait_phase $G "closed$k" || break
 		info "$kind: window of $(($(date +%s) - t0)) s"
@@ -145,3 +209,4 @@ guest_verdict $G
 check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ]'
 check "rmmod pvblk after the fault windows" timeout 60 rmmod pvblk
 check "dmsetup remove fx" dmsetup remove fx
+check "dmsetup remove fy" dmsetup remove fy

@@ -7,8 +7,11 @@
  *   pvv-qos -b PATH [-k DEV] [-q SPEC] [-t SEC] [-d DEPTH] [-w]
  *           [-c SEC:SPEC] [-x MS [-D]] [-g] [-r]
  *   pvv-qos -b PATH -E
+ *   pvv-qos -u SOCKET [-t SEC] [-d DEPTH] [-w]
  *
  * -b: the backing (block device or file), attached read-write
+ * -u: a vhost-user-blk socket instead (pvblk-vhost-user: the limits are
+ *     the export's; -q, -c, -x, -g, -E need the kernel device)
  * -q: limits before the load, "riops=N,wiops=N,rbps=N[KMGT],wbps=N[KMGT],
  *     burst=MS" (missing keys: unlimited)
  * -t: run the load for SEC seconds (default 10) and print one line per
@@ -144,10 +147,11 @@ int main(int argc, char **argv)
 	struct pvv_dev *d;
 	struct pvv_vq *vq;
 
-	while ((c = getopt(argc, argv, "b:k:q:t:d:wc:x:DgrE")) != -1) {
+	while ((c = getopt(argc, argv, "b:k:u:q:t:d:wc:x:DgrE")) != -1) {
 		switch (c) {
 		case 'b': o.backing = optarg; break;
 		case 'k': o.path = optarg; break;
+		case 'u': o.kind = PVV_VHOST_USER; o.path = optarg; break;
 		case 'q': qos = optarg; break;
 		case 't': secs = atof(optarg); break;
 		case 'd': depth = (unsigned int)atoi(optarg); break;
@@ -167,7 +171,8 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!o.backing || !depth || depth > MAX_DEPTH) {
+	if ((o.kind == PVV_VHOST_USER) == !!o.backing || !depth ||
+	    depth > MAX_DEPTH) {
 		fprintf(stderr, "usage: see the top of pvv-qos.c\n");
 		return 2;
 	}

@@ -58,6 +58,16 @@ static int fake(unsigned long req, void *arg)
 								   "SET_BACKEND";
 		break;
 	case VHOST_BLK_SET_SERIAL: name = "SET_SERIAL"; break;
+	case VHOST_BLK_SET_QOS: {
+		const struct vhost_blk_qos *q = arg;
+
+		fprintf(stderr, "fake-vhost-blk: SET_QOS riops %llu wiops %llu rbps %llu wbps %llu burst %u\n",
+			(unsigned long long)q->read_iops,
+			(unsigned long long)q->write_iops,
+			(unsigned long long)q->read_bps,
+			(unsigned long long)q->write_bps, q->burst_ms);
+		return 0;
+	}
 	case VHOST_BLK_GET_CONFIG:
 		name = "GET_CONFIG";
 		memset(&cfg, 0, sizeof(cfg));

@@ -4,7 +4,8 @@
  * through the kernel's /dev/vhost-blk.
  *
  *   pvblk-vhost-user --export socket=PATH,disk=DEV|FILE[,queues=N]
- *                    [,serial=S][,read-only=on|off] ...
+ *                    [,serial=S][,read-only=on|off][,riops=N][,wiops=N]
+ *                    [,rbps=N[KMGT]][,wbps=N[KMGT]][,burst=MS] ...
  *                    [--config FILE] [--device /dev/vhost-blk] [--verbose]
  *   pvblk-vhost-user --socket PATH --disk DEV|FILE [--read-only]
  *                    [--serial S] [--num-queues N]     (one export)
@@ -23,6 +24,11 @@
  * non-zero with a message.  SIGTERM/SIGINT stop everything.  A disk that
  * grows or shrinks while a frontend is connected is noticed within a
  * second and the frontend told (VHOST_USER_BACKEND_CONFIG_CHANGE_MSG).
+ *
+ * riops, wiops, rbps, wbps and burst are the export's I/O limits
+ * (VHOST_BLK_SET_QOS on every kernel device it opens, the keys of Xen's
+ * pvblk-qos node); a SIGHUP that changes only those applies them to the
+ * running session within a second, without a restart.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -60,6 +66,8 @@ struct export {
 	char serial[VHOST_BLK_SERIAL_BYTES + 1];
 	unsigned int queues;
 	bool ro;
+	bool has_qos;		/* a limit key was given */
+	struct vhost_blk_qos qos;
 	bool from_config;	/* re-read on SIGHUP */
 	/* Running state. */
 	int disk_fd;
@@ -67,8 +75,9 @@ struct export {
 	int lfd;		/* listening socket, -1 before start */
 	int cfd;		/* connected frontend, -1 when none */
 	bool stop;		/* under @lock */
+	bool qos_dirty;		/* under @lock: @qos changed by a SIGHUP */
 	bool started;		/* @thread exists */
-	pthread_mutex_t lock;	/* @stop, @cfd */
+	pthread_mutex_t lock;	/* @stop, @cfd, @qos_dirty, @qos after start */
 	pthread_t thread;
 	struct vu_dev dev;
 	struct export *next;
@@ -171,6 +180,60 @@ static int parse_queues(const char *v, unsigned int *out)
 	return 0;
 }
 
+/*
+ * One limit: decimal; a byte rate (@bytes) may end in K, M, G or T
+ * (powers of 1024).  At most @max (the kernel's bound).  0 or -1.
+ */
+static int parse_limit(const char *v, bool bytes, __u64 max, __u64 *out)
+{
+	unsigned int shift = 0;
+	unsigned long long n;
+	size_t len = strlen(v);
+	char *end;
+
+	if (!len || v[0] < '0' || v[0] > '9')
+		return -1;
+	if (bytes) {
+		const char *u = strchr("KMGT", v[len - 1] & ~0x20);
+
+		if (u && *u)
+			shift = 10 * (unsigned int)(u - "KMGT" + 1);
+	}
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end != v + len - (shift ? 1 : 0) ||
+	    n > (max >> shift))
+		return -1;
+	*out = (__u64)n << shift;
+	return 0;
+}
+
+/* The limit keys (VHOST_BLK_SET_QOS); 1 if @key is one, -1 on a bad value. */
+static int parse_qos_key(const char *key, const char *v, struct export *e)
+{
+	__u64 x;
+	int r;
+
+	if (!strcmp(key, "riops"))
+		r = parse_limit(v, false, 1ull << 28, &e->qos.read_iops);
+	else if (!strcmp(key, "wiops"))
+		r = parse_limit(v, false, 1ull << 28, &e->qos.write_iops);
+	else if (!strcmp(key, "rbps"))
+		r = parse_limit(v, true, 1ull << 37, &e->qos.read_bps);
+	else if (!strcmp(key, "wbps"))
+		r = parse_limit(v, true, 1ull << 37, &e->qos.write_bps);
+	else if (!strcmp(key, "burst")) {
+		r = parse_limit(v, false, 10000, &x);
+		e->qos.burst_ms = (uint32_t)x;
+	} else {
+		return 0;
+	}
+	if (r)
+		return -1;
+	e->has_qos = true;
+	return 1;
+}
+
 /* Copy @v into @dst of @size bytes; -1 if it does not fit or is empty. */
 static int set_str(char *dst, size_t size, const char *v, bool empty_ok)
 {
@@ -228,8 +291,15 @@ static int parse_export(const char *spec, struct export *e, char *err,
 			r = parse_queues(v, &e->queues);
 		else if (!strcmp(tok, "read-only") || !strcmp(tok, "readonly"))
 			r = parse_bool(v, &e->ro);
-		else {
-			snprintf(err, errlen, "unknown key '%s' (socket, disk, queues, serial, read-only)",
+		else if ((r = parse_qos_key(tok, v, e))) {
+			if (r < 0) {
+				snprintf(err, errlen, "bad %s '%s' (riops, wiops: 0..%llu a second; rbps, wbps: bytes a second, 0..%llu, K/M/G/T suffixes; burst: 0..10000 ms)",
+					 tok, v, 1ull << 28, 1ull << 37);
+				break;
+			}
+			r = 0;
+		} else {
+			snprintf(err, errlen, "unknown key '%s' (socket, disk, queues, serial, read-only, riops, wiops, rbps, wbps, burst)",
 				 tok);
 			r = -1;
 			break;
@@ -351,7 +421,7 @@ static int export_open(struct export *e)
 	e->disk_bytes = disk_size(e->disk_fd);
 	r = vu_dev_init(&e->dev, &kernel_ops, e, e->disk_fd, e->ro,
 			e->queues, (const uint8_t *)e->serial,
-			(uint32_t)strlen(e->serial));
+			(uint32_t)strlen(e->serial), e->has_qos ? &e->qos : NULL);
 	if (r) {
 		say(e, "%s: %s", e->disk, e->dev.err);
 		close(e->disk_fd);
@@ -394,6 +464,27 @@ static bool export_stopping(struct export *e)
 	return s;
 }
 
+/* Limits changed by a SIGHUP: into the kernel device, if one is open. */
+static void apply_qos(struct export *e)
+{
+	struct vhost_blk_qos q;
+	bool dirty;
+	int r;
+
+	pthread_mutex_lock(&e->lock);
+	dirty = e->qos_dirty;
+	q = e->qos;
+	e->qos_dirty = false;
+	pthread_mutex_unlock(&e->lock);
+	if (!dirty)
+		return;
+	r = vu_dev_set_qos(&e->dev, &q);
+	if (r)
+		say(e, "new limits not applied: %s", e->dev.err);
+	else if (e->dev.kfd >= 0)
+		say(e, "new limits applied to the running session");
+}
+
 static void serve(struct export *e, int sock)
 {
 	struct vu_msg *m = calloc(1, sizeof(*m)), *reply = calloc(1, sizeof(*reply));
@@ -405,6 +496,7 @@ static void serve(struct export *e, int sock)
 		say(e, "out of memory");
 		goto out;
 	}
+	apply_qos(e);
 	r = vu_session_start(d);
 	if (r) {
 		say(e, "%s", d->err);
@@ -413,6 +505,7 @@ static void serve(struct export *e, int sock)
 	while (!export_stopping(e)) {
 		struct pollfd pfd = { .fd = sock, .events = POLLIN };
 
+		apply_qos(e);
 		/* Between messages, once a second: has the disk been resized? */
 		r = poll(&pfd, 1, 1000);
 		if (r < 0 && errno != EINTR) {
@@ -497,6 +590,16 @@ static void *export_thread(void *arg)
 	return NULL;
 }
 
+static void say_qos(const struct export *e, const char *what)
+{
+	say(e, "%s: riops %llu wiops %llu rbps %llu wbps %llu burst %u ms (0: unlimited)",
+	    what, (unsigned long long)e->qos.read_iops,
+	    (unsigned long long)e->qos.write_iops,
+	    (unsigned long long)e->qos.read_bps,
+	    (unsigned long long)e->qos.write_bps,
+	    e->qos.burst_ms ? e->qos.burst_ms : 1000);
+}
+
 /* Create @e's socket and start serving it. */
 static int export_start(struct export *e)
 {
@@ -535,6 +638,8 @@ static int export_start(struct export *e)
 	    (unsigned long long)le64toh(e->dev.cfg.capacity), e->queues,
 	    e->queues > 1 ? "s" : "", e->ro ? ", read-only" : "",
 	    e->serial[0] ? ", serial " : "", e->serial);
+	if (e->has_qos)
+		say_qos(e, "limits");
 	return 0;
 }
 
@@ -563,6 +668,23 @@ static bool same_export(const struct export *a, const struct export *b)
 	       a->queues == b->queues && a->ro == b->ro;
 }
 
+static bool same_qos(const struct export *a, const struct export *b)
+{
+	return a->has_qos == b->has_qos &&
+	       !memcmp(&a->qos, &b->qos, sizeof(a->qos));
+}
+
+/* Only the limits of running @e changed to @n's: its thread applies them. */
+static void update_qos(struct export *e, const struct export *n)
+{
+	pthread_mutex_lock(&e->lock);
+	e->qos = n->qos;
+	e->has_qos = true;
+	e->qos_dirty = true;
+	pthread_mutex_unlock(&e->lock);
+	say_qos(e, "new limits");
+}
+
 /*
  * SIGHUP: re-read @config.  Exports of the old file that are gone or
  * changed stop; new or changed ones start.  A file that does not parse
@@ -586,6 +708,8 @@ static void reload(const char *config, struct export **running)
 			if (!strcmp(n->sock_path, e->sock_path))
 				break;
 		if (!e->from_config || (n && same_export(n, e))) {
+			if (e->from_config && !same_qos(n, e))
+				update_qos(e, n);
 			pp = &e->next;
 			continue;
 		}
@@ -620,7 +744,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pvblk-vhost-user [--export socket=PATH,disk=DEV|FILE[,queues=N]\n"
-		"                                 [,serial=S][,read-only=on|off]]...\n"
+		"                                 [,serial=S][,read-only=on|off][,riops=N]\n"
+		"                                 [,wiops=N][,rbps=N[KMGT]][,wbps=N[KMGT]]\n"
+		"                                 [,burst=MS]]...\n"
 		"                        [--config FILE] [--device PATH] [--verbose]\n"
 		"       pvblk-vhost-user --socket PATH --disk DEV|FILE [--read-only]\n"
 		"                        [--serial S] [--num-queues N] [--device PATH]\n"

@@ -66,6 +66,11 @@ refused "queues=0" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,queues=0"
 refused "queues=17" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,queues=17"
 refused "serial of 21 bytes" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,serial=123456789012345678901"
 refused "read-only=maybe" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,read-only=maybe"
+refused "riops=abc" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,riops=abc"
+refused "wiops over 2^28" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,wiops=268435457"
+refused "rbps=1X" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,rbps=1X"
+refused "wbps over 2^37 (129G)" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,wbps=129G"
+refused "burst=10001" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,burst=10001"
 refused "one socket for two exports" --export "socket=$tmp/x.sock,disk=$tmp/disk-a" \
 	--export "socket=$tmp/x.sock,disk=$tmp/disk-b"
 refused "second export's disk missing: no socket for the first either" \
@@ -77,7 +82,7 @@ refused "config file missing" --config "$tmp/none.conf"
 # The daemon: A and B from the config file, C on the command line.
 cat > "$tmp/vu.conf" <<EOF
 # two exports
-socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a
+socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a,riops=500,wbps=20M,burst=200
 socket=$tmp/b.sock,disk=$tmp/disk-b,serial=vm-b,read-only=on
 EOF
 LD_PRELOAD=$B/fake_vhost_blk.so "${VU[@]}" --config "$tmp/vu.conf" \
@@ -129,10 +134,14 @@ check "QEMU 1 realized vhost-user-blk-pci on a" wait_for 30 realized qa
 check "QEMU 2 realized vhost-user-blk-pci on b" wait_for 30 realized qb
 check "export a answered GET_CONFIG" grep -q "\[$tmp/a.sock\] GET_CONFIG size" "$tmp/vu.log"
 check "export b answered GET_CONFIG" grep -q "\[$tmp/b.sock\] GET_CONFIG size" "$tmp/vu.log"
+check "export a's limits logged" \
+	grep -q "\[$tmp/a.sock\] limits: riops 500 wiops 0 rbps 0 wbps 20971520 burst 200 ms" "$tmp/vu.log"
+check "export a's limits reach the kernel device (VHOST_BLK_SET_QOS)" \
+	grep -q "fake-vhost-blk: SET_QOS riops 500 wiops 0 rbps 0 wbps 20971520 burst 200" "$tmp/vu.log"
 
-# Remove b, add d, while both QEMUs run.
+# Remove b, add d, and change a's limits only, while both QEMUs run.
 cat > "$tmp/vu.conf" <<EOF
-socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a
+socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a,riops=300,burst=200
 socket=$tmp/d.sock,disk=$tmp/disk-d,serial=vm-d
 EOF
 kill -HUP $vu_pid
@@ -142,6 +151,10 @@ check "SIGHUP: b's frontend disconnected" grep -q "\[$tmp/b.sock\] stopped" "$tm
 check "SIGHUP: a's session untouched (no disconnect, no restart)" \
 	test "$(log_count "\[$tmp/a.sock\] frontend disconnected")$(log_count "\[$tmp/a.sock\] serving")" = 01
 check "SIGHUP: c (command line) untouched" test -S "$tmp/c.sock"
+check "SIGHUP: a's new limits applied to its running session" \
+	wait_for 5 grep -q "\[$tmp/a.sock\] new limits applied to the running session" "$tmp/vu.log"
+check "SIGHUP: a's new limits reach the kernel device" \
+	grep -q "fake-vhost-blk: SET_QOS riops 300 wiops 0 rbps 0 wbps 0 burst 200" "$tmp/vu.log"
 qemu_start qd "$tmp/d.sock"
 check "QEMU 3 connected to the new export d" wait_for 60 connected d
 hmp qd "info qtree"

@@ -45,6 +45,7 @@ struct call {
 	struct vhost_vring_state state;
 	unsigned int nregions;
 	struct vhost_memory_region regions[VU_MAX_REGIONS];
+	struct vhost_blk_qos qos;
 };
 
 struct mock {
@@ -118,6 +119,9 @@ static int m_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		return 0;
 	case VHOST_BLK_SET_SERIAL:
 		c->u64 = ((struct vhost_blk_serial *)arg)->len;
+		return 0;
+	case VHOST_BLK_SET_QOS:
+		c->qos = *(struct vhost_blk_qos *)arg;
 		return 0;
 	case VHOST_SET_MEM_TABLE: {
 		struct vhost_memory *km = arg;
@@ -242,7 +246,7 @@ static struct vu_dev *new_dev(struct mock *mk, bool ro, unsigned int nq)
 	int r;
 
 	mock_init(mk);
-	r = vu_dev_init(d, &mock_ops, mk, DISK_FD, ro, nq, (const uint8_t *)"ser1", 4);
+	r = vu_dev_init(d, &mock_ops, mk, DISK_FD, ro, nq, (const uint8_t *)"ser1", 4, NULL);
 	CHECK(r == 0);
 	r = vu_session_start(d);
 	CHECK(r == 0);
@@ -276,7 +280,7 @@ static void test_init(void)
 	int r;
 
 	mock_init(&mk);
-	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 2, (const uint8_t *)"abc", 3);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 2, (const uint8_t *)"abc", 3, NULL);
 	CHECK(r == 0);
 	/* Probe: owner, serial, backend, features, config, detach; then closed. */
 	CHECK(mk.ncalls == 6);
@@ -291,24 +295,24 @@ static void test_init(void)
 
 	mock_init(&mk);
 	mk.open_err = -ENOENT;
-	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0, NULL);
 	CHECK(r == -ENOENT);
 	CHECK(strstr(d.err, "/dev/vhost-blk") != NULL);
 
 	mock_init(&mk);
 	mk.fail_req = VHOST_BLK_SET_BACKEND;
 	mk.fail_req_err = -ENOTBLK;
-	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0, NULL);
 	CHECK(r == -ENOTBLK);
 	CHECK(mk.open_fds == 0);
 
 	mock_init(&mk);
-	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 0, NULL, 0);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 0, NULL, 0, NULL);
 	CHECK(r == -EINVAL);
-	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, VHOST_BLK_MAX_QUEUES + 1, NULL, 0);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, VHOST_BLK_MAX_QUEUES + 1, NULL, 0, NULL);
 	CHECK(r == -EINVAL);
 	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1,
-			(const uint8_t *)"123456789012345678901", 21);
+			(const uint8_t *)"123456789012345678901", 21, NULL);
 	CHECK(r == -EINVAL);
 }
 
@@ -1146,6 +1150,78 @@ static void test_socket(void)
 	free_dev(d);
 }
 
+/* An export's limits: on every kernel device, right after SET_OWNER. */
+static void test_qos(void)
+{
+	struct vhost_blk_qos q = { .read_iops = 300, .write_bps = 20 << 20,
+				   .burst_ms = 50 };
+	const struct call *c;
+	struct mock mk;
+	struct vu_dev d;
+	int r;
+
+	/* The probe applies them: a limit the kernel refuses fails here. */
+	mock_init(&mk);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0, &q);
+	CHECK(r == 0);
+	CHECK(mk.ncalls == 6);
+	CHECK(mk.calls[0].req == VHOST_SET_OWNER);
+	CHECK(mk.calls[1].req == VHOST_BLK_SET_QOS);
+	CHECK(mk.calls[1].qos.read_iops == 300 && mk.calls[1].qos.write_iops == 0 &&
+	      mk.calls[1].qos.read_bps == 0 && mk.calls[1].qos.write_bps == 20 << 20 &&
+	      mk.calls[1].qos.burst_ms == 50 && mk.calls[1].qos.flags == 0);
+	CHECK(mk.calls[2].req == VHOST_BLK_SET_BACKEND);
+
+	mock_init(&mk);
+	mk.fail_req = VHOST_BLK_SET_QOS;
+	mk.fail_req_err = -EINVAL;
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0, &q);
+	CHECK(r == -EINVAL);
+	CHECK(strstr(d.err, "VHOST_BLK_SET_QOS") != NULL);
+	CHECK(mk.open_fds == 0);
+
+	/* Each session's device gets them too, before its backend. */
+	mock_init(&mk);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0, &q);
+	CHECK(r == 0);
+	mk.ncalls = 0;
+	CHECK(vu_session_start(&d) == 0);
+	CHECK(mk.ncalls == 2 && mk.calls[1].req == VHOST_BLK_SET_QOS &&
+	      mk.calls[1].qos.read_iops == 300);
+
+	/* New limits during the session: at once, on the session's device. */
+	mk.ncalls = 0;
+	q.read_iops = 600;
+	CHECK(vu_dev_set_qos(&d, &q) == 0);
+	CHECK(mk.ncalls == 1 && mk.calls[0].req == VHOST_BLK_SET_QOS &&
+	      mk.calls[0].fd == d.kfd && mk.calls[0].qos.read_iops == 600);
+	mk.fail_req = VHOST_BLK_SET_QOS;
+	mk.fail_req_err = -EINVAL;
+	CHECK(vu_dev_set_qos(&d, &q) == -EINVAL);
+	CHECK(strstr(d.err, "VHOST_BLK_SET_QOS") != NULL);
+	mk.fail_req = 0;
+	vu_session_end(&d);
+
+	/* Without a session: kept for the next one, no ioctl now. */
+	mk.ncalls = 0;
+	memset(&q, 0, sizeof(q));
+	CHECK(vu_dev_set_qos(&d, &q) == 0);
+	CHECK(mk.ncalls == 0);
+	CHECK(vu_session_start(&d) == 0);
+	c = last_req(&mk, VHOST_BLK_SET_QOS);
+	CHECK(c && c->qos.read_iops == 0 && c->qos.write_bps == 0);
+	vu_session_end(&d);
+	CHECK(mk.open_fds == 0);
+
+	/* No limits given: no VHOST_BLK_SET_QOS at all. */
+	mock_init(&mk);
+	r = vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 1, NULL, 0, NULL);
+	CHECK(r == 0 && count_req(&mk, VHOST_BLK_SET_QOS) == 0);
+	CHECK(vu_session_start(&d) == 0);
+	CHECK(count_req(&mk, VHOST_BLK_SET_QOS) == 0);
+	vu_session_end(&d);
+}
+
 int main(void)
 {
 	test_init();
@@ -1159,6 +1235,7 @@ int main(void)
 	test_reset_and_reconnect();
 	test_qemu_sequence();
 	test_socket();
+	test_qos();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -146,6 +146,13 @@ static int kopen(struct vu_dev *d)
 			goto err;
 		}
 	}
+	if (d->has_qos) {
+		r = kio(d, VHOST_BLK_SET_QOS, &d->qos);
+		if (r) {
+			fail(d, r, "VHOST_BLK_SET_QOS: %s", strerror(-r));
+			goto err;
+		}
+	}
 	return 0;
 err:
 	d->kops->close(d->kctx, d->kfd);
@@ -174,11 +181,16 @@ static void unmap_all(struct vu_map *maps, unsigned int n)
 
 int vu_dev_init(struct vu_dev *d, const struct vu_kops *kops, void *kctx,
 		int disk_fd, bool read_only, unsigned int num_queues,
-		const uint8_t *serial, uint32_t serial_len)
+		const uint8_t *serial, uint32_t serial_len,
+		const struct vhost_blk_qos *qos)
 {
 	int r;
 
 	memset(d, 0, sizeof(*d));
+	if (qos) {
+		d->qos = *qos;
+		d->has_qos = true;
+	}
 	d->kops = kops;
 	d->kctx = kctx;
 	d->kfd = -1;
@@ -219,6 +231,20 @@ int vu_dev_init(struct vu_dev *d, const struct vu_kops *kops, void *kctx,
 out:
 	kclose(d);
 	return r;
+}
+
+int vu_dev_set_qos(struct vu_dev *d, const struct vhost_blk_qos *qos)
+{
+	int r;
+
+	d->qos = *qos;
+	d->has_qos = true;
+	if (d->kfd < 0)
+		return 0;
+	r = kio(d, VHOST_BLK_SET_QOS, &d->qos);
+	if (r)
+		return fail(d, r, "VHOST_BLK_SET_QOS: %s", strerror(-r));
+	return 0;
 }
 
 int vu_session_start(struct vu_dev *d)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/vhost.h>
+#include <linux/vhost_blk.h>
 #include <linux/virtio_blk.h>
 
 /* Requests (docs/interop/vhost-user.rst numbering). */
@@ -173,6 +174,9 @@ struct vu_dev {
 	unsigned int num_queues;
 	const uint8_t *serial;
 	uint32_t serial_len;
+	/* Limits every kernel device gets after SET_OWNER (has_qos). */
+	struct vhost_blk_qos qos;
+	bool has_qos;
 
 	/* Probed at start-up with the backend attached. */
 	uint64_t kfeatures;
@@ -196,12 +200,24 @@ struct vu_dev {
 uint64_t vu_offered_features(const struct vu_dev *d);
 
 /*
- * Set up @d; probes the kernel (open, SET_OWNER, SET_BACKEND, GET_FEATURES,
- * VHOST_BLK_GET_CONFIG, close).  Returns 0 or -errno (text in d->err).
+ * Set up @d; probes the kernel (open, SET_OWNER, SET_SERIAL, SET_QOS,
+ * SET_BACKEND, GET_FEATURES, VHOST_BLK_GET_CONFIG, close).  @qos (NULL:
+ * none) is copied: every kernel device of a session gets these limits
+ * right after SET_OWNER, so limits the kernel refuses fail here.  Returns
+ * 0 or -errno (text in d->err).
  */
 int vu_dev_init(struct vu_dev *d, const struct vu_kops *kops, void *kctx,
 		int disk_fd, bool read_only, unsigned int num_queues,
-		const uint8_t *serial, uint32_t serial_len);
+		const uint8_t *serial, uint32_t serial_len,
+		const struct vhost_blk_qos *qos);
+
+/*
+ * New limits (VHOST_BLK_SET_QOS): applied at once to the session's kernel
+ * device when one is open (also while the guest runs I/O), and given to
+ * every later one.  0 or -errno from the kernel (then the limits kept for
+ * later sessions are the new ones all the same; text in d->err).
+ */
+int vu_dev_set_qos(struct vu_dev *d, const struct vhost_blk_qos *qos);
 
 /* A frontend connected: open the kernel device.  0 or -errno. */
 int vu_session_start(struct vu_dev *d);

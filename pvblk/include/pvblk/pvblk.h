@@ -32,6 +32,7 @@
 #include <linux/blk_types.h>
 #include <linux/blkdev.h>
 #include <linux/build_bug.h>
+#include <linux/cgroup.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
 #include <linux/list.h>
@@ -147,6 +148,8 @@ struct pvblk_req {
 		struct {			/* waiting in the throttle */
 			struct list_head qos_node;
 			u64 qos_start;		/* ns, when it began to wait */
+			/* io cgroup of the task that queued it (a ref) */
+			struct cgroup_subsys_state *qos_css;
 		};
 	};
 };
