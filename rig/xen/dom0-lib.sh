@@ -92,7 +92,46 @@ CFG
 	touch "/var/log/xen/console/guest-$name.log"
 	tail -n +1 -F "/var/log/xen/console/guest-$name.log" 2>/dev/null |
 		sed -u "s/\r\$//; s/^/~guest-$name~ /" &
-	xl create "/tmp/$name.cfg"
+	xl_retry "xl create $name" xl create "/tmp/$name.cfg"
+}
+
+# xl_retry DESC CMD...: run an xl command that adds devices (create,
+# block-attach) up to XL_TRIES times (default 3).  libxl kills a block
+# hotplug script that has not finished after a timeout compiled into
+# libxl (LIBXL_HOTPLUG_TIMEOUT, no knob), and on a busy host (load >= 3)
+# the scripts of a guest's disks, which run one after another under the
+# script's lock, did not finish in time: `xl create` failed and left no
+# domain.  A failed attempt is reported (# lines) and its leftovers
+# removed before the next one; only the last failure counts.
+xl_retry() {
+	local desc=$1 n=1 tries=${XL_TRIES:-3}
+	shift
+	until "$@"; do
+		if [ $n -ge "$tries" ]; then
+			info "$desc: failed $n times"
+			return 1
+		fi
+		info "$desc: attempt $n failed (load: $(cut -d' ' -f1-3 /proc/loadavg)); again in 5 s"
+		# A create that failed may leave its domain behind, dying.
+		case "$1 $2" in
+		"xl create") xl destroy "$(sed -n 's/^name = "\(.*\)"$/\1/p' "$3")" 2>/dev/null ;;
+		esac
+		sleep 5
+		n=$((n + 1))
+	done
+	[ $n = 1 ] || info "$desc: succeeded at attempt $n"
+}
+
+# block_attach NAME DISK...: hot-plug each xl disk spec into guest NAME,
+# one at a time, each retried (xl_retry): one hotplug script at a time
+# never waits behind the others' lock.
+block_attach() {
+	local name=$1 d
+	shift
+	for d in "$@"; do
+		step "xl block-attach $name $d"
+		xl_retry "xl block-attach $name $d" xl block-attach "$name" "$d" || return 1
+	done
 }
 
 domid_of() { xl domid "$1" 2>/dev/null; }

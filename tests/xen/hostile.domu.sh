@@ -43,6 +43,8 @@ run_cases() {
 	done
 }
 
+# dom0 hot-plugs xvdc and xvdd after the boot (tests/xen/hostile.sh).
+expect_eq "dom0 attached xvdc and xvdd" "$(wait_key disks)" ok
 for x in xvdb xvdc xvdd; do
 	i=0
 	while [ ! -d "$D/$(devid $x)" ] && [ $i -lt 100 ]; do

@@ -36,11 +36,22 @@ if vbd_wait_connected $F xvdb && domu_wait_phase $F running; then
 	ok "$F: pvblk disk connected, fio verify loop running"
 fi
 
+# One vbd at create, the other two hot-plugged one at a time, each step
+# retried (xl_retry): on a busy host three block hotplug scripts at once
+# outlasted libxl's hotplug timeout and `xl create` failed.  The guest
+# waits for data/disks before it looks for its vbds.
 DOMU_BLKFRONT=0 DOMU_FILES=xen_hostile.ko DOMU_MEMORY=384 \
 	DOMU_HOSTILE_SKIP="${DOMU_HOSTILE_SKIP:-}" \
-	domu_start $H hostile.domu.sh 'phy:/dev/ram0,xvdb,w' \
-	'phy:/dev/ram1,xvdc,r' 'vdev=xvdd,access=rw,no-discard,target=/dev/ram2' ||
+	domu_start $H hostile.domu.sh 'phy:/dev/ram0,xvdb,w' ||
 	fail "xl create $H"
+if block_attach $H 'phy:/dev/ram1,xvdc,r' \
+	'vdev=xvdd,access=rw,no-discard,target=/dev/ram2'; then
+	ok "$H: xvdc and xvdd attached"
+	domu_signal $H disks ok
+else
+	fail "$H: xvdc and xvdd attached"
+	domu_signal $H disks failed
+fi
 # Its vbds offered what the parameters said at probe; lowering them now
 # must not change what those vbds accept (the cases at the maximum).
 P=/sys/module/pvblk/parameters

@@ -1,10 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=sh
 # Guest script for tests/xen/reboot.sh: two rounds of write a pattern +
-# fio verify, rmmod xen-blkfront (refused while fio holds the disk open,
-# then right after the I/O stopped), insmod, pattern read back + fio
-# verify on the reconnected disk (re-attached by dom0 if insmod alone does
-# not reconnect it).
+# fio verify, then a reload of the stock xen-blkfront: rmmod refused
+# while fio has xvdb open and while the vbd is bound, unbind the vbd,
+# rmmod (now accepted), insmod, and (blkfront does not renegotiate on
+# a device it left Closed) dom0 re-attaches the vbd; pattern read back +
+# fio verify on the reconnected disk.
+#
+# Why rmmod alone is refused: xenbus_dev_probe() takes a reference on
+# the driver's module for every xenbus device it binds and only
+# xenbus_dev_remove() drops it (drivers/xen/xenbus/xenbus_probe.c), so
+# xen_blkfront's refcnt is the number of bound vbds (plus one per open of
+# a disk: bdev_open()), and delete_module() answers EWOULDBLOCK (EAGAIN)
+# for as long as xvdb is bound, I/O or not.  Unbinding the device first
+# is the way to unload it.
 KO=/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko
 VBD=vbd-51728	# xvdb
 
@@ -16,17 +25,6 @@ wait_dev_t() {
 		i=$((i + 1))
 	done
 	[ -b "/dev/$1" ]
-}
-
-# rmmod_retry MODULE TRIES: rmmod every 0.2 s until it succeeds.
-rmmod_retry() {
-	i=0
-	until rmmod "$1"; do
-		i=$((i + 1))
-		[ $i -lt "$2" ] || return 1
-		sleep 0.2
-	done
-	echo "rmmod $1 after $i retries"
 }
 
 verify() {
@@ -57,40 +55,32 @@ for n in 1 2; do
 		sh -c '[ -d /sys/module/xen_blkfront ] && [ -b /dev/xvdb ]'
 	kill "$pid"
 	wait "$pid"
-	info "round $n: fio load stopped (status $?), no fio left: $(pidof fio || echo yes)"
-	info "round $n: xen_blkfront refcnt $(cat /sys/module/xen_blkfront/refcnt)"
-	# xen_blkfront keeps a module reference after its disk was used
-	# (refcnt 1 with no opener left, seen live on 6.12.118; rmmod answers
-	# EAGAIN for good), so the frontend "reboot" is the driver's unbind
-	# and bind of the device: the same blkfront_remove()/probe() and the
-	# same xenbus states (Closed, then Initialising) the backend sees.
-	unbound=
-	if rmmod_retry xen_blkfront 25; then
-		ok "round $n: rmmod xen-blkfront right after the I/O"
-	else
-		info "round $n: rmmod xen-blkfront: EAGAIN for 5 s (refcnt $(cat /sys/module/xen_blkfront/refcnt)); unbinding $VBD instead"
-		check "round $n: unbind $VBD from xen-blkfront" \
-			sh -c "echo $VBD > /sys/bus/xen/drivers/vbd/unbind"
-		unbound=1
-	fi
-	check "round $n: xen-blkfront off the disk, /dev/xvdb gone" \
-		sh -c '[ ! -e /sys/bus/xen/drivers/vbd/'"$VBD"' ] && [ ! -b /dev/xvdb ]'
+	info "round $n: fio load stopped (status $?), fio left: $(pidof fio || echo none)"
+	# One reference per bound xenbus device (xenbus_dev_probe()).
+	expect_eq "round $n: xen_blkfront refcnt with xvdb bound and not open" \
+		"$(cat /sys/module/xen_blkfront/refcnt)" 1
+	check_fail "round $n: rmmod xen-blkfront refused while xvdb is bound" \
+		rmmod xen_blkfront
+	check "round $n: unbind $VBD from xen-blkfront" \
+		sh -c "echo $VBD > /sys/bus/xen/drivers/vbd/unbind"
+	expect_eq "round $n: xen_blkfront refcnt after the unbind" \
+		"$(cat /sys/module/xen_blkfront/refcnt)" 0
+	check "round $n: rmmod xen-blkfront after the unbind" rmmod xen_blkfront
+	check "round $n: xen-blkfront unloaded" \
+		sh -c '[ ! -d /sys/module/xen_blkfront ]'
+	check "round $n: /dev/xvdb gone" sh -c '[ ! -b /dev/xvdb ]'
 	phase "unloaded-$n"
 	wait_key "go-$n" > /dev/null
-	if [ -n "$unbound" ]; then
-		check "round $n: bind $VBD to xen-blkfront again" \
-			sh -c "echo $VBD > /sys/bus/xen/drivers/vbd/bind"
-	else
-		check "round $n: insmod xen-blkfront again" insmod "$KO"
-	fi
-	# blkfront keeps the xenbus device it left Closed (xenbus_dev_remove)
-	# and only negotiates from Initialising, so insmod alone may not
-	# reconnect: then dom0 detaches and re-attaches the vbd.
-	if wait_dev_t xvdb 30; then
+	check "round $n: insmod xen-blkfront again" insmod "$KO"
+	# The driver binds the vbd again (probe), but blkfront negotiates only
+	# from Initialising and the device's state is still the Closed that
+	# xenbus_dev_remove() wrote: dom0 detaches and re-attaches the vbd (a
+	# new xenbus device), as a toolstack does for a hot-plug.
+	if wait_dev_t xvdb 10; then
 		info "round $n: xvdb reconnected by insmod alone"
 		phase "back-$n"
 	else
-		info "round $n: xvdb not back 30 s after insmod; asking dom0 to re-attach"
+		info "round $n: xvdb not back 10 s after insmod (state $(cat /sys/bus/xen/devices/$VBD/state 2>/dev/null)); asking dom0 to re-attach"
 		phase "reattach-$n"
 	fi
 	check "round $n: /dev/xvdb back" wait_dev_t xvdb 90

@@ -100,13 +100,34 @@ static void say(const struct export *e, const char *fmt, ...)
 		fprintf(stderr, "pvblk-vhost-user: %s\n", buf);
 }
 
+/*
+ * The kernel device gets a higher fd number than the frontend's socket.
+ * When the daemon dies (SIGKILL, a crash) the kernel closes its files in
+ * fd order and releases them in the reverse order, so /dev/vhost-blk's
+ * release, which answers every request in flight into the used rings,
+ * finishes before QEMU sees the socket close and restarts the rings from
+ * their used index (reconnect=1).  Otherwise QEMU could read a used index
+ * that the release then moves on, and a request would run twice.
+ */
 static int k_open(void *ctx)
 {
-	int fd;
+	const struct export *e = ctx;
+	int fd, high;
 
-	(void)ctx;
 	fd = open(vhost_dev_path, O_RDWR | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	if (e && e->cfd >= 0 && fd < e->cfd) {
+		high = fcntl(fd, F_DUPFD_CLOEXEC, e->cfd + 1);
+		if (high < 0) {
+			high = -errno;
+			close(fd);
+			return high;
+		}
+		close(fd);
+		fd = high;
+	}
+	return fd;
 }
 
 static void k_close(void *ctx, int fd)
@@ -398,7 +419,7 @@ static int export_open(struct export *e)
 		return -1;
 	}
 	e->disk_bytes = disk_size(e->disk_fd);
-	r = vu_dev_init(&e->dev, &kernel_ops, NULL, e->disk_fd, e->ro,
+	r = vu_dev_init(&e->dev, &kernel_ops, e, e->disk_fd, e->ro,
 			e->queues, (const uint8_t *)e->serial,
 			(uint32_t)strlen(e->serial), e->has_qos ? &e->qos : NULL);
 	if (r) {

@@ -56,6 +56,7 @@ struct mock {
 	uint64_t features;
 	struct virtio_blk_config cfg;
 	uint32_t vring_base;
+	bool addr_busy;		/* SET_VRING_ADDR: EBUSY while attached */
 	int fail_req_err;
 	unsigned long fail_req;	/* this ioctl fails with fail_req_err */
 	struct call calls[MAX_CALLS];
@@ -140,7 +141,8 @@ static int m_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		c->state = *(struct vhost_vring_state *)arg;
 		return 0;
 	case VHOST_SET_VRING_ADDR:
-		if (m->attached)
+		/* vhost.c takes it on a running ring; older kernels may not. */
+		if (m->attached && m->addr_busy)
 			return -EBUSY;
 		memcpy(&c->addr, arg, sizeof(c->addr));
 		return 0;
@@ -790,6 +792,35 @@ static void test_log(void)
 	c = last_req(&mk, VHOST_SET_VRING_ADDR);
 	CHECK(c && c->addr.flags == (1u << VHOST_VRING_F_LOG) &&
 	      c->addr.log_guest_addr == 0x123000);
+
+	/*
+	 * Logging switched on a running ring (QEMU at the start of a
+	 * migration): the ring keeps running, the backend is not detached.
+	 */
+	msg_u64(&m, VU_SET_VRING_KICK, 0);
+	m.nfds = 1;
+	m.fds[0] = lfd;
+	CHECK(run(d, &m, &reply, &has) == 0 && !d->err[0] && d->attached);
+	addr_msg(&m, 0, R0_QVA + 0x1000, R0_QVA + 0x2000, R1_QVA + 0x3000);
+	m.p.addr.flags = 1u << VHOST_VRING_F_LOG;
+	m.p.addr.log = 0x123000;
+	mk.ncalls = 0;
+	CHECK(run(d, &m, &reply, &has) == 0 && !d->err[0]);
+	CHECK(mk.ncalls == 1 && mk.calls[0].req == VHOST_SET_VRING_ADDR);
+	CHECK(d->attached && mk.attached);
+	/* A kernel that refuses it running: stopped, changed, restarted. */
+	mk.addr_busy = true;
+	m.p.addr.flags = 0;
+	mk.ncalls = 0;
+	CHECK(run(d, &m, &reply, &has) == 0 && !d->err[0]);
+	CHECK(mk.ncalls == 4 && mk.calls[1].req == VHOST_BLK_SET_BACKEND &&
+	      mk.calls[1].arg_fd == -1 &&
+	      mk.calls[2].req == VHOST_SET_VRING_ADDR &&
+	      mk.calls[3].req == VHOST_BLK_SET_BACKEND &&
+	      mk.calls[3].arg_fd == DISK_FD);
+	CHECK(d->attached && mk.attached);
+	c = last_req(&mk, VHOST_SET_VRING_ADDR);
+	CHECK(c && c->addr.flags == 0);
 
 	free_dev(d);
 	close(fd0);

@@ -561,6 +561,7 @@ unmap:
 static int set_vring_addr(struct vu_dev *d, const struct vu_vring_addr *a)
 {
 	struct vhost_vring_addr k;
+	bool was_attached;
 	uint64_t num;
 	void *desc, *avail, *used;
 	int r;
@@ -579,9 +580,6 @@ static int set_vring_addr(struct vu_dev *d, const struct vu_vring_addr *a)
 		return fail(d, -EFAULT,
 			    "SET_VRING_ADDR %u: ring outside the memory table",
 			    a->index);
-	r = stop_for_ring_change(d);
-	if (r)
-		return r;
 	k = (struct vhost_vring_addr){
 		.index = a->index,
 		/* Logging of the used ring: its guest address, as QEMU gives it. */
@@ -591,7 +589,22 @@ static int set_vring_addr(struct vu_dev *d, const struct vu_vring_addr *a)
 		.avail_user_addr = (uintptr_t)avail,
 		.log_guest_addr = a->log,
 	};
+	/*
+	 * vhost takes new addresses on a running ring: QEMU sends the same
+	 * ones with VHOST_VRING_F_LOG flipped when a migration starts or
+	 * ends, and the guest's I/O must go on meanwhile.  A kernel that says
+	 * EBUSY gets the ring stopped around the change.
+	 */
+	was_attached = d->attached;
 	r = kio(d, VHOST_SET_VRING_ADDR, &k);
+	if (r == -EBUSY && was_attached) {
+		r = stop_for_ring_change(d);
+		if (r)
+			return r;
+		r = kio(d, VHOST_SET_VRING_ADDR, &k);
+		if (!r)
+			return attach(d);
+	}
 	if (r)
 		return fail(d, r, "VHOST_SET_VRING_ADDR: %s", strerror(-r));
 	return 0;

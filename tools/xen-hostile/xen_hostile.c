@@ -211,16 +211,38 @@ static irqreturn_t hf_irq(int irq, void *dev_id)
 	return IRQ_HANDLED;
 }
 
+/* End @ref unless the backend maps it; true once ended. */
+static bool end_one(grant_ref_t *ref)
+{
+	if (*ref == INVALID_GRANT_REF)
+		return true;
+	if (!gnttab_try_end_foreign_access(*ref))
+		return false;
+	*ref = INVALID_GRANT_REF;
+	return true;
+}
+
 static void ring_free(struct hf_ring *r)
 {
+	unsigned int i;
+
 	if (r->irq > 0)
 		unbind_from_irqhandler(r->irq, r);
 	else if (r->port)
 		xenbus_free_evtchn(r->d->xdev, r->port);
 	r->irq = 0;
 	r->port = 0;
-	if (r->va)
-		xenbus_teardown_ring(&r->va, r->nr_pages, r->refs);
+	if (!r->va)
+		return;
+	/*
+	 * A ring grant that cannot end is still mapped by the backend: its
+	 * pages are leaked rather than reused (the deferred end of
+	 * xenbus_teardown_ring() would free them at once).
+	 */
+	for (i = 0; i < r->nr_pages; i++)
+		if (!end_one(&r->refs[i]))
+			r->va = NULL;
+	xenbus_teardown_ring(&r->va, r->nr_pages, r->refs);
 	r->va = NULL;
 }
 
@@ -349,12 +371,13 @@ static int grant_all(struct hf_dev *d)
 }
 
 /*
- * End every data grant; a grant still mapped by the backend (after it went
- * Closed) is a defect: the page is left to the deferred list and replaced.
+ * End a data grant (INVALID_GRANT_REF: end_grants() ended it already); one
+ * still mapped by the backend goes to the deferred list with its page,
+ * which is replaced.  Return 1 for such a grant.
  */
 static unsigned int revoke_page(struct page **pg, grant_ref_t ref)
 {
-	if (gnttab_try_end_foreign_access(ref))
+	if (ref == INVALID_GRANT_REF || gnttab_try_end_foreign_access(ref))
 		return 0;
 	gnttab_end_foreign_access(ref, *pg);
 	*pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
@@ -373,6 +396,64 @@ static unsigned int revoke_all(struct hf_dev *d)
 		busy += revoke_page(&d->ipage[i], d->iref[i]);
 	d->granted = false;
 	return busy;
+}
+
+/*
+ * End every grant the backend could map: the rings' pages, the data pages
+ * (persistent grants among them) and the indirect pages.  Those still
+ * mapped are tried again every 20 ms for @ms.  Return how many are still
+ * mapped, @ring_busy of them ring pages; they are left to ring_free() and
+ * revoke_all().  gnttab_try_end_foreign_access() ends a grant only when
+ * no domain maps it: the frontend's own view of "still mapped by dom0".
+ */
+static unsigned int end_grants(struct hf_dev *d, unsigned int ms,
+			       unsigned int *ring_busy)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(ms);
+	unsigned int i, q, busy, rbusy;
+
+	for (;;) {
+		busy = 0;
+		rbusy = 0;
+		for (q = 0; q < HF_MAXQ; q++) {
+			struct hf_ring *r = &d->rings[q];
+
+			for (i = 0; r->va && i < r->nr_pages; i++)
+				rbusy += !end_one(&r->refs[i]);
+		}
+		for (i = 0; d->granted && i < HF_NDATA; i++)
+			busy += !end_one(&d->dref[i]);
+		for (i = 0; d->granted && i < HF_NIPAGES; i++)
+			busy += !end_one(&d->iref[i]);
+		busy += rbusy;
+		if (!busy || time_after(jiffies, end))
+			break;
+		msleep(20);
+	}
+	*ring_busy = rbusy;
+	return busy;
+}
+
+/*
+ * Nothing in flight on any ring: everything pushed was answered (req_prod
+ * published up to what was written, rsp_prod up to req_prod).  A backend
+ * writes a response only once the request let go of its grants.
+ */
+static bool hf_idle(struct hf_dev *d)
+{
+	unsigned int q;
+
+	for (q = 0; q < HF_MAXQ; q++) {
+		struct hf_ring *r = &d->rings[q];
+		struct blkif_sring *s = r->va;
+
+		if (!s)
+			continue;
+		if (READ_ONCE(s->req_prod) != r->fr.req_prod_pvt ||
+		    READ_ONCE(s->rsp_prod) != r->fr.req_prod_pvt)
+			return false;
+	}
+	return true;
 }
 
 static void fill(struct page *pg, u64 sector, u32 seed)
@@ -495,13 +576,25 @@ abort:
 }
 
 /*
- * Go through Closing and Closed, free the rings, check that the backend
- * released every data grant, and come back to Initialising with the
- * backend in InitWait.  Return 0 when the backend followed.
+ * Go through Closing and Closed, check that the backend released every
+ * grant (rings, data pages with the persistent grants, indirect pages),
+ * free the rings, and come back to Initialising with the backend in
+ * InitWait.  Return 0 when the backend followed.
+ *
+ * With nothing in flight when the frontend closes (judged before it
+ * leaves Connected: a case that closed on its own counts as in flight),
+ * xen-blkback unmaps every grant before it reports Closed: then not one
+ * may still be mapped when Closed is seen, checked at once.  With
+ * requests in flight a backend may report Closed first and let go of
+ * their grants when they complete: then every grant must be released
+ * within 30 s.
  */
 static int hf_disconnect(struct hf_dev *d, bool report)
 {
-	unsigned int busy;
+	/* Already closing (a case's own doing): in flight, as far as we know. */
+	bool idle = d->xdev->state != XenbusStateClosing &&
+		d->xdev->state != XenbusStateClosed && hf_idle(d);
+	unsigned int busy, rbusy;
 	int st, ret = 0;
 
 	if (d->xdev->state != XenbusStateClosed) {
@@ -514,15 +607,18 @@ static int hf_disconnect(struct hf_dev *d, bool report)
 		hf_fail(d, "backend reaches Closed after the frontend closed (state %d)",
 			st < 0 ? -st - 100 : st);
 		ret = -ETIMEDOUT;
+		idle = false;	/* nothing to say about the moment of Closed */
 	}
 	d->connected = false;
+	busy = end_grants(d, idle ? 0 : 30000, &rbusy);
+	if (busy || report)
+		hf_check(d, !busy, "%s: backend %s (%u still mapped, %u of them ring pages)",
+			 idle ? "nothing in flight" : "requests in flight",
+			 idle ? "unmapped every grant before it reported Closed" :
+			 "released every grant within 30 s of Closed",
+			 busy, rbusy);
 	rings_free(d);
-	busy = revoke_all(d);
-	if (busy)
-		hf_fail(d, "backend released every grant once Closed (%u still mapped)",
-			busy);
-	else if (report)
-		hf_ok(d, "backend released every grant once Closed");
+	revoke_all(d);
 	set_state(d, XenbusStateInitialising);
 	st = wait_be(d, BIT(XenbusStateInitWait), 10000);
 	if (st != XenbusStateInitWait) {
@@ -1467,6 +1563,28 @@ static void c_close(struct hf_dev *d, const struct hf_case *c)
 }
 
 /*
+ * Close with nothing in flight, right after good I/O (direct and indirect:
+ * persistent grants and indirect pages mapped, every request answered):
+ * when the backend reports Closed, not one grant may still be mapped.
+ * Leaves the vbd in InitWait, as swap-close.  close-idle-now (arg 1) does
+ * no I/O of its own: it follows a good-io while the scenario holds the
+ * backing device suspended, which stalls any teardown that waits for the
+ * device (a cache flush) before it unmaps: such a backend is caught every
+ * time, not only when its worker happens to be slow.
+ */
+static void c_close_idle(struct hf_dev *d, const struct hf_case *c)
+{
+	if (!c->arg)
+		good_after(d, c->name);
+	hf_check(d, hf_idle(d), "%s: every request answered before closing",
+		 c->name);
+	hf_note(d, "%s: closing a connection with persistent grants %s",
+		c->name, d->persistent ? "on" : "off");
+	hf_check(d, !hf_disconnect(d, true),
+		 "%s: frontend closed, backend back in InitWait", c->name);
+}
+
+/*
  * The disk behind the vbd was deleted while the frontend was away and
  * another disk now has its dev_t: the backend must not serve that one.
  */
@@ -1542,6 +1660,8 @@ static const struct hf_case hf_cases[] = {
 	{ "prod-backwards", c_prod, 2 },
 	{ "close-inflight", c_close_inflight, 0 },
 	{ "closed-inflight-no-closing", c_close_inflight, 1 },
+	{ "close-idle", c_close_idle, 0 },
+	{ "close-idle-now", c_close_idle, 1 },
 	{ "xs-order-max+1", c_nego, 0, true },
 	{ "xs-order-4", c_nego, 1, true },
 	{ "xs-queues-0", c_nego, 2, true },

@@ -24,6 +24,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
+#include <linux/kthread.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/miscdevice.h>
@@ -109,6 +110,10 @@ struct vhost_blk_vq {
 /*
  * One open /dev/vhost-blk.  @has_backend is protected by dev.mutex.  @ref:
  * the file, and the release work while it runs; the last one frees.
+ * @mute is set once, with every vq.mutex taken in turn, when a close gave
+ * up waiting for the I/O in flight: from then on nothing is written to
+ * guest memory (the VMM may already serve the rings elsewhere); readers
+ * hold a vq.mutex.
  */
 struct vhost_blk {
 	struct vhost_dev dev;
@@ -117,6 +122,7 @@ struct vhost_blk {
 	struct pvblk_dev *pdev;
 	int id;
 	bool has_backend;
+	bool mute;
 	refcount_t ref;
 	struct work_struct release_work;	/* the drain of a close */
 	struct completion released;		/* ... is done */
@@ -179,13 +185,18 @@ static void vhost_blk_log(struct vhost_virtqueue *vq, struct vhost_log *log,
 }
 
 /*
- * Guest memory may only be touched from the owner's mm: the worker, or the
- * owner closing its last reference.  An orphan kworker or another process
- * that inherited the fd just drops the answers.
+ * Guest memory may only be touched from the owner's mm: the worker, the
+ * owner itself, or a kworker of ours that borrowed the owner's mm
+ * (vhost_blk_finish()).  Another process that inherited the fd just drops
+ * the answers, and so does everyone once a close stopped waiting (@mute).
+ * vq.mutex held.
  */
 static bool vhost_blk_in_owner_mm(struct vhost_virtqueue *vq)
 {
-	return current->mm && current->mm == vq->dev->mm;
+	struct vhost_blk_vq *bvq = container_of(vq, struct vhost_blk_vq, vq);
+
+	return current->mm && current->mm == vq->dev->mm &&
+	       !bvq->blk->mute;
 }
 
 /*
@@ -257,11 +268,31 @@ static void vhost_blk_queue_work(struct pvblk_queue *pq)
 		queue_work(system_wq, &bvq->orphan_work);
 }
 
-/* Finish up to @budget completed requests (0: all) under vq.mutex. */
+/*
+ * Finish up to @budget completed requests (0: all) under vq.mutex.
+ *
+ * From a kworker (the orphan work, the drain of a close) this borrows the
+ * owner's mm, so that the answers still reach the used ring when the
+ * worker is gone: a VMM killed with SIGKILL loses its vhost worker first,
+ * then releases the fd from its exit path, where its own mm is already
+ * detached.  dev.mm keeps that address space (and the guest memory it
+ * maps) alive until vhost_dev_cleanup() or a reset of the owner, both of
+ * which drain first.  Answering there matters: a vhost-user frontend that
+ * reconnects (QEMU's reconnect=1) restarts every ring at its used index,
+ * so a request we took must be in the used ring before the VMM's other
+ * fds, the vhost-user socket among them, are closed.
+ */
 static void vhost_blk_finish(struct vhost_blk_vq *bvq, unsigned int budget)
 {
-	guard(mutex)(&bvq->vq.mutex);
-	pvblk_queue_drain(bvq->pq, budget);
+	struct mm_struct *mm = bvq->blk->dev.mm;
+	bool borrow = mm && !current->mm && (current->flags & PF_KTHREAD);
+
+	if (borrow)
+		kthread_use_mm(mm);
+	scoped_guard(mutex, &bvq->vq.mutex)
+		pvblk_queue_drain(bvq->pq, budget);
+	if (borrow)
+		kthread_unuse_mm(mm);
 }
 
 static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq);
@@ -974,9 +1005,17 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 
 	refcount_inc(&blk->ref);
 	queue_work(vhost_blk_release_wq, &blk->release_work);
-	if (!wait_for_completion_timeout(&blk->released, VHOST_BLK_CLOSE_WAIT))
+	if (!wait_for_completion_timeout(&blk->released, VHOST_BLK_CLOSE_WAIT)) {
+		int i;
+
 		pr_warn("vhost-blk%d: I/O in flight at close; the disk stays open until it completes\n",
 			blk->id);
+		/* Late answers would land in rings the VMM moved on from. */
+		for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+			guard(mutex)(&blk->vqs[i].vq.mutex);
+			WRITE_ONCE(blk->mute, true);
+		}
+	}
 	vhost_blk_put(blk);
 	return 0;
 }

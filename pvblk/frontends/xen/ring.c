@@ -183,6 +183,9 @@ static void *ring_slot(struct pvblk_xen_ring *ring, RING_IDX idx)
 static void make_response(struct pvblk_xen_ring *ring, u64 id, u8 operation,
 			  int status)
 {
+	/* Released early (pvblk_xen_ring_release()): nobody to answer. */
+	if (unlikely(!ring->sring))
+		return;
 	pvblk_xen_write_rsp(ring->proto,
 			    ring_slot(ring, ring->rings.rsp_prod_pvt), id,
 			    operation, status);
@@ -194,7 +197,7 @@ static void push_responses(struct pvblk_xen_ring *ring)
 {
 	int notify, irq = READ_ONCE(ring->irq);
 
-	if (!ring->rsp_pending)
+	if (!ring->rsp_pending || unlikely(!ring->sring))
 		return;
 	ring->rsp_pending = false;
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&ring->rings, notify);
@@ -529,6 +532,31 @@ void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_stop);
 
+/*
+ * pvblk_xen_ring_release() - with nothing in flight on the ring's queue
+ * and the ring stopped (pvblk_xen_ring_stop()): answer the completions the
+ * work item did not drain (their grants go back), unmap every persistent
+ * grant and the shared ring, as xen-blkback does before it reports Closed.
+ * The frontend may reuse or free any of its pages from here on.  The
+ * emptied mapping cache and the ring itself stay until
+ * pvblk_xen_ring_free() (debugfs reads the cache while the device
+ * exists); a completion that would still arrive releases its grants and
+ * writes no response (make_response()).  Sleeps: an unmap waits for a page
+ * the backing device still references (pvblk_xen_gnt_unmap()).
+ */
+void pvblk_xen_ring_release(struct pvblk_xen_ring *ring)
+{
+	/* Single consumer: the work item was cancelled for good. */
+	if (ring->q)
+		pvblk_queue_drain(ring->q, 0);
+	if (ring->mcache)
+		pvblk_mcache_purge(ring->mcache, 0);
+	if (ring->sring)
+		xenbus_unmap_ring_vfree(ring->xdev, ring->sring);
+	ring->sring = NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_release);
+
 /* Per-ring counters: unmap waits, persistent grants (the debugfs file). */
 void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 {
@@ -554,7 +582,10 @@ void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 	}
 }
 
-/* Undo pvblk_xen_ring_map() and _start(), once the device is destroyed. */
+/*
+ * Undo pvblk_xen_ring_map() and _start() (what pvblk_xen_ring_release()
+ * did not already), once the device is destroyed.
+ */
 void pvblk_xen_ring_free(struct pvblk_xen_ring *ring)
 {
 	pvblk_mcache_destroy(ring->mcache);

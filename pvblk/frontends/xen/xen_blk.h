@@ -233,7 +233,13 @@ struct pvblk_xen_req {
  * pvblk_xen_ring_quiesce() clears it and flushes @work before it unbinds.
  * @lock (irq-safe) protects @stopped: once pvblk_xen_ring_stop() set it,
  * nothing queues @work again (ring_kick()).  Connect and disconnect run
- * under blkif->lock.  @unmap_waits counts the pvblk_xen_gnt_unmap() calls
+ * under blkif->lock.  @sring is the shared ring while mapped: after
+ * pvblk_xen_ring_stop(), pvblk_xen_ring_release() (nothing in flight) or
+ * pvblk_xen_ring_free() unmaps it and sets it NULL, and no response is
+ * written from then on (the single consumer of the queue has stopped, so
+ * nothing races with that).  @mcache is set at start and freed only by
+ * pvblk_xen_ring_free(), after the device (debugfs reads it); release
+ * only empties it.  @unmap_waits counts the pvblk_xen_gnt_unmap() calls
  * that had to wait for a page still referenced (debugfs qN_unmap_waits);
  * atomic because the purge work unmaps too, touched only after a wait.
  */
@@ -303,6 +309,7 @@ int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,
 			 bool persistent, const char *name);
 void pvblk_xen_ring_quiesce(struct pvblk_xen_ring *ring);
 void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring);
+void pvblk_xen_ring_release(struct pvblk_xen_ring *ring);
 void pvblk_xen_ring_free(struct pvblk_xen_ring *ring);
 void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev);
 void pvblk_xen_ring_init(struct pvblk_xen_ring *ring,

@@ -11,11 +11,15 @@
  *                       (one queue per ring), start the rings, write the
  *                       disk properties and switch to Connected
  *   frontend Closing -> Closing
- *   frontend Closed  -> stop fetching, unbind the event channels, hand the
- *                       rest (waiting for the I/O in flight, destroying the
- *                       device, unmapping the rings) to teardown_work();
- *                       Closed.  A rebooted frontend going back to
- *                       Initialising gets InitWait and negotiates again.
+ *   frontend Closed  -> stop fetching, unbind the event channels; with
+ *                       nothing in flight, stop the rings and unmap every
+ *                       grant (persistent ones and the shared rings) at
+ *                       once, as xen-blkback does; hand the rest (waiting
+ *                       for the I/O in flight, destroying the device, which
+ *                       flushes and closes the backend, unmapping what is
+ *                       still mapped) to teardown_work(); Closed.  A
+ *                       rebooted frontend going back to Initialising gets
+ *                       InitWait and negotiates again.
  * All of this runs in the xenwatch thread and never waits for the backing
  * device; blkif->lock also serialises it against remove().
  */
@@ -124,7 +128,11 @@ struct pvblk_xen_blkif {
  * @blkif: set (with a reference) when disconnected.
  * @pdev: core device, one queue per ring; exists while connected.
  * @nr_rings: rings (queues) negotiated.
- * @rings: all mapped once connect_rings() succeeded.
+ * @rings: all mapped once connect_rings() succeeded; with nothing in
+ *	flight disconnect() stops them and unmaps their grants itself, else
+ *	teardown_work() does once the I/O completed.  Freed (with the
+ *	connection) only by teardown_work(), after the device: its debugfs
+ *	file reads them.
  */
 struct pvblk_xen_conn {
 	struct work_struct teardown;
@@ -150,7 +158,10 @@ static void blkif_release(struct kref *ref)
 /*
  * Let everything in flight complete and be answered (for as long as the
  * backing device takes), stop the rings' work items, destroy the device
- * (it completes what is left), then unmap and free the rings.
+ * (it completes what is left, flushes and closes the backend: this too
+ * may wait for the device), then unmap and free the rings.  After an idle
+ * disconnect() the drain and the stop find nothing left to do and the
+ * grants are unmapped already.
  */
 static void teardown_work(struct work_struct *work)
 {
@@ -176,10 +187,31 @@ static void teardown_work(struct work_struct *work)
 }
 
 /*
- * Stop fetching on every ring and unbind its event channel, then leave
- * the wait for the requests in flight to teardown_work(): the xenwatch
- * thread (every xenbus device of the host) must not hang on a backing
- * device whose I/O never completes.
+ * True when no request of @c is in flight.  Called with every ring
+ * quiesced: nothing is fetched any more, so a queue's count only falls,
+ * and a request it no longer counts is past everything that can wait for
+ * the device (what is left of pvblk_req_complete() runs on that CPU).
+ */
+static bool conn_idle(struct pvblk_xen_conn *c)
+{
+	unsigned int i;
+
+	if (!c->pdev)
+		return true;
+	for (i = 0; i < c->nr_rings; i++)
+		if (atomic_read(&pvblk_dev_queue(c->pdev, i)->inflight))
+			return false;
+	return true;
+}
+
+/*
+ * Stop fetching on every ring and unbind its event channel.  With nothing
+ * in flight, stop the rings and unmap every grant now, as xen-blkback
+ * does before it reports Closed: a frontend that sees Closed may free or
+ * reuse its pages.  The rest (the device, whose destruction flushes the
+ * backing device) and, with requests in flight, everything goes to
+ * teardown_work(): the xenwatch thread (every xenbus device of the host)
+ * must not hang on a backing device whose I/O never completes.
  */
 static void disconnect(struct pvblk_xen_blkif *blkif)
 {
@@ -191,6 +223,15 @@ static void disconnect(struct pvblk_xen_blkif *blkif)
 	cancel_delayed_work_sync(&c->resize);
 	for (i = 0; i < c->nr_rings; i++)
 		pvblk_xen_ring_quiesce(&c->rings[i]);
+	if (conn_idle(c)) {
+		/* Waits only for CPUs finishing a completion. */
+		if (c->pdev)
+			pvblk_dev_drain(c->pdev);
+		for (i = 0; i < c->nr_rings; i++)
+			pvblk_xen_ring_stop(&c->rings[i]);
+		for (i = 0; i < c->nr_rings; i++)
+			pvblk_xen_ring_release(&c->rings[i]);
+	}
 	blkif->conn = NULL;
 	c->blkif = blkif;
 	kref_get(&blkif->ref);

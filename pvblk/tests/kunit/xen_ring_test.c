@@ -739,6 +739,48 @@ static void xen_ring_unmap_waits_persistent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
 }
 
+/*
+ * Closed with nothing in flight: pvblk_xen_ring_release() unmaps every
+ * persistent grant at once (the frontend may reuse its pages as soon as
+ * it sees Closed) and leaves the emptied cache to debugfs until
+ * pvblk_xen_ring_free().  A completion arriving after that still gives
+ * its grants back and writes no response into the unmapped ring.
+ */
+static void xen_ring_release_unmaps_idle(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_mcache_stats st;
+	struct pvblk_xen_breq r;
+
+	f->ring.mcache = pvblk_mcache_create("xen-test", &pvblk_xen_mcache_ops,
+					     &f->ring, 64);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f->ring.mcache));
+	rw_req(&r, BLKIF_OP_WRITE, 0, 4);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	pvblk_xen_release(&f->xr);	/* answered: idle in the cache */
+	KUNIT_EXPECT_EQ(test, f->live, 4);
+
+	pvblk_xen_ring_release(&f->ring);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->unmaps, 4);
+	KUNIT_ASSERT_NOT_NULL(test, f->ring.mcache);
+	pvblk_mcache_get_stats(f->ring.mcache, &st);
+	KUNIT_EXPECT_EQ(test, st.entries, 0);
+	KUNIT_EXPECT_EQ(test, st.in_use, 0);
+	pvblk_xen_ring_release(&f->ring);	/* nothing left: a no-op */
+	KUNIT_EXPECT_EQ(test, f->unmaps, 4);
+
+	/* A late completion: grants back, no response written. */
+	rw_req(&r, BLKIF_OP_READ, 0, 2);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	pvblk_xen_transport_ops.complete(&f->xr.preq);
+	pvblk_mcache_get_stats(f->ring.mcache, &st);
+	KUNIT_EXPECT_EQ(test, st.in_use, 0);
+	KUNIT_EXPECT_EQ(test, f->xr.nr_ents, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.rings.rsp_prod_pvt, 0);
+	KUNIT_EXPECT_FALSE(test, f->ring.rsp_pending);
+}
+
 static int quiesce_thread(void *data)
 {
 	struct fake_ring *f = data;
@@ -1096,6 +1138,7 @@ static struct kunit_case xen_ring_cases[] = {
 	KUNIT_CASE(xen_ring_persistent),
 	KUNIT_CASE(xen_ring_unmap_waits_transient),
 	KUNIT_CASE(xen_ring_unmap_waits_persistent),
+	KUNIT_CASE(xen_ring_release_unmaps_idle),
 	KUNIT_CASE(xen_ring_quiesce_flushes_before_unbind),
 	KUNIT_CASE(xen_ring_no_kick_after_stop),
 	KUNIT_CASE_PARAM(xen_ring_hostile, hostile_gen_params),
