@@ -28,6 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # time measured on 2026-12-07 are in tests/xen/README.md (Timings).
 STOCK_SCENARIOS="
 reference
+qos
 pvblk
 nbd
 reboot

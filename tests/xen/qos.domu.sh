@@ -8,8 +8,6 @@
 # 2 s (fio --ramp_time: the idle disk's burst).
 wait_dev xvdb
 wait_dev xvdc
-phase connected
-wait_key go > /dev/null
 
 # rr SECONDS JOB=DEV...: one fio run, a job per disk; prints "JOB IOPS".
 rr() {
