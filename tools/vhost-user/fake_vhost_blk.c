@@ -96,6 +96,13 @@ static int fake(unsigned long req, void *arg)
 	case VHOST_SET_VRING_KICK: name = "SET_VRING_KICK"; break;
 	case VHOST_SET_VRING_CALL: name = "SET_VRING_CALL"; break;
 	case VHOST_SET_VRING_ERR: name = "SET_VRING_ERR"; break;
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT: {
+		const struct vhost_vring_state *st = arg;
+
+		fprintf(stderr, "fake-vhost-blk: SET_VRING_BUSYLOOP_TIMEOUT %u %u\n",
+			st->index, st->num);
+		return 0;
+	}
 	default:
 		r = -1;
 		errno = ENOTTY;

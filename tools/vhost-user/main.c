@@ -5,8 +5,9 @@
  *
  *   pvblk-vhost-user --export socket=PATH,disk=DEV|FILE[,queues=N]
  *                    [,serial=S][,read-only=on|off][,riops=N][,wiops=N]
- *                    [,rbps=N[KMGT]][,wbps=N[KMGT]][,burst=MS] ...
- *                    [--config FILE] [--device /dev/vhost-blk] [--verbose]
+ *                    [,rbps=N[KMGT]][,wbps=N[KMGT]][,burst=MS][,poll-us=N] ...
+ *                    [--config FILE] [--poll-us N] [--device /dev/vhost-blk]
+ *                    [--verbose]
  *   pvblk-vhost-user --socket PATH --disk DEV|FILE [--read-only]
  *                    [--serial S] [--num-queues N]     (one export)
  *
@@ -29,6 +30,12 @@
  * (VHOST_BLK_SET_QOS on every kernel device it opens, the keys of Xen's
  * pvblk-qos node); a SIGHUP that changes only those applies them to the
  * running session within a second, without a restart.
+ *
+ * poll-us (or --poll-us for every export that does not set it) lets the
+ * kernel's worker busy-poll each ring for up to that many microseconds
+ * after a kick and after a batch of completions
+ * (VHOST_SET_VRING_BUSYLOOP_TIMEOUT, vhost-net's semantics; 0, the
+ * default, is off).  QEMU does not send it over vhost-user.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -57,6 +64,9 @@
 
 static const char *vhost_dev_path = "/dev/vhost-blk";
 static int verbose;
+static unsigned int default_poll_us;	/* --poll-us */
+
+#define POLL_US_MAX 10000
 
 /* One export: what the user asked for, and its running state. */
 struct export {
@@ -68,6 +78,8 @@ struct export {
 	bool ro;
 	bool has_qos;		/* a limit key was given */
 	struct vhost_blk_qos qos;
+	bool has_poll;		/* poll-us was given */
+	unsigned int poll_us;
 	bool from_config;	/* re-read on SIGHUP */
 	/* Running state. */
 	int disk_fd;
@@ -165,6 +177,26 @@ static int parse_bool(const char *v, bool *out)
 		}
 	}
 	return -1;
+}
+
+/* poll-us: 0..POLL_US_MAX microseconds. */
+static int parse_poll_us(const char *v, unsigned int *out)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n > POLL_US_MAX)
+		return -1;
+	*out = (unsigned int)n;
+	return 0;
+}
+
+/* Microseconds to vhost's busyloop units (1024 ns), rounded up. */
+static unsigned int poll_units(unsigned int us)
+{
+	return (us * 1000 + 1023) / 1024;
 }
 
 static int parse_queues(const char *v, unsigned int *out)
@@ -291,7 +323,15 @@ static int parse_export(const char *spec, struct export *e, char *err,
 			r = parse_queues(v, &e->queues);
 		else if (!strcmp(tok, "read-only") || !strcmp(tok, "readonly"))
 			r = parse_bool(v, &e->ro);
-		else if ((r = parse_qos_key(tok, v, e))) {
+		else if (!strcmp(tok, "poll-us")) {
+			if (parse_poll_us(v, &e->poll_us)) {
+				snprintf(err, errlen, "bad poll-us '%s' (0..%d microseconds)",
+					 v, POLL_US_MAX);
+				r = -1;
+				break;
+			}
+			e->has_poll = true;
+		} else if ((r = parse_qos_key(tok, v, e))) {
 			if (r < 0) {
 				snprintf(err, errlen, "bad %s '%s' (riops, wiops: 0..%llu a second; rbps, wbps: bytes a second, 0..%llu, K/M/G/T suffixes; burst: 0..10000 ms)",
 					 tok, v, 1ull << 28, 1ull << 37);
@@ -299,7 +339,7 @@ static int parse_export(const char *spec, struct export *e, char *err,
 			}
 			r = 0;
 		} else {
-			snprintf(err, errlen, "unknown key '%s' (socket, disk, queues, serial, read-only, riops, wiops, rbps, wbps, burst)",
+			snprintf(err, errlen, "unknown key '%s' (socket, disk, queues, serial, read-only, riops, wiops, rbps, wbps, burst, poll-us)",
 				 tok);
 			r = -1;
 			break;
@@ -422,6 +462,10 @@ static int export_open(struct export *e)
 	r = vu_dev_init(&e->dev, &kernel_ops, e, e->disk_fd, e->ro,
 			e->queues, (const uint8_t *)e->serial,
 			(uint32_t)strlen(e->serial), e->has_qos ? &e->qos : NULL);
+	if (!r)
+		r = vu_dev_set_busyloop(&e->dev, poll_units(e->has_poll ?
+							    e->poll_us :
+							    default_poll_us));
 	if (r) {
 		say(e, "%s: %s", e->disk, e->dev.err);
 		close(e->disk_fd);
@@ -640,6 +684,9 @@ static int export_start(struct export *e)
 	    e->serial[0] ? ", serial " : "", e->serial);
 	if (e->has_qos)
 		say_qos(e, "limits");
+	if (e->dev.busyloop)
+		say(e, "busy polling: %u us (%u units of 1024 ns)",
+		    e->has_poll ? e->poll_us : default_poll_us, e->dev.busyloop);
 	return 0;
 }
 
@@ -665,7 +712,8 @@ static void export_stop(struct export *e)
 static bool same_export(const struct export *a, const struct export *b)
 {
 	return !strcmp(a->disk, b->disk) && !strcmp(a->serial, b->serial) &&
-	       a->queues == b->queues && a->ro == b->ro;
+	       a->queues == b->queues && a->ro == b->ro &&
+	       a->has_poll == b->has_poll && a->poll_us == b->poll_us;
 }
 
 static bool same_qos(const struct export *a, const struct export *b)
@@ -746,8 +794,9 @@ static void usage(FILE *f)
 		"usage: pvblk-vhost-user [--export socket=PATH,disk=DEV|FILE[,queues=N]\n"
 		"                                 [,serial=S][,read-only=on|off][,riops=N]\n"
 		"                                 [,wiops=N][,rbps=N[KMGT]][,wbps=N[KMGT]]\n"
-		"                                 [,burst=MS]]...\n"
-		"                        [--config FILE] [--device PATH] [--verbose]\n"
+		"                                 [,burst=MS][,poll-us=N]]...\n"
+		"                        [--config FILE] [--poll-us N] [--device PATH]\n"
+		"                        [--verbose]\n"
 		"       pvblk-vhost-user --socket PATH --disk DEV|FILE [--read-only]\n"
 		"                        [--serial S] [--num-queues N] [--device PATH]\n"
 		"--config FILE: one export a line (the --export syntax, '#' comments),\n"
@@ -765,6 +814,7 @@ int main(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "num-queues", required_argument, NULL, 'q' },
 		{ "device", required_argument, NULL, 'D' },
+		{ "poll-us", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -778,7 +828,7 @@ int main(int argc, char **argv)
 	single = export_new();
 	if (!single)
 		return 1;
-	while ((c = getopt_long(argc, argv, "e:c:s:d:rS:q:D:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:c:s:d:rS:q:D:P:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			e = export_new();
@@ -828,6 +878,14 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'D': vhost_dev_path = optarg; break;
+		case 'P':
+			if (parse_poll_us(optarg, &default_poll_us)) {
+				say(NULL, "--poll-us 0..%d (microseconds)",
+				    POLL_US_MAX);
+				rc = 2;
+				goto out;
+			}
+			break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		default: usage(stderr); rc = 2; goto out;

@@ -71,6 +71,8 @@ refused "wiops over 2^28" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,wiops=26
 refused "rbps=1X" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,rbps=1X"
 refused "wbps over 2^37 (129G)" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,wbps=129G"
 refused "burst=10001" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,burst=10001"
+refused "poll-us=10001" --export "socket=$tmp/x.sock,disk=$tmp/disk-a,poll-us=10001"
+refused "--poll-us abc" --poll-us abc --export "socket=$tmp/x.sock,disk=$tmp/disk-a"
 refused "one socket for two exports" --export "socket=$tmp/x.sock,disk=$tmp/disk-a" \
 	--export "socket=$tmp/x.sock,disk=$tmp/disk-b"
 refused "second export's disk missing: no socket for the first either" \
@@ -82,7 +84,7 @@ refused "config file missing" --config "$tmp/none.conf"
 # The daemon: A and B from the config file, C on the command line.
 cat > "$tmp/vu.conf" <<EOF
 # two exports
-socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a,riops=500,wbps=20M,burst=200
+socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a,poll-us=50,riops=500,wbps=20M,burst=200
 socket=$tmp/b.sock,disk=$tmp/disk-b,serial=vm-b,read-only=on
 EOF
 LD_PRELOAD=$B/fake_vhost_blk.so "${VU[@]}" --config "$tmp/vu.conf" \
@@ -138,10 +140,15 @@ check "export a's limits logged" \
 	grep -q "\[$tmp/a.sock\] limits: riops 500 wiops 0 rbps 0 wbps 20971520 burst 200 ms" "$tmp/vu.log"
 check "export a's limits reach the kernel device (VHOST_BLK_SET_QOS)" \
 	grep -q "fake-vhost-blk: SET_QOS riops 500 wiops 0 rbps 0 wbps 20971520 burst 200" "$tmp/vu.log"
+check "export a's busy polling logged (poll-us=50: 49 units of 1024 ns)" \
+	grep -q "\[$tmp/a.sock\] busy polling: 50 us (49 units of 1024 ns)" "$tmp/vu.log"
+check "both of export a's rings get VHOST_SET_VRING_BUSYLOOP_TIMEOUT 49" \
+	sh -c "grep -q 'fake-vhost-blk: SET_VRING_BUSYLOOP_TIMEOUT 0 49' '$tmp/vu.log' &&
+	       grep -q 'fake-vhost-blk: SET_VRING_BUSYLOOP_TIMEOUT 1 49' '$tmp/vu.log'"
 
 # Remove b, add d, and change a's limits only, while both QEMUs run.
 cat > "$tmp/vu.conf" <<EOF
-socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a,riops=300,burst=200
+socket=$tmp/a.sock,disk=$tmp/disk-a,queues=2,serial=vm-a,poll-us=50,riops=300,burst=200
 socket=$tmp/d.sock,disk=$tmp/disk-d,serial=vm-d
 EOF
 kill -HUP $vu_pid

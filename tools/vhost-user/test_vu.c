@@ -123,6 +123,9 @@ static int m_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	case VHOST_BLK_SET_QOS:
 		c->qos = *(struct vhost_blk_qos *)arg;
 		return 0;
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		memcpy(&c->state, arg, sizeof(c->state));
+		return 0;
 	case VHOST_SET_MEM_TABLE: {
 		struct vhost_memory *km = arg;
 
@@ -1222,6 +1225,50 @@ static void test_qos(void)
 	vu_session_end(&d);
 }
 
+/* Busy polling: every ring of every session's device, and at once. */
+static void test_busyloop(void)
+{
+	struct mock mk;
+	struct vu_dev d;
+	unsigned int n;
+	int i;
+
+	mock_init(&mk);
+	CHECK(vu_dev_init(&d, &mock_ops, &mk, DISK_FD, false, 3, NULL, 0,
+			  NULL) == 0);
+	CHECK(count_req(&mk, VHOST_SET_VRING_BUSYLOOP_TIMEOUT) == 0);
+	mk.ncalls = 0;
+	CHECK(vu_dev_set_busyloop(&d, 49) == 0);	/* no session: kept */
+	CHECK(mk.ncalls == 0);
+	CHECK(vu_session_start(&d) == 0);
+	CHECK(count_req(&mk, VHOST_SET_VRING_BUSYLOOP_TIMEOUT) == 3);
+	for (i = 0, n = 0; i < mk.ncalls; i++) {
+		if (mk.calls[i].req != VHOST_SET_VRING_BUSYLOOP_TIMEOUT)
+			continue;
+		CHECK(mk.calls[i].state.index == n &&
+		      mk.calls[i].state.num == 49);
+		n++;
+	}
+	/* Changed during the session: the open device, every ring. */
+	mk.ncalls = 0;
+	CHECK(vu_dev_set_busyloop(&d, 0) == 0);
+	CHECK(mk.ncalls == 3 && mk.calls[2].state.index == 2 &&
+	      mk.calls[2].state.num == 0);
+	mk.fail_req = VHOST_SET_VRING_BUSYLOOP_TIMEOUT;
+	mk.fail_req_err = -ENOTTY;
+	CHECK(vu_dev_set_busyloop(&d, 10) == -ENOTTY);
+	CHECK(strstr(d.err, "BUSYLOOP") != NULL);
+	mk.fail_req = 0;
+	vu_session_end(&d);
+	/* Off (0): the next session's device gets no ioctl for it. */
+	mk.ncalls = 0;
+	CHECK(vu_dev_set_busyloop(&d, 0) == 0);
+	CHECK(vu_session_start(&d) == 0);
+	CHECK(count_req(&mk, VHOST_SET_VRING_BUSYLOOP_TIMEOUT) == 0);
+	vu_session_end(&d);
+	CHECK(mk.open_fds == 0);
+}
+
 int main(void)
 {
 	test_init();
@@ -1236,6 +1283,7 @@ int main(void)
 	test_qemu_sequence();
 	test_socket();
 	test_qos();
+	test_busyloop();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

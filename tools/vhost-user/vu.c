@@ -121,6 +121,24 @@ static int detach(struct vu_dev *d)
 	return 0;
 }
 
+/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT on every ring of the open device. */
+static int set_busyloop(struct vu_dev *d)
+{
+	struct vhost_vring_state st;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < d->num_queues; i++) {
+		st.index = i;
+		st.num = d->busyloop;
+		r = kio(d, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st);
+		if (r)
+			return fail(d, r, "VHOST_SET_VRING_BUSYLOOP_TIMEOUT: %s",
+				    strerror(-r));
+	}
+	return 0;
+}
+
 static int kopen(struct vu_dev *d)
 {
 	struct vhost_blk_serial s;
@@ -152,6 +170,11 @@ static int kopen(struct vu_dev *d)
 			fail(d, r, "VHOST_BLK_SET_QOS: %s", strerror(-r));
 			goto err;
 		}
+	}
+	if (d->busyloop) {
+		r = set_busyloop(d);
+		if (r)
+			goto err;
 	}
 	return 0;
 err:
@@ -245,6 +268,12 @@ int vu_dev_set_qos(struct vu_dev *d, const struct vhost_blk_qos *qos)
 	if (r)
 		return fail(d, r, "VHOST_BLK_SET_QOS: %s", strerror(-r));
 	return 0;
+}
+
+int vu_dev_set_busyloop(struct vu_dev *d, unsigned int units)
+{
+	d->busyloop = units;
+	return d->kfd < 0 ? 0 : set_busyloop(d);
 }
 
 int vu_session_start(struct vu_dev *d)

@@ -177,6 +177,8 @@ struct vu_dev {
 	/* Limits every kernel device gets after SET_OWNER (has_qos). */
 	struct vhost_blk_qos qos;
 	bool has_qos;
+	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT of every ring (1024 ns units). */
+	unsigned int busyloop;
 
 	/* Probed at start-up with the backend attached. */
 	uint64_t kfeatures;
@@ -218,6 +220,13 @@ int vu_dev_init(struct vu_dev *d, const struct vu_kops *kops, void *kctx,
  * later sessions are the new ones all the same; text in d->err).
  */
 int vu_dev_set_qos(struct vu_dev *d, const struct vhost_blk_qos *qos);
+/*
+ * Busy polling of the kernel's worker (VHOST_SET_VRING_BUSYLOOP_TIMEOUT on
+ * each of the num_queues rings, in units of 1024 ns; 0: off): kept for
+ * every session's kernel device, and applied at once to the open one.
+ * 0 or -errno (text in d->err).
+ */
+int vu_dev_set_busyloop(struct vu_dev *d, unsigned int units);
 
 /* A frontend connected: open the kernel device.  0 or -errno. */
 int vu_session_start(struct vu_dev *d);
