@@ -37,15 +37,15 @@ lint		tally	-	bash rig/lint.sh
 rig-selftest	tally	-	bash rig/selftest.sh
 in-tree		tally	-	bash rig/in-tree.sh
 kunit-uml	tally	-	bash rig/kunit-uml.sh
-vm-stock	tally	retry	vm_tests stock
+vm-stock	tally	-	vm_tests stock
 dkms		tally	retry	bash rig/dkms.sh
 debug-kernel	exit	-	bash rig/debug-kernel.sh
 debug-modules	exit	-	bash rig/build-debug-modules.sh
-vm-debug	tally	retry	vm_tests debug
-xen		tally	retry	bash rig/xen-check.sh
+vm-debug	tally	-	vm_tests debug
+xen		tally	-	xen_tests
 dom0-kernel	exit	-	bash rig/debug-kernel.sh --dom0
 dom0-modules	exit	-	bash rig/build-debug-modules.sh --dom0
-xen-debug	tally	retry	bash rig/xen-check.sh --kernel debug
+xen-debug	tally	-	xen_tests --kernel debug
 bench-smoke	tally	retry	bash rig/bench.sh --smoke
 coverage	tally	-	bash rig/coverage.sh
 '
@@ -65,10 +65,40 @@ build_module() {
 	fi
 }
 
+# run_again OUT SED CMD...: after a failed run whose output is in OUT, run
+# CMD once more with only the tests that failed (SED, for sed -nE, turns
+# each per-test result line of OUT into "NAME PASSES FAILURES"; FAILURES
+# other than "0" is a failure), and print the step's tally: the first
+# run's passes of the tests that passed plus the second run's counts.  A
+# flaky test costs its own time again, not the whole step's.
+run_again() {
+	local out=$1 script=$2 name p f keep=0 again=() line rc
+
+	shift 2
+	while read -r name p f; do
+		if [ "$f" = 0 ]; then
+			keep=$((keep + p))
+		else
+			again+=("$name")
+		fi
+	done < <(sed -nE "$script" "$out")
+	[ ${#again[@]} = 0 ] && return 1
+	echo "=== ${#again[@]} failed; running them once more: ${again[*]}"
+	"$@" "${again[@]}" | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	[ -n "$line" ] || return 1
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed*}
+	echo "$((keep + p)) passed, $f failed (run once more: ${again[*]})"
+	return "$rc"
+}
+
 # vm_tests stock|debug: rig/vm-run.sh on the tests/vm/*.test whose
 # "# vm-kernel:" header asks for that kernel (stock: also "any" and none).
 vm_tests() {
-	local want_k=$1 t k tests=()
+	local want_k=$1 t k tests=() out rc
 
 	for t in tests/vm/*.test; do
 		[ -f "$t" ] || continue
@@ -82,7 +112,35 @@ vm_tests() {
 		return 1
 	fi
 	echo "rig/vm-run.sh --kernel $want_k ${tests[*]}"
-	bash rig/vm-run.sh --kernel "$want_k" "${tests[@]}"
+	out=$(mktemp)
+	bash rig/vm-run.sh --kernel "$want_k" "${tests[@]}" | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" != 0 ]; then
+		run_again "$out" \
+			's/^([^ :]+\.test): ([0-9]+) passed, ([0-9]+) failed \(log: .*/tests\/vm\/\1 \2 \3/p' \
+			bash rig/vm-run.sh --kernel "$want_k" --no-build
+		rc=$?
+	fi
+	rm -f "$out"
+	return "$rc"
+}
+
+# xen_tests [--kernel debug]: rig/xen-check.sh's list; a scenario that
+# failed runs once more (run_again).
+xen_tests() {
+	local out rc
+
+	out=$(mktemp)
+	bash rig/xen-check.sh "$@" | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" != 0 ]; then
+		run_again "$out" \
+			's/^xen-run: ([a-z0-9_-]+): PASS \(([0-9]+) checks\).*/\1 \2 0/p; s/^xen-run: ([a-z0-9_-]+): FAIL \(([0-9]+) ok, ([0-9]+) not ok\).*/\1 \2 F\3/p' \
+			bash rig/xen-check.sh "$@"
+		rc=$?
+	fi
+	rm -f "$out"
+	return "$rc"
 }
 
 mapfile -t rows < <(grep -vE '^[[:space:]]*(#|$)' <<<"$CHECK_STEPS")
