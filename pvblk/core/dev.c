@@ -55,7 +55,13 @@ static int pvblk_pool_init(struct pvblk_queue *q, unsigned int depth,
 
 	spin_lock_init(&q->pool_lock);
 	INIT_LIST_HEAD(&q->free);
-	q->pool = PVBLK_ALLOC(kvcalloc(depth, stride, GFP_KERNEL_ACCOUNT));
+	/*
+	 * Hundreds of KiB per queue: may fall back to vmalloc and fail under
+	 * memory pressure.  The caller reports -ENOMEM (xenbus_dev_fatal(),
+	 * open()'s error), so no allocation-failure splat here.
+	 */
+	q->pool = PVBLK_ALLOC(kvcalloc(depth, stride,
+				       GFP_KERNEL_ACCOUNT | __GFP_NOWARN));
 	if (!q->pool)
 		return -ENOMEM;
 	for (i = 0; i < depth; i++) {
