@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 
+import xen_many
+
 KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "pvblk-vhost-poll", "qsd-vhost-user"]
 # The path with busy polling on both sides runs only these jobs (its boot's
 # PVBLK_BENCH_POLL_JOBS).
@@ -469,6 +471,9 @@ def main():
     else:
         lines.append("Xen side: not run: " + (a.xen_note or "no figures in the Xen console log"))
         lines.append("")
+    # Xen: cost per I/O and many guests (bench/xen_many.py).
+    many_lines, many_doc = xen_many.report(out, ok, not_ok)
+    lines += many_lines
     gl = goals(summ, costs)
     lines.append("Goals (reported, never asserted):")
     for g in gl:
@@ -621,6 +626,7 @@ def main():
         "cost_per_io": [{"path": k[0], "dev": k[1], "job": k[2], **v}
                         for k, v in sorted(costs.items())],
         "goals": gl,
+        "xen_many": many_doc,
         "table": text,
     }
     jpath = os.path.join(out, "bench.json")

@@ -12,6 +12,9 @@
 #   --no-wall    skip the wall-clock KVM boot
 #   --no-kvm     skip both KVM boots; with --out DIR of an earlier run, its
 #                KVM logs are kept and reported together with the new Xen run
+#   --no-xen-many  skip the two many-guest Xen boots (4.)
+#   --xen-many-only  only the two many-guest Xen boots (with --out DIR of an
+#                earlier run, its other figures are reported too)
 #
 # Boots (all QEMU TCG, Debian's stock kernel):
 #   1. KVM side, wall clock: bench/kvm.test in one rig VM (rig/vm-run.sh),
@@ -22,6 +25,11 @@
 #      (ios(2N) - ios(N)), the counts checked against fio's JSON.
 #   3. Xen side: tests/xen/bench-xen.sh in one Xen rig boot (rig/xen-run.sh),
 #      when the Xen rig and pvblk's Xen backend are there.
+#   4. Xen, cost per I/O and many guests (full mode only): tests/xen/
+#      bench-many.sh in two Xen boots, one wall-clock (aggregate IOPS of 1, 2
+#      and 4 guests at once) and one under single-threaded TCG with -icount
+#      shift=0,sleep=off (whole-machine instructions per I/O); see
+#      bench/xen_many.py.  Env: PVBLK_BENCH_MANY_{PATHS,GUESTS,RT,ICOUNT_RT}.
 # Writes DIR/bench.json (every raw figure, versions, command lines),
 # DIR/bench.png, DIR/table.txt and the serial logs; prints the table.
 # Ends with "N passed, N failed" (one ok per path with a figure, the JSON,
@@ -52,6 +60,7 @@ xen=1
 icount=1
 wall=1
 kvm=1
+xen_many=
 out=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -61,7 +70,9 @@ while [ $# -gt 0 ]; do
 	--no-icount) icount=0 ;;
 	--no-kvm) kvm=0 ;;
 	--no-wall) wall=0 ;;
-	-h|--help) sed -n '3,38p' "$0"; exit 0 ;;
+	--no-xen-many) xen_many=0 ;;
+	--xen-many-only) xen_many=1; xen=0; kvm=0 ;;
+	-h|--help) sed -n '3,45p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -212,6 +223,60 @@ else
 	fi
 fi
 [ -n "$xen_note" ] && step "xen: not run: $xen_note"
+
+# xen_many_boot MODE: tests/xen/bench-many.sh in one Xen boot, MODE wall
+# (multi-threaded TCG, heavy lock) or icount (single-threaded TCG with
+# -icount shift=0,sleep=off, /tmp/pvblk-icount.lock); the guests' fio JSONs
+# go to $out/xen-many-MODE/results, read by bench/xen_many.py.  The timeout
+# follows the plan: ~150 s of boots, per run ~60 s of hot-plug and sync
+# plus the windows, three times that under -icount.
+xen_many_boot() {
+	local mode=$1 rt d rc runs t xdir env
+	local paths=${PVBLK_BENCH_MANY_PATHS:-pvblk-xen-pgnt+blkback-pgnt+pvblk-xen-nopgnt+blkback-nopgnt}
+	local guests=${PVBLK_BENCH_MANY_GUESTS:-1+2+4}
+	d=$out/xen-many-$mode
+	rm -rf "$d"
+	mkdir -p "$d"
+	printf 'paths=%s\nguests=%s\n' "$paths" "$guests" > "$d/plan"
+	if [ "$mode" = icount ]; then rt=${PVBLK_BENCH_MANY_ICOUNT_RT:-1}; else rt=${PVBLK_BENCH_MANY_RT:-2}; fi
+	runs=$(( $(echo "${paths//+/ }" | wc -w) * $(echo "${guests//+/ }" | wc -w) ))
+	t=$((150 + runs * (60 + 3 * rt + 8)))
+	[ "$mode" = icount ] && t=$((3 * t))
+	t=${PVBLK_XEN_MANY_TIMEOUT:-$((2 * t))}
+	env="BENCH_MANY_PATHS=$paths BENCH_MANY_GUESTS=$guests BENCH_MANY_RT=$rt"
+	step "xen many ($mode): $runs runs, timeout ${t}s (rig/xen-run.sh tests/xen/bench-many.sh, $env)"
+	set +e
+	if [ "$mode" = icount ]; then
+		PVBLK_HEAVY_LOCK_HELD=1 PVBLK_XEN_TIMEOUT=$t PVBLK_XEN_ENV="$env" \
+		PVBLK_XEN_ACCEL=tcg,thread=single,tb-size=512 \
+		PVBLK_XEN_QEMU_ARGS="-icount shift=0,sleep=off" \
+			flock /tmp/pvblk-icount.lock bash rig/xen-run.sh tests/xen/bench-many.sh \
+			> "$d/xen.run" 2>&1
+	else
+		PVBLK_XEN_TIMEOUT=$t PVBLK_XEN_ENV="$env" \
+			bash rig/xen-run.sh tests/xen/bench-many.sh > "$d/xen.run" 2>&1
+	fi
+	rc=$?
+	set -e
+	flock "$out/boots.txt" printf 'xen many %s\t%s\trig/xen-run.sh tests/xen/bench-many.sh\t%s\t%s\t%s\n' "$mode" "$rc" \
+		"$([ "$mode" = icount ] && echo tcg,thread=single,tb-size=512 || echo tcg,thread=multi,tb-size=512)" \
+		"$([ "$mode" = icount ] && echo "-icount shift=0,sleep=off")" "$env" >> "$out/boots.txt"
+	xdir=$(sed -n 's/.*(logs in \(.*\))$/\1/p' "$d/xen.run" | tail -n 1)
+	if [ -n "$xdir" ] && [ -f "$xdir/console.log" ]; then
+		cp "$xdir/console.log" "$d/console.log"
+		[ -d "$xdir/results" ] && cp -r "$xdir/results" "$d/results"
+	fi
+	step "xen many ($mode): done (exit $rc), $d"
+}
+[ -z "$xen_many" ] && xen_many=$([ $smoke = 0 ] && [ $xen = 1 ] && echo 1 || echo 0)
+if [ "$xen_many" = 1 ] && [ -f tests/xen/bench-many.sh ]; then
+	sed -i '/^xen many /d' "$out/boots.txt"
+	# The icount boot (its own lock; its figures do not depend on the
+	# load) runs alongside the wall-clock one.
+	xen_many_boot icount &
+	xen_many_boot wall
+	wait
+fi
 
 step "report: bench.json, table, plot"
 set +e

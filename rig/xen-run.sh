@@ -29,6 +29,11 @@
 #   PVBLK_XEN_DOM0_MEM dom0_mem (default 1536M stock, 2048M debug)
 #   PVBLK_XEN_APPEND, PVBLK_XEN_DOM0_APPEND  extra Xen / dom0 command line
 #   PVBLK_XEN_CPU, PVBLK_XEN_QEMU_ARGS  QEMU -cpu (qemu64) / extra arguments
+#   PVBLK_XEN_ACCEL    QEMU -accel (default tcg,thread=multi,tb-size=512);
+#                      rig/bench.sh's cost per I/O boot sets
+#                      tcg,thread=single,tb-size=512 with PVBLK_XEN_QEMU_ARGS
+#                      "-icount shift=0,sleep=off" (then take
+#                      /tmp/pvblk-icount.lock and set PVBLK_HEAVY_LOCK_HELD=1)
 #   PVBLK_XEN_FILES    host files also shipped in /scenario (default:
 #                      tools/xen-hostile/xen_hostile.ko,
 #                      tools/build/pvblk-stamp and tools/build/pvblk-stat,
@@ -97,7 +102,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=${2:-}; shift 2 ;;
 	--kernel=*) kernel=${1#--kernel=}; shift ;;
-	-h|--help) sed -n '3,39p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,44p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -254,7 +259,7 @@ run_one() {
 	env="PVBLK_SCENARIO=$name ${PVBLK_XEN_ENV:-}"
 	env=${env//,/,,}
 	# shellcheck disable=SC2054 # commas inside -accel/-append values
-	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi,tb-size=512 -cpu "${PVBLK_XEN_CPU:-qemu64}"
+	local qemu=(qemu-system-x86_64 -accel "${PVBLK_XEN_ACCEL:-tcg,thread=multi,tb-size=512}" -cpu "${PVBLK_XEN_CPU:-qemu64}"
 		-m 4G -smp 2 -display none -no-reboot -serial stdio -monitor none -nic none
 		-kernel "$base/xen"
 		-append "console=com1 com1=115200,8n1 dom0_mem=$dom0_mem,max:$dom0_mem dom0_max_vcpus=2 loglvl=all guest_loglvl=all ${PVBLK_XEN_APPEND:-}"

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+# Guest script of the bench-many scenario (busybox sh, sourced by
+# rig/xen/domu-init.sh).  The guest stays up for the whole boot and serves
+# one run per hot-plugged xvdb: when xvdb appears it reads data/run
+# ("SEQ PATH GUESTS QD RAMP RT"), announces ready-SEQ, waits for data/go-SEQ
+# ("T1 T2": two start times, realtime seconds, the same for every guest of
+# the run: Xen's wall clock is shared by all domains) and runs two fio
+# windows of 4k random reads, RT and 2*RT seconds long, each started at its
+# time.  Its fio JSONs are published only after both windows (so no console
+# traffic falls in a window) as PATH__gGUESTS__SEQ__wK.json, then it
+# announces done-SEQ and waits for dom0 to unplug xvdb.  An idle guest waits
+# for its next disk with a 0.2 s sleep loop and no xenstore traffic, so it
+# costs next to nothing while the others are measured.  dom0 ends the guest
+# with xl destroy.
+
+# wait_until T: until the realtime clock reaches second T.
+wait_until() {
+	while [ "$(date +%s)" -lt "$1" ]; do
+		usleep 5000
+	done
+}
+
+while :; do
+	wait_dev xvdb
+	# shellcheck disable=SC2046 # the words of data/run
+	set -- $(wait_key run)
+	seq=$1 path=$2 ng=$3 qd=$4 ramp=$5 rt=$6
+	phase "ready-$seq"
+	# shellcheck disable=SC2046 # the two start times
+	set -- $(wait_key "go-$seq")
+	w=1
+	for t in "$1" "$2"; do
+		wait_until "$t"
+		if fio --name=bench --filename=/dev/xvdb --ioengine=libaio --direct=1 \
+			--bs=4k --rw=randread --iodepth="$qd" --numjobs=1 --norandommap \
+			--randrepeat=0 --time_based --runtime="$((rt * w))" \
+			--ramp_time="${ramp}s" --clat_percentiles=0 \
+			--output-format=json --output="/tmp/w$w.json" > /tmp/fio.out 2>&1; then
+			:
+		else
+			echo "# fio failed:"
+			tail -n 20 /tmp/fio.out | sed 's/^/#   /'
+			rm -f "/tmp/w$w.json"
+		fi
+		w=$((w + 1))
+	done
+	for w in 1 2; do
+		if [ -s "/tmp/w$w.json" ]; then
+			ok "$path $ng guest(s) run $seq window $w"
+			result "${path}__g${ng}__${seq}__w$w.json" "/tmp/w$w.json"
+		else
+			fail "$path $ng guest(s) run $seq window $w"
+		fi
+		rm -f "/tmp/w$w.json"
+	done
+	phase "done-$seq"
+	while [ -b /dev/xvdb ]; do
+		sleep 0.2
+	done
+done

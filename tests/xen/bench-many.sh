@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# Scenario "bench-many" (rig/bench.sh, not part of xen-check): many guests
+# at once.  Four PV guests (256 MiB, 1 vCPU each) boot with no disk and stay
+# up; for each path (pvblk or xen-blkback, persistent grants on or off:
+# the backend's module parameter, pvblk xen_persistent / xen-blkback
+# feature_persistent, which decides the backend's feature-persistent key)
+# and each guest count G of BENCH_MANY_GUESTS, guests 1..G get their own
+# null_blk (nullb0..3, not memory backed) hot-plugged as xvdb and run 4k
+# random reads at once (bench-many.domu.sh): two windows of RT and 2*RT
+# seconds, each started by every guest at the same realtime second.  The
+# same scenario gives aggregate IOPS on a wall-clock boot and, under
+# -icount shift=0,sleep=off (guest time = instructions of the whole
+# machine), the cost per I/O: (T(2RT) - T(RT)) / (ios(2RT) - ios(RT)),
+# computed by bench/xen_many.py from the published fio JSONs.
+# Environment (PVBLK_XEN_ENV from rig/bench.sh):
+#   BENCH_MANY_PATHS   (pvblk-xen-pgnt blkback-pgnt pvblk-xen-nopgnt blkback-nopgnt)
+#   BENCH_MANY_GUESTS  guest counts (1 2 4); at most 4
+#   BENCH_MANY_RT      seconds of the first window (2; the second is twice)
+#   BENCH_MANY_RAMP    fio ramp_time of each window, seconds (1)
+#   BENCH_MANY_QD      iodepth (32)
+#   ('+' separates words too: PVBLK_XEN_ENV is split at blanks.)
+set -uo pipefail
+PATHS=${BENCH_MANY_PATHS:-pvblk-xen-pgnt blkback-pgnt pvblk-xen-nopgnt blkback-nopgnt}
+GUESTS=${BENCH_MANY_GUESTS:-1 2 4}
+PATHS=${PATHS//+/ } GUESTS=${GUESTS//+/ }
+RT=${BENCH_MANY_RT:-2}
+RAMP=${BENCH_MANY_RAMP:-1}
+QD=${BENCH_MANY_QD:-32}
+maxg=0
+for g in $GUESTS; do [ "$g" -gt "$maxg" ] && maxg=$g; done
+[ "$maxg" -le 4 ] || { fail "bench-many: at most 4 guests, not $maxg"; exit 1; }
+
+step "bench-many: paths [$PATHS], guests [$GUESTS], windows ${RT}s and $((2 * RT))s, ramp ${RAMP}s, QD $QD"
+check "modprobe null_blk (4 devices, not memory backed, depth 256)" \
+	modprobe null_blk nr_devices=4 gb=1 bs=4096 queue_mode=2 submit_queues=2 hw_queue_depth=256
+
+unload() {
+	local m
+	for m in pvblk xen_blkback; do
+		module_loaded "$m" || continue
+		rmmod "$m" 2>/dev/null || { sleep 1; rmmod "$m"; } || fail "rmmod $m"
+	done
+}
+# use PATH: only the backend module of PATH, persistent grants on or off.
+use() {
+	local pg=1
+	unload
+	case $1 in *nopgnt) pg=0 ;; esac
+	case $1 in
+	pvblk-*) modprobe pvblk xen_persistent=$pg ;;
+	blkback-*) modprobe xen-blkback feature_persistent=$pg ;;
+	esac
+}
+
+for i in $(seq 1 "$maxg"); do
+	DOMU_MEMORY=256 DOMU_VCPUS=1 domu_start "m$i" bench-many.domu.sh ||
+		{ fail "xl create m$i"; exit 1; }
+done
+
+seq=0
+for path in $PATHS; do
+	use "$path" || { fail "load the backend of $path"; continue; }
+	for g in $GUESTS; do
+		seq=$((seq + 1))
+		step "bench-many: run $seq: $path, $g guest(s)"
+		bad=0
+		for i in $(seq 1 "$g"); do
+			domu_signal "m$i" run "$seq $path $g $QD $RAMP $RT" || bad=1
+			block_attach "m$i" "phy:/dev/nullb$((i - 1)),xvdb,w" || bad=1
+		done
+		for i in $(seq 1 "$g"); do
+			domu_wait_phase "m$i" "ready-$seq" || bad=1
+		done
+		if [ $bad = 0 ]; then
+			id=$(domid_of m1)
+			info "run $seq: m1 xvdb bound to $(readlink "/sys/bus/xen-backend/devices/vbd-$id-$(vbd_devid xvdb)/driver" | sed 's|.*/||'), feature-persistent be=$(xs_be m1 xvdb feature-persistent 2>/dev/null) fe=$(xs_fe m1 xvdb feature-persistent 2>/dev/null), queues=$(xs_fe m1 xvdb multi-queue-num-queues 2>/dev/null || echo 1)"
+			# Window 1 starts 4 s from now (every guest polls data/go-SEQ
+			# every 0.5 s), window 2 when window 1 and fio's start-up
+			# and exit are surely over.
+			t1=$(($(date +%s) + 4))
+			t2=$((t1 + RAMP + RT + 3))
+			for i in $(seq 1 "$g"); do
+				domu_signal "m$i" "go-$seq" "$t1 $t2"
+			done
+			# No xenstore polling from dom0 while the windows run.
+			w=$((t2 + RAMP + 2 * RT + 1 - $(date +%s)))
+			[ $w -gt 0 ] && sleep $w
+			for i in $(seq 1 "$g"); do
+				domu_wait_phase "m$i" "done-$seq" || bad=1
+			done
+		fi
+		for i in $(seq 1 "$g"); do
+			xl block-detach "m$i" xvdb || fail "xl block-detach m$i xvdb"
+		done
+		[ $bad = 0 ] && ok "bench-many: run $seq ($path, $g guests)"
+		[ $bad = 0 ] || fail "bench-many: run $seq ($path, $g guests)"
+	done
+done
+for i in $(seq 1 "$maxg"); do
+	xl destroy "m$i"
+	domu_wait "m$i"
+done
+unload
+ok "bench-many: $seq runs"
