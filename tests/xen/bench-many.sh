@@ -75,16 +75,24 @@ for path in $PATHS; do
 		if [ $bad = 0 ]; then
 			id=$(domid_of m1)
 			info "run $seq: m1 xvdb bound to $(readlink "/sys/bus/xen-backend/devices/vbd-$id-$(vbd_devid xvdb)/driver" | sed 's|.*/||'), feature-persistent be=$(xs_be m1 xvdb feature-persistent 2>/dev/null) fe=$(xs_fe m1 xvdb feature-persistent 2>/dev/null), queues=$(xs_fe m1 xvdb multi-queue-num-queues 2>/dev/null || echo 1)"
-			# Window 1 starts 4 s from now (every guest polls data/go-SEQ
-			# every 0.5 s), window 2 when window 1 and fio's start-up
-			# and exit are surely over.
-			t1=$(($(date +%s) + 4))
+			# Window 1 starts 5 s after the newest clock a guest
+			# reported when it became ready (the guests agree on the
+			# time, dom0 was seen seconds behind them; every guest polls
+			# data/go-SEQ every 0.5 s), window 2 when window 1 and
+			# fio's start-up and exit are surely over.
+			now=0
+			for i in $(seq 1 "$g"); do
+				t=$(xenstore-read "/local/domain/$(domid_of "m$i")/data/now")
+				[ "${t:-0}" -gt "$now" ] && now=$t
+			done
+			t0=$(date +%s)
+			t1=$((now + 5))
 			t2=$((t1 + RAMP + RT + 3))
 			for i in $(seq 1 "$g"); do
 				domu_signal "m$i" "go-$seq" "$t1 $t2"
 			done
 			# No xenstore polling from dom0 while the windows run.
-			w=$((t2 + RAMP + 2 * RT + 1 - $(date +%s)))
+			w=$((t2 - now + RAMP + 2 * RT + 1 - ($(date +%s) - t0)))
 			[ $w -gt 0 ] && sleep $w
 			for i in $(seq 1 "$g"); do
 				domu_wait_phase "m$i" "done-$seq" || bad=1
