@@ -258,7 +258,7 @@ xen_many_boot() {
 	fi
 	rc=$?
 	set -e
-	flock "$out/boots.txt" printf 'xen many %s\t%s\trig/xen-run.sh tests/xen/bench-many.sh\t%s\t%s\t%s\n' "$mode" "$rc" \
+	flock "$out/.boots.lock" printf 'xen many %s\t%s\trig/xen-run.sh tests/xen/bench-many.sh\t%s\t%s\t%s\n' "$mode" "$rc" \
 		"$([ "$mode" = icount ] && echo tcg,thread=single,tb-size=512 || echo tcg,thread=multi,tb-size=512)" \
 		"$([ "$mode" = icount ] && echo "-icount shift=0,sleep=off")" "$env" >> "$out/boots.txt"
 	xdir=$(sed -n 's/.*(logs in \(.*\))$/\1/p' "$d/xen.run" | tail -n 1)
