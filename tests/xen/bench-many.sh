@@ -20,6 +20,9 @@
 #   BENCH_MANY_RAMP    fio ramp_time of each window, seconds (1)
 #   BENCH_MANY_QD      iodepth (32)
 #   ('+' separates words too: PVBLK_XEN_ENV is split at blanks.)
+# A path pvblk-alt-pgnt / pvblk-alt-nopgnt loads /scenario/pvblk-alt.ko
+# instead (a variant of pvblk.ko shipped with PVBLK_XEN_FILES=/path/
+# pvblk-alt.ko), to measure a change before and after in one boot.
 set -uo pipefail
 PATHS=${BENCH_MANY_PATHS:-pvblk-xen-pgnt blkback-pgnt pvblk-xen-nopgnt blkback-nopgnt}
 GUESTS=${BENCH_MANY_GUESTS:-1 2 4}
@@ -48,6 +51,7 @@ use() {
 	unload
 	case $1 in *nopgnt) pg=0 ;; esac
 	case $1 in
+	pvblk-alt-*) modprobe vhost && insmod /scenario/pvblk-alt.ko xen_persistent=$pg ;;
 	pvblk-*) modprobe pvblk xen_persistent=$pg ;;
 	blkback-*) modprobe xen-blkback feature_persistent=$pg ;;
 	esac
