@@ -225,8 +225,16 @@ run_one() {
 	file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
 	name=$(basename "$file" .sh)
 	sdir=$(dirname "$file")
+	# A directory of its own even when another boot of the same scenario
+	# starts in the same second (rig/bench.sh's two bench-many boots did,
+	# and shared one console.log and initrd): mkdir without -p is atomic.
 	l=$PVBLK_CACHE/logs/xen-$name-$(date +%Y%m%d-%H%M%S)
-	mkdir -p "$l"
+	mkdir -p "$PVBLK_CACHE/logs"
+	local sfx=1 base_l=$l
+	until mkdir "$l" 2>/dev/null; do
+		sfx=$((sfx + 1))
+		l=$base_l-$sfx
+	done
 	say "$name: staging per-run files (logs in $l)"
 	stage=$l/stage
 	mkdir -p "$stage/scenario" "$stage/rig" "$stage/usr/lib/modules/$KVER/extra"
