@@ -29,7 +29,8 @@
 #      bench-many.sh in two Xen boots, one wall-clock (aggregate IOPS of 1, 2
 #      and 4 guests at once) and one under single-threaded TCG with -icount
 #      shift=0,sleep=off (whole-machine instructions per I/O); see
-#      bench/xen_many.py.  Env: PVBLK_BENCH_MANY_{PATHS,GUESTS,RT,ICOUNT_RT}.
+#      bench/xen_many.py.  Env: PVBLK_BENCH_MANY_{PATHS,GUESTS,RT,ICOUNT_RT,
+#      BOOTS}.
 # Writes DIR/bench.json (every raw figure, versions, command lines),
 # DIR/bench.png, DIR/table.txt and the serial logs; prints the table.
 # Ends with "N passed, N failed" (one ok per path with a figure, the JSON,
@@ -270,11 +271,16 @@ xen_many_boot() {
 }
 [ -z "$xen_many" ] && xen_many=$([ $smoke = 0 ] && [ $xen = 1 ] && echo 1 || echo 0)
 if [ "$xen_many" = 1 ] && [ -f tests/xen/bench-many.sh ]; then
-	sed -i '/^xen many /d' "$out/boots.txt"
 	# The icount boot (its own lock; its figures do not depend on the
 	# load) runs alongside the wall-clock one.
-	xen_many_boot icount &
-	xen_many_boot wall
+	# PVBLK_BENCH_MANY_BOOTS=wall or icount: only that one (with --out DIR
+	# of an earlier run, the other's figures are kept).
+	many_boots=${PVBLK_BENCH_MANY_BOOTS:-icount+wall}
+	for m in icount wall; do
+		case "+$many_boots+" in *"+$m+"*) sed -i "/^xen many $m\t/d" "$out/boots.txt" ;; esac
+	done
+	case "+$many_boots+" in *+icount+*) xen_many_boot icount & ;; esac
+	case "+$many_boots+" in *+wall+*) xen_many_boot wall ;; esac
 	wait
 fi
 
