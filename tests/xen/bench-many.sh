@@ -62,6 +62,10 @@ for i in $(seq 1 "$maxg"); do
 		{ fail "xl create m$i"; exit 1; }
 done
 
+# Booting guests take the machine: the first run waits until all are idle.
+for i in $(seq 1 "$maxg"); do
+	domu_wait_phase "m$i" idle || exit 1
+done
 seq=0
 for path in $PATHS; do
 	use "$path" || { fail "load the backend of $path"; continue; }
