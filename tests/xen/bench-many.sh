@@ -83,7 +83,7 @@ for path in $PATHS; do
 		if [ $bad = 0 ]; then
 			id=$(domid_of m1)
 			info "run $seq: m1 xvdb bound to $(readlink "/sys/bus/xen-backend/devices/vbd-$id-$(vbd_devid xvdb)/driver" | sed 's|.*/||'), feature-persistent be=$(xs_be m1 xvdb feature-persistent 2>/dev/null) fe=$(xs_fe m1 xvdb feature-persistent 2>/dev/null), queues=$(xs_fe m1 xvdb multi-queue-num-queues 2>/dev/null || echo 1)"
-			# Window 1 starts 5 s after the newest clock a guest
+			# Window 1 starts 8 s after the newest clock a guest
 			# reported when it became ready (the guests agree on the
 			# time, dom0 was seen seconds behind them; every guest polls
 			# data/go-SEQ every 0.5 s), window 2 when window 1 and
@@ -94,7 +94,7 @@ for path in $PATHS; do
 				[ "${t:-0}" -gt "$now" ] && now=$t
 			done
 			t0=$(date +%s)
-			t1=$((now + 5))
+			t1=$((now + 8))
 			t2=$((t1 + RAMP + RT + 3))
 			for i in $(seq 1 "$g"); do
 				domu_signal "m$i" "go-$seq" "$t1 $t2"
