@@ -640,6 +640,8 @@ def main():
         not_ok("bench.json written", str(e))
     if png and os.path.getsize(png) > 1000:
         ok(f"bench.png written: {png}")
+    elif not panels and not costs and many_doc:
+        print("# bench.png: no KVM or single-guest Xen figure in this run (many guests only)")
     else:
         not_ok("bench.png written", err or "empty file")
     print(f"{results['pass']} passed, {results['fail']} failed")

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 
 FNAME = re.compile(r"^(?P<path>[a-z0-9-]+)__g(?P<g>\d+)__(?P<seq>\d+)__w(?P<w>[12])\.json$")
 PATHS = ["pvblk-xen-pgnt", "blkback-pgnt", "pvblk-xen-nopgnt", "blkback-nopgnt"]
@@ -112,6 +113,56 @@ def icount_cost(e):
             "single_window_insn": [w[k]["runtime_ms"] * 1e6 / w[k]["ios"] for k in (1, 2)]}
 
 
+def plot(out, wall, costs, keys):
+    """bench-xen-many.png: instructions per I/O (icount) and aggregate IOPS
+    (wall, window 2) per path, one bar per guest count."""
+    paths = [p for p in PATHS + sorted({k[0] for k in keys} - set(PATHS))
+             if any(k[0] == p for k in keys)]
+    gs = sorted({k[1] for k in keys})
+    dat = os.path.join(out, "plot-xen-many.dat")
+    with open(dat, "w") as f:
+        f.write("# path " + " ".join(f"insn_g{g} kiops_g{g}" for g in gs) + "\n")
+        for p in paths:
+            cols = []
+            for g in gs:
+                c = costs.get((p, g))
+                w = wall.get((p, g), {}).get("windows", {}).get(2)
+                cols += [f"{c['insn_per_io'] / 1000:.3f}" if c else "NaN",
+                         f"{w['iops'] / 1000:.3f}" if w else "NaN"]
+            f.write(f'"{p}" ' + " ".join(cols) + "\n")
+    has_c = any(costs.get((p, g)) for p in paths for g in gs)
+    has_w = any(wall.get((p, g), {}).get("windows", {}).get(2) for p in paths for g in gs)
+    png = os.path.join(out, "bench-xen-many.png")
+    gp = os.path.join(out, "plot-xen-many.gp")
+    with open(gp, "w") as f:
+        f.write(f"""set terminal pngcairo noenhanced size 1200,{450 * (int(has_c) + int(has_w)) + 40} font ",11"
+set output "{png}"
+set style data histogram
+set style histogram clustered gap 1.5
+set style fill solid 0.75 border -1
+set grid ytics
+set key outside right top vertical
+set yrange [0:*]
+set multiplot layout {int(has_c) + int(has_w)},1
+""")
+        if has_c:
+            f.write('set title "Xen: whole-machine instructions per I/O (-icount shift=0,'
+                    'sleep=off), 4k randread, G guests at once"\n'
+                    'set ylabel "k instructions / I/O"\n')
+            f.write("plot " + ", ".join(f'"{dat}" using {2 + 2 * i}:xtic(1) title "{g} guest(s)"'
+                                        for i, g in enumerate(gs)) + "\n")
+        if has_w:
+            f.write('set title "Xen: aggregate IOPS of the G guests (wall clock, TCG: compare '
+                    'inside this boot only)"\nset ylabel "kIOPS"\n')
+            f.write("plot " + ", ".join(f'"{dat}" using {3 + 2 * i}:xtic(1) title "{g} guest(s)"'
+                                        for i, g in enumerate(gs)) + "\n")
+        f.write("unset multiplot\n")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(png):
+        return None, r.stderr.strip()
+    return png, None
+
+
 def report(out, ok, not_ok):
     """Table lines, the JSON section and the checks (ok / not_ok callbacks)."""
     doc = {"method": __doc__.strip(), "boots": {}}
@@ -188,4 +239,9 @@ def report(out, ok, not_ok):
         lines.append(f"  goal {goal['goal']}: {state} (pvblk/blkback: {rt}; pvblk 1..4 guests "
                      f"spread {ft})")
     lines.append("")
+    png, err = plot(out, wall, costs, keys)
+    if png:
+        ok(f"bench-xen-many.png written: {png}")
+    else:
+        not_ok("bench-xen-many.png written", err)
     return lines, doc
