@@ -11,9 +11,21 @@
 # time.  Its fio JSONs are published only after both windows (so no console
 # traffic falls in a window) as PATH__gGUESTS__SEQ__wK.json, then it
 # announces done-SEQ and waits for dom0 to unplug xvdb.  An idle guest waits
-# for its next disk with a 0.2 s sleep loop and no xenstore traffic, so it
-# costs next to nothing while the others are measured.  dom0 ends the guest
+# for its next disk with a 0.2 s loop that never forks (nap) and no xenstore
+# traffic, so it costs next to nothing while the others are measured.  dom0 ends the guest
 # with xl destroy.
+
+# nap SECONDS: sleep without a fork (read's timeout on a FIFO nobody
+# writes): an idle guest polled for its disk with `sleep 0.2`, whose fork
+# and exec (page-table hypercalls in a PV guest) cost the whole machine
+# about 4 % of a window's instructions, enough to skew the guest counts.
+rm -f /tmp/nap
+mkfifo /tmp/nap
+exec 3<> /tmp/nap
+# shellcheck disable=SC3045 # busybox ash has read -t (fractional)
+nap() {
+	read -r -t "$1" _ <&3
+}
 
 # wait_until T: until the realtime clock reaches second T.
 wait_until() {
@@ -25,7 +37,9 @@ wait_until() {
 # dom0 starts the first run once every guest has booted and is idle.
 phase idle
 while :; do
-	wait_dev xvdb
+	while [ ! -b /dev/xvdb ]; do
+		nap 0.2
+	done
 	# One unmeasured fio run first: the first fio after the disk arrived
 	# was seen starting its window 0.1-0.9 s late, the second on time.
 	fio --name=warmup --filename=/dev/xvdb --ioengine=libaio --direct=1 \
@@ -68,6 +82,6 @@ while :; do
 	done
 	phase "done-$seq"
 	while [ -b /dev/xvdb ]; do
-		sleep 0.2
+		nap 0.2
 	done
 done
