@@ -16,9 +16,10 @@
 # with xl destroy.
 
 # nap SECONDS: sleep without a fork (read's timeout on a FIFO nobody
-# writes): an idle guest polled for its disk with `sleep 0.2`, whose fork
-# and exec (page-table hypercalls in a PV guest) cost the whole machine
-# about 4 % of a window's instructions, enough to skew the guest counts.
+# writes).  An idle guest polled for its disk with `sleep 0.2`: a fork and
+# an exec (page-table hypercalls in a PV guest) five times a second, work
+# that counts in the measured guests' windows, more of it the fewer guests
+# are measured.
 rm -f /tmp/nap
 mkfifo /tmp/nap
 exec 3<> /tmp/nap
