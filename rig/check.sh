@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# make check: every test of pvblk, the steps of the table below one after
-# the other, with one summary line at the end.
+# make check: every test of pvblk, the steps of the table below, with one
+# summary line at the end.  The steps of lane "xen" run one after the other
+# in the background, beside the main lane, from the first of them on; a
+# "join" step waits for them (the VM and Xen guests run under TCG and leave
+# part of the 2 cores idle: waits in the guests, xl and the toolstack).
 #   PVBLK_CHECK_ONLY="lint kunit-uml"   run only these steps
 #   PVBLK_CHECK_SKIP="xen"              skip these steps
 #   PVBLK_CHECK_RETRY="vm-stock"        steps run once more after a failure
 #                                       (default: those marked "retry")
+#   PVBLK_CHECK_SERIAL=1                no background lane: one step at a time
 #   rig/check.sh --list                 print the table
-# A step's output is shown and kept in $PVBLK_CACHE/logs/check-NAME.log.
+# A step's output is kept in $PVBLK_CACHE/logs/check-NAME.log and shown
+# (a background step's: its step lines and not-ok lines, the rest in the log).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -25,30 +30,32 @@ cd "$top" || exit 1
 # Commands are words without spaces or quotes (split at blanks); vm_tests
 # runs rig/vm-run.sh on the tests whose header asks for that kernel.
 CHECK_STEPS='
-# name		counts	retry	command
-setup		exit	-	bash rig/setup.sh
-build		exit	-	build_module
-tools		exit	-	make -C tools all vhost-user-guest
-tools-test	tally	-	make -C tools test
-vu-test		tally	-	make -C tools test-vhost-user
-vu-qemu		tally	-	make -C tools test-vhost-user-qemu
-vu-daemon	tally	-	make -C tools test-vhost-user-daemon
-lint		tally	-	bash rig/lint.sh
-rig-selftest	tally	-	bash rig/selftest.sh
-in-tree		tally	-	bash rig/in-tree.sh
-kunit-uml	tally	-	bash rig/kunit-uml.sh
-vm-stock	tally	-	vm_tests stock
-dkms		tally	retry	bash rig/dkms.sh
-debug-kernel	exit	-	bash rig/debug-kernel.sh
-debug-modules	exit	-	bash rig/build-debug-modules.sh
-vm-debug	tally	-	vm_tests debug
-xen		tally	-	xen_tests
-dom0-kernel	exit	-	bash rig/debug-kernel.sh --dom0
-dom0-modules	exit	-	bash rig/build-debug-modules.sh --dom0
-xen-debug	tally	-	xen_tests --kernel debug
-bench-smoke	tally	retry	bash rig/bench.sh --smoke
-coverage	tally	-	bash rig/coverage.sh
+# name		counts	retry	lane	command
+setup		exit	-	main	bash rig/setup.sh
+build		exit	-	main	build_module
+tools		exit	-	main	make -C tools all vhost-user-guest
+tools-test	tally	-	main	make -C tools test
+vu-test		tally	-	main	make -C tools test-vhost-user
+vu-qemu		tally	-	main	make -C tools test-vhost-user-qemu
+vu-daemon	tally	-	main	make -C tools test-vhost-user-daemon
+lint		tally	-	main	bash rig/lint.sh
+rig-selftest	tally	-	main	bash rig/selftest.sh
+in-tree		tally	-	main	bash rig/in-tree.sh
+kunit-uml	tally	-	main	bash rig/kunit-uml.sh
+xen		tally	-	xen	xen_tests
+dom0-kernel	exit	-	xen	bash rig/debug-kernel.sh --dom0
+dom0-modules	exit	-	xen	bash rig/build-debug-modules.sh --dom0
+xen-debug	tally	-	xen	xen_tests --kernel debug
+vm-stock	tally	-	main	vm_tests stock
+dkms		tally	retry	main	bash rig/dkms.sh
+debug-kernel	exit	-	main	bash rig/debug-kernel.sh
+debug-modules	exit	-	main	bash rig/build-debug-modules.sh
+vm-debug	tally	-	main	vm_tests debug
+bench-smoke	tally	retry	join	bash rig/bench.sh --smoke
+coverage	tally	-	main	bash rig/coverage.sh
 '
+# rig/selftest.sh runs this script on a table of stub steps.
+[ -n "${PVBLK_CHECK_TABLE:-}" ] && CHECK_STEPS=$(cat "$PVBLK_CHECK_TABLE")
 
 # Build pvblk.ko and check that it is for the target kernel.
 build_module() {
@@ -149,13 +156,13 @@ if [ "${1:-}" = --list ]; then
 	exit 0
 fi
 default_retry=$(printf '%s\n' "${rows[@]}" | awk '$3 == "retry" { printf "%s ", $1 }')
+# Serial: every lane is the main one, join waits for nothing.
+serial=${PVBLK_CHECK_SERIAL:-0}
 RETRY_STEPS=${PVBLK_CHECK_RETRY-$default_retry}
 logs=$PVBLK_CACHE/logs
 mkdir -p "$logs"
-total_pass=0
-total_fail=0
-summary=()
-retried=()
+results=$(mktemp -d)
+lane_pid=
 t0=$(date +%s)
 
 want() {
@@ -171,25 +178,30 @@ want() {
 
 # The debug runs' gcov counters of this run (rig/coverage.sh reports them).
 export PVBLK_GCOV_DIR=${PVBLK_GCOV_DIR:-$PVBLK_CACHE/gcov/check}
-if want vm-debug || want xen-debug; then bash rig/coverage.sh --clear; fi
+if grep -qE '^(vm|xen)-debug[[:space:]]' <<<"$CHECK_STEPS" &&
+   { want vm-debug || want xen-debug; }; then
+	bash rig/coverage.sh --clear
+fi
 
 # run_step NAME COUNTS CMD...: run, log (retry when NAME is in
-# RETRY_STEPS), count as COUNTS says, add a summary line.
+# RETRY_STEPS), count as COUNTS says; the counts go to $results/NAME
+# ("PASSED FAILED SECONDS [first log]"), for the summary.  With
+# CHECK_QUIET set, only the step's lines and its not-ok lines are shown.
 run_step() {
-	local name=$1 counts=$2 log rc line p f t1
+	local name=$1 counts=$2 log rc line p f t1 first=
 
 	shift 2
 	log=$logs/check-$name.log
 	t1=$(date +%s)
 	echo "=== [$name] $* (log: $log)"
-	"$@" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
+	run_shown "$log" "$@"
+	rc=$?
 	if [ "$rc" != 0 ] && [[ " $RETRY_STEPS " == *" $name "* ]]; then
 		mv "$log" "$log.first"
 		echo "=== [$name] failed; running it once more (first log: $log.first)"
-		"$@" 2>&1 | tee "$log"
-		rc=${PIPESTATUS[0]}
-		retried+=("$name (first attempt: $log.first)")
+		run_shown "$log" "$@"
+		rc=$?
+		first=$log.first
 	fi
 	line=
 	[ "$counts" = tally ] &&
@@ -205,27 +217,91 @@ run_step() {
 	else
 		p=0 f=1
 	fi
-	total_pass=$((total_pass + p))
-	total_fail=$((total_fail + f))
-	summary+=("$(printf '%-12s %4d passed, %3d failed  (%ds)' "$name" "$p" "$f" $(($(date +%s) - t1)))")
+	echo "$p $f $(($(date +%s) - t1)) $first" >"$results/$name"
+	echo "=== [$name] $p passed, $f failed ($(($(date +%s) - t1))s)"
+}
+
+# run_shown LOG CMD...: CMD with its output in LOG and on stdout; with
+# CHECK_QUIET set only its not-ok/FAIL lines reach stdout.  Exit: CMD's.
+run_shown() {
+	local log=$1
+
+	shift
+	if [ -n "${CHECK_QUIET:-}" ]; then
+		"$@" 2>&1 | tee "$log" | grep --line-buffered -aE '(^|[] ])(not ok|FAIL)'
+	else
+		"$@" 2>&1 | tee "$log"
+	fi
+	return "${PIPESTATUS[0]}"
+}
+
+# run_lane LANE: the steps of LANE in table order, one after the other.
+run_lane() {
+	local lane=$1 row name counts retry rl cmd
+
+	for row in "${rows[@]}"; do
+		read -r name counts retry rl cmd <<<"$row"
+		[ "$rl" = "$lane" ] || continue
+		want "$name" || continue
+		# shellcheck disable=SC2086 # a table command is split into its words
+		run_step "$name" "$counts" $cmd
+	done
+}
+
+# The background lane's steps show their step lines and failures only.
+wait_lane() {
+	[ -n "$lane_pid" ] || return 0
+	echo "=== waiting for the background lane (xen)"
+	wait "$lane_pid"
+	lane_pid=
 }
 
 for row in "${rows[@]}"; do
-	read -r name counts retry cmd <<<"$row"
-	case "$counts:$retry" in
-	tally:- | tally:retry | exit:- | exit:retry) ;;
+	read -r name counts retry lane cmd <<<"$row"
+	case "$counts:$retry:$lane" in
+	tally:-:* | tally:retry:* | exit:-:* | exit:retry:*) ;;
 	*) echo "check.sh: bad table row: $row" >&2; exit 2 ;;
 	esac
+	case $lane in
+	main | join | xen) ;;
+	*) echo "check.sh: bad lane in row: $row" >&2; exit 2 ;;
+	esac
+	[ "$lane" = join ] && wait_lane
 	want "$name" || continue
+	if [ "$lane" = xen ]; then
+		[ -f "$results/.lane-xen" ] && continue
+		touch "$results/.lane-xen"
+		if [ "$serial" = 1 ]; then
+			run_lane xen
+		else
+			echo "=== the xen lane runs in the background from here on"
+			(CHECK_QUIET=1 run_lane xen) &
+			lane_pid=$!
+		fi
+		continue
+	fi
 	# shellcheck disable=SC2086 # a table command is split into its words
 	run_step "$name" "$counts" $cmd
 done
+wait_lane
 
+retried=()
+total_pass=0
+total_fail=0
 echo
 echo "=== make check summary ($(($(date +%s) - t0))s; logs in $logs)"
-printf '%s\n' "${summary[@]}"
+for row in "${rows[@]}"; do
+	read -r name _ <<<"$row"
+	[ -f "$results/$name" ] || continue
+	read -r p f secs first <"$results/$name"
+	printf '%-12s %4d passed, %3d failed  (%ds)\n' "$name" "$p" "$f" "$secs"
+	[ -n "$first" ] && retried+=("$name (first attempt: $first)")
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+done
 for r in "${retried[@]}"; do
 	echo "retried after a failure: $r"
 done
+rm -rf "$results"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]

@@ -82,8 +82,12 @@ sync_pvblk_sources() {
 # Make $KSRC_COPY: a copy of the pristine tree, with drivers/block/pvblk
 # wired into drivers/block/{Kconfig,Makefile}; then re-sync pvblk sources.
 ensure_ksrc_copy() {
-	local tmp
+	local tmp lockfd
 
+	# make check builds the debug kernel and its dom0 flavour at once.
+	mkdir -p "$PVBLK_CACHE"
+	exec {lockfd}>"$PVBLK_CACHE/.ksrc-copy.lock"
+	flock "$lockfd"
 	ensure_ksrc
 	if [ ! -f "$KSRC_COPY/.pvblk-wired" ]; then
 		step "copying $KSRC to $KSRC_COPY (once)"
@@ -104,6 +108,7 @@ ensure_ksrc_copy() {
 	fi
 	patch_ksrc_copy "$KSRC_COPY"
 	sync_pvblk_sources "$KSRC_COPY/drivers/block/pvblk"
+	exec {lockfd}>&-
 }
 
 # What our debug kernels change in Linux itself (KSRC_PATCHES names it for

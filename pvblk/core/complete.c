@@ -76,8 +76,10 @@ void pvblk_req_release(struct pvblk_req *req)
 	}
 	if (req->core_flags & PVBLK_RF_BVECS_ALLOC)
 		kfree(req->file_bvecs);
+	if (req->core_flags & PVBLK_RF_FILE_CSS)
+		pvblk_file_css_put(req);
 	req->core_flags &= ~(PVBLK_RF_PINNED | PVBLK_RF_SEGS_ALLOC |
-			     PVBLK_RF_BVECS_ALLOC);
+			     PVBLK_RF_BVECS_ALLOC | PVBLK_RF_FILE_CSS);
 }
 
 /* -- completion drain ----------------------------------------------------- */

@@ -75,12 +75,67 @@ static bool pvblk_file_iter(struct pvblk_req *req, struct iov_iter *iter)
 static blk_status_t pvblk_file_sync_rw(struct pvblk_req *req,
 				       struct file *file);
 
+#ifdef CONFIG_BLK_CGROUP
+/*
+ * The io cgroup a file request is charged to: the submitter's (a vhost
+ * worker is a thread of the VMM's process), or, when the throttle released
+ * it, the one that queued it.  What pvblk_wq does for the request later
+ * (a blocking reissue, a buffered retry, fsync, fallocate, a backend
+ * without direct I/O) runs as that cgroup, so io.max applies to it too.
+ * Called before the file part of the request's union is written (it
+ * shares the throttle's qos_css).
+ */
+static void pvblk_file_css_get(struct pvblk_req *req)
+{
+	struct cgroup_subsys_state *css;
+
+	if (req->core_flags & PVBLK_RF_QOS_CSS) {
+		css = req->qos_css;
+		if (css)
+			css_get(css);
+	} else {
+		css = task_get_css(current, io_cgrp_id);
+	}
+	req->file_css = css;
+	if (css)
+		req->core_flags |= PVBLK_RF_FILE_CSS;
+}
+
+/* pvblk_wq: submit as @req's cgroup until pvblk_file_css_end(). */
+static void pvblk_file_css_begin(struct pvblk_req *req)
+{
+	if (req->core_flags & PVBLK_RF_FILE_CSS)
+		kthread_associate_blkcg(req->file_css);
+}
+
+/* pvblk_wq: submit as the worker's own cgroup again. */
+static void pvblk_file_css_end(void)
+{
+	kthread_associate_blkcg(NULL);
+}
+
+/* From pvblk_req_release(), when PVBLK_RF_FILE_CSS is set. */
+void pvblk_file_css_put(struct pvblk_req *req)
+{
+	css_put(req->file_css);
+}
+#else
+static void pvblk_file_css_get(struct pvblk_req *req) { }
+static void pvblk_file_css_begin(struct pvblk_req *req) { }
+static void pvblk_file_css_end(void) { }
+void pvblk_file_css_put(struct pvblk_req *req) { }
+#endif
+
 /* Direct I/O refused (alignment the file system cannot do): buffered. */
 static void pvblk_file_retry_work(struct work_struct *work)
 {
 	struct pvblk_req *req = container_of(work, struct pvblk_req, work);
+	blk_status_t status;
 
-	pvblk_req_put(req, pvblk_file_sync_rw(req, req->iocb.ki_filp));
+	pvblk_file_css_begin(req);
+	status = pvblk_file_sync_rw(req, req->iocb.ki_filp);
+	pvblk_file_css_end();
+	pvblk_req_put(req, status);
 }
 
 static void pvblk_file_aio_issue(struct pvblk_req *req);
@@ -88,7 +143,12 @@ static void pvblk_file_aio_issue(struct pvblk_req *req);
 /* IOCB_NOWAIT would have blocked: issue again, blocking, from pvblk_wq. */
 static void pvblk_file_reissue_work(struct work_struct *work)
 {
-	pvblk_file_aio_issue(container_of(work, struct pvblk_req, work));
+	struct pvblk_req *req = container_of(work, struct pvblk_req, work);
+
+	/* The request may be gone when the issue returns: no req after it. */
+	pvblk_file_css_begin(req);
+	pvblk_file_aio_issue(req);
+	pvblk_file_css_end();
 }
 
 static void pvblk_file_aio_complete(struct kiocb *iocb, long ret)
@@ -198,10 +258,12 @@ static void pvblk_file_work(struct work_struct *work)
 	blk_status_t status;
 	int mode, err = 0;
 
+	pvblk_file_css_begin(req);
 	switch (req->op) {
 	case PVBLK_OP_READ:
 	case PVBLK_OP_WRITE:
 		status = pvblk_file_sync_rw(req, file);
+		pvblk_file_css_end();
 		pvblk_req_complete(req, status);
 		return;
 	case PVBLK_OP_FLUSH:
@@ -220,6 +282,7 @@ static void pvblk_file_work(struct work_struct *work)
 		err = -EOPNOTSUPP;
 		break;
 	}
+	pvblk_file_css_end();
 	pvblk_req_complete(req, err ? pvblk_errno_status(err) : BLK_STS_OK);
 }
 
@@ -229,6 +292,7 @@ void pvblk_file_submit_req(struct pvblk_req *req, struct pvblk_backend *be)
 		(req->op == PVBLK_OP_READ || req->op == PVBLK_OP_WRITE) &&
 		!(req->flags & PVBLK_REQ_PREFLUSH);
 
+	pvblk_file_css_get(req);
 	if (async) {
 		pvblk_file_aio(req, be->file);
 		return;

@@ -39,6 +39,8 @@
 #define PVBLK_RF_RETRIED	BIT(3)	/* file: direct I/O retried buffered */
 #define PVBLK_RF_BVECS_ALLOC	BIT(4)	/* file: file_bvecs allocated */
 #define PVBLK_RF_UNALIGNED	BIT(5)	/* check: a segment needs the bounce */
+#define PVBLK_RF_QOS_CSS	BIT(6)	/* released by the throttle: qos_css */
+#define PVBLK_RF_FILE_CSS	BIT(7)	/* file: file_css holds a reference */
 
 /**
  * struct pvblk_backend - an open block device or regular file.
@@ -250,6 +252,7 @@ void pvblk_submit_bio(struct bio *bio);
 /* file.c */
 void pvblk_file_submit_req(struct pvblk_req *req, struct pvblk_backend *be);
 struct bio_vec *pvblk_alloc_bvecs(unsigned int nr);
+void pvblk_file_css_put(struct pvblk_req *req);
 ssize_t pvblk_file_rw_iter(struct kiocb *iocb, struct iov_iter *iter,
 			   bool write);
 int pvblk_file_backend_init(struct pvblk_backend *be, struct file *file,

@@ -275,6 +275,8 @@ void pvblk_qos_release(struct pvblk_dev *dev, bool all)
 			pvblk_qos_css_use(css);
 			cur = css;
 		}
+		/* A file backend takes its own reference (core/file.c). */
+		req->core_flags |= PVBLK_RF_QOS_CSS;
 		pvblk_req_run(req);
 		pvblk_qos_css_put(css);
 	}

@@ -42,6 +42,50 @@ result() {
 	echo "@@PVBLK-RESULT-END $1@@"
 }
 
+# The hostile frontend (xen_hostile.ko, tests/xen/hostile.sh and the
+# scenarios built on it): one directory per vbd it bound under
+# /sys/kernel/debug/xen_hostile, named by devid (xvdb: 51728).
+HOSTILE_D=/sys/kernel/debug/xen_hostile
+# hostile_load: mount debugfs, load the module.
+hostile_load() {
+	mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
+	check "insmod xen_hostile.ko" insmod /xen_hostile.ko
+}
+# hostile_devid DISK: xvdb -> 51728.
+hostile_devid() {
+	set -- "$(printf '%d' "'${1#xvd}")"
+	echo $(( (202 << 8) | (($1 - 97) << 4) ))
+}
+# hostile_bound DISK: wait up to 20 s for the module to bind DISK's vbd.
+hostile_bound() {
+	_d=$HOSTILE_D/$(hostile_devid "$1")
+	_i=0
+	while [ ! -d "$_d" ] && [ $_i -lt 100 ]; do
+		sleep 0.2
+		_i=$((_i + 1))
+	done
+	check "$1: bound by xen_hostile" [ -d "$_d" ]
+}
+# hostile_case DISK CASE: run CASE on DISK's vbd, one TAP line per result
+# line of the case ("ok ...", "not ok ..."; others are echoed).
+hostile_case() {
+	_d=$HOSTILE_D/$(hostile_devid "$1")
+	echo "# [$(date +%s)] $1: case $2"
+	if ! echo "$2" > "$_d/run"; then
+		fail "$1 $2: case ran"
+		return
+	fi
+	_n=0
+	while IFS= read -r _line; do
+		case $_line in
+		"ok "*) ok "$1 ${_line#ok }"; _n=$((_n + 1)) ;;
+		"not ok "*) fail "$1 ${_line#not ok }"; _n=$((_n + 1)) ;;
+		*) echo "$_line" ;;
+		esac
+	done < "$_d/result"
+	[ "$_n" -gt 0 ] || fail "$1 $2: case reported a result"
+}
+
 # shellcheck disable=SC1091 # written by domu_start for each guest
 [ -f /domu.env ] && . /domu.env
 # DOMU_BLKFRONT=0: the guest script brings its own vbd frontend.

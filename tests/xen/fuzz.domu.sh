@@ -11,16 +11,9 @@
 : "${DOMU_FUZZ_SECONDS:=75}"
 : "${DOMU_FUZZ_FROM:=0}"
 : "${DOMU_FUZZ_ROUNDS:=0}"
-mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
-D=/sys/kernel/debug/xen_hostile
-check "insmod xen_hostile.ko" insmod /xen_hostile.ko
-dir=$D/51728	# xvdb: (202 << 8) | (1 << 4)
-i=0
-while [ ! -d "$dir" ] && [ $i -lt 100 ]; do
-	sleep 0.2
-	i=$((i + 1))
-done
-check "xvdb: bound by xen_hostile" [ -d "$dir" ]
+hostile_load
+hostile_bound xvdb
+dir=$HOSTILE_D/$(hostile_devid xvdb)
 
 echo "# [$(date +%s)] fuzz: seed $DOMU_FUZZ_SEED, $DOMU_FUZZ_SECONDS s, from round $DOMU_FUZZ_FROM, rounds $DOMU_FUZZ_ROUNDS"
 t0=$(date +%s)

@@ -144,6 +144,8 @@ struct pvblk_req {
 			struct kiocb iocb;
 			struct bio_vec *file_bvecs;
 			struct work_struct work;
+			/* io cgroup its bios are charged to (a ref) */
+			struct cgroup_subsys_state *file_css;
 		};
 		struct {			/* waiting in the throttle */
 			struct list_head qos_node;

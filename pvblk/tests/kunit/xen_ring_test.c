@@ -173,6 +173,17 @@ static struct fake_ring *fake_ring_new(struct kunit *test)
 	return f;
 }
 
+/* A fake ring with persistent grants: a 64-entry mapping cache. */
+static struct fake_ring *fake_ring_cached(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+
+	f->ring.mcache = pvblk_mcache_create("xen-test", &pvblk_xen_mcache_ops,
+					     &f->ring, 64);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f->ring.mcache));
+	return f;
+}
+
 static void xen_ring_exit(struct kunit *test)
 {
 	struct fake_ring *f = test->priv;
@@ -632,13 +643,9 @@ static void xen_ring_indirect_garbage(struct kunit *test)
 /* Persistent grants through the frontend's mapping cache. */
 static void xen_ring_persistent(struct kunit *test)
 {
-	struct fake_ring *f = fake_ring_new(test);
+	struct fake_ring *f = fake_ring_cached(test);
 	struct pvblk_mcache_stats st;
 	struct pvblk_xen_breq r;
-
-	f->ring.mcache = pvblk_mcache_create("xen-test", &pvblk_xen_mcache_ops,
-					     &f->ring, 64);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f->ring.mcache));
 
 	rw_req(&r, BLKIF_OP_WRITE, 0, 3);		/* grefs 100..102 */
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
@@ -721,13 +728,10 @@ static void xen_ring_unmap_waits_transient(struct kunit *test)
 /* The same for a persistent grant purged from the cache. */
 static void xen_ring_unmap_waits_persistent(struct kunit *test)
 {
-	struct fake_ring *f = fake_ring_new(test);
+	struct fake_ring *f = fake_ring_cached(test);
 	struct page_holder h;
 	struct pvblk_xen_breq r;
 
-	f->ring.mcache = pvblk_mcache_create("xen-test", &pvblk_xen_mcache_ops,
-					     &f->ring, 64);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f->ring.mcache));
 	rw_req(&r, BLKIF_OP_WRITE, 0, 1);
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	hold_page(&h, f->xr.preq.segs[0].page, 100);
@@ -748,13 +752,10 @@ static void xen_ring_unmap_waits_persistent(struct kunit *test)
  */
 static void xen_ring_release_unmaps_idle(struct kunit *test)
 {
-	struct fake_ring *f = fake_ring_new(test);
+	struct fake_ring *f = fake_ring_cached(test);
 	struct pvblk_mcache_stats st;
 	struct pvblk_xen_breq r;
 
-	f->ring.mcache = pvblk_mcache_create("xen-test", &pvblk_xen_mcache_ops,
-					     &f->ring, 64);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f->ring.mcache));
 	rw_req(&r, BLKIF_OP_WRITE, 0, 4);
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	pvblk_xen_release(&f->xr);	/* answered: idle in the cache */
