@@ -173,12 +173,13 @@ find "$cache" -maxdepth 1 -name 'inner-*.cpio' -printf '%T@ %p\n' | sort -rn |
 		find "$f" -mmin +1440 -delete
 	done
 
-# The kernel: its uncompressed ELF (vmlinux) when it has a PVH entry
-# (CONFIG_PVH), which QEMU boots directly through pvh.bin: no zstd
-# decompression and no KASLR relocation pass in the inner guest, where
-# they cost seconds of TCG in TCG.  Otherwise the bzImage.
-# PVBLK_INNER_PVH=0 keeps the bzImage.
-kout=$out/vmlinuz
+# The kernel: the bzImage (vmlinuz, also booted by tools/vhost-user/test-*.sh)
+# and, when it has a PVH entry (CONFIG_PVH), its uncompressed ELF
+# (vmlinux), which QEMU boots directly through pvh.bin: no zstd
+# decompression and no KASLR relocation pass in the inner guest, where they
+# cost seconds of TCG in TCG.  The tests boot vmlinux when it is there.
+# PVBLK_INNER_PVH=0: no vmlinux.
+vml=
 if [ "${PVBLK_INNER_PVH:-1}" = 1 ]; then
 	ksrc=$(. "$repo/rig/versions.sh" && pvblk_ksrc_dir)
 	vml=$cache/vmlinux-$kver-$(stat -L -c '%s-%Y' "$kimg")
@@ -190,20 +191,16 @@ if [ "${PVBLK_INNER_PVH:-1}" = 1 ]; then
 		fi
 	fi
 	# XEN_ELFNOTE_PHYS32_ENTRY (18) in a "Xen" note: the PVH entry.
-	if [ -s "$vml" ] && readelf -n "$vml" 2>/dev/null | grep -q 'Xen .*(0x00000012)'; then
-		kout=$out/vmlinux
-	else
+	if [ ! -s "$vml" ] || ! readelf -n "$vml" 2>/dev/null | grep -q 'Xen .*(0x00000012)'; then
 		echo "mkinner.sh: no PVH vmlinux of $kimg: the inner guest boots the bzImage" >&2
+		vml=
 	fi
 fi
 mkdir -p "$out"
-rm -f "$out/vmlinux" "$out/vmlinuz"
-if [ "$kout" = "$out/vmlinux" ]; then
-	ln -f "$vml" "$kout" 2>/dev/null || cp "$vml" "$kout"
-else
-	cp "$kimg" "$kout.tmp" && mv "$kout.tmp" "$kout"
-fi
+rm -f "$out/vmlinux"
+[ -z "$vml" ] || ln -f "$vml" "$out/vmlinux" 2>/dev/null || cp "$vml" "$out/vmlinux"
+cp "$kimg" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 ln -f "$cpio" "$out/inner.cpio.tmp" 2>/dev/null || cp "$cpio" "$out/inner.cpio.tmp"
 mv "$out/inner.cpio.tmp" "$out/inner.cpio"
-chmod a-x "$kout" "$out/inner.cpio"
+chmod a-x "$out/vmlinuz" "$out/inner.cpio"
 echo "$out"
