@@ -42,7 +42,7 @@ pkgs=(
 	"linux-source-$PVBLK_KSERIES=$deb" "$image" "linux-headers-$KVER"
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio kmod
 	zstd xz-utils rsync python3 ccache sparse coccinelle
-	qemu-system-x86 qemu-utils qemu-block-extra busybox-static fio
+	qemu-system-x86 qemu-utils qemu-block-extra busybox-static fio libaio-dev
 	e2fsprogs util-linux jq gnuplot-nox dpkg-dev shellcheck dkms libvirt-clients
 	nbd-server nbd-client iproute2 lcov
 	"xen-hypervisor-$PVBLK_XEN_SERIES-amd64" "xen-utils-$PVBLK_XEN_SERIES"
