@@ -407,6 +407,228 @@ set multiplot layout {rows},1
     return png, None
 
 
+# ---- Issue 13, KVM side: many guests and queues, per-function profile ----
+# (kept apart from the Xen side's sections, so the two merge)
+
+SCALE_MODES = ("scale-wall", "scale-icount")
+# Profile groups, in table order.
+PROF_GROUPS = ["fio + driver (user)", "fio's kernel side (syscalls, io_uring, aio)",
+               "vhost worker", "pvblk core", "block layer", "device (null_blk)", "other"]
+BLOCK_SYM = re.compile(r"^_*(blk|bio|blkdev|bdev|bd_|submit_bio|sbitmap|bvec|elv|rq_|req_|"
+                       r"disk_|part_|wbt_|ioc_|iocg_|dd_|kyber_|bfq_|should_fail_bio)")
+FIO_KERNEL_SYM = re.compile(r"io_uring|^_*io_|aio|eventfd|sys_|syscall|^_*x64_|^entry_|"
+                            r"^do_syscall|^fdget|^fput|^_*fget")
+
+
+def read_profile(path):
+    """PVBLK-PROF lines of the icount log: {path: {"run": {...}, "rows":
+    [(samples, comm, dso, sym)]}}."""
+    prof = {}
+    if not os.path.exists(path):
+        return prof
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.search(r"PVBLK-PROF-RUN (\{.*\})\s*$", line)
+            if m:
+                try:
+                    r = json.loads(m.group(1))
+                    prof.setdefault(r["path"], {"rows": []})["run"] = r
+                except (json.JSONDecodeError, KeyError):
+                    pass
+                continue
+            m = re.search(r"PVBLK-PROF (\S+) (\d+)\|([^|]*)\|([^|]*)\|(.*?)\s*$", line)
+            if m:
+                prof.setdefault(m.group(1), {"rows": []})["rows"].append(
+                    (int(m.group(2)), m.group(3).strip(), m.group(4).strip(),
+                     m.group(5).strip()))
+    return prof
+
+
+def prof_group(comm, dso, sym):
+    """The group of one sample (perf's comm, dso and '[k] name' symbol)."""
+    name = sym.split("] ", 1)[-1]
+    kernel = sym.startswith("[k]")
+    if dso == "[pvblk]":
+        return "vhost worker" if name.startswith("vhost_blk_") else "pvblk core"
+    if dso == "[vhost]":
+        return "vhost worker"
+    if dso == "[null_blk]":
+        return "device (null_blk)"
+    if not kernel:
+        return "fio + driver (user)" if comm.startswith("fio") else "other"
+    if BLOCK_SYM.search(name):
+        return "block layer"
+    if comm.startswith("vhost-"):
+        return "vhost worker"
+    if comm.startswith("fio") and FIO_KERNEL_SYM.search(name):
+        return "fio's kernel side (syscalls, io_uring, aio)"
+    return "other"
+
+
+def profile_summary(prof):
+    """Per path: samples and instructions per I/O of each group, and its
+    top symbols; instructions = samples x period (guest ns)."""
+    out = {}
+    for path, p in prof.items():
+        run = p.get("run")
+        if not run or not p["rows"] or not run.get("ios"):
+            continue
+        total = sum(r[0] for r in p["rows"])
+        groups = {g: {"samples": 0, "top": []} for g in PROF_GROUPS}
+        for smp, comm, dso, sym in p["rows"]:
+            g = groups[prof_group(comm, dso, sym)]
+            g["samples"] += smp
+            g["top"].append((smp, f"{comm} {dso} {sym}"))
+        for g in groups.values():
+            g["share_pct"] = 100.0 * g["samples"] / total
+            g["insn_per_io"] = g["samples"] * run["period_ns"] / run["ios"]
+            g["top"] = [{"samples": a, "what": b} for a, b in sorted(g["top"], reverse=True)[:8]]
+        out[path] = {"run": run, "samples": total,
+                     "insn_per_io": total * run["period_ns"] / run["ios"],
+                     "resolution_insn": run["period_ns"] / run["ios"], "groups": groups}
+    return out
+
+
+def scale_summary(recs, n):
+    """{(guests, queues): {"iops": stats, "cost": ..., ...}} from the
+    scale-wall (aggregate IOPS) and scale-icount (N/2N) records."""
+    out = {}
+    for r in recs:
+        if r.get("mode") == "scale-wall":
+            out.setdefault((r["guests"], r["queues"]), {}).setdefault("wall", []).append(r)
+    for k, v in out.items():
+        v["iops"] = stats([r["iops"] for r in v["wall"]])
+        v["iops_per_guest_min"] = min(min(r["iops_per_guest"]) for r in v["wall"])
+        v["iops_per_guest_max"] = max(max(r["iops_per_guest"]) for r in v["wall"])
+        del v["wall"]
+    runs = {}
+    for r in recs:
+        if r.get("mode") == "scale-icount":
+            runs.setdefault((r["guests"], r["queues"], r["rep"]), []).append(r)
+    per, bad = {}, {}
+    for (g, q, rep), rs in runs.items():
+        short, long_, why = icount_pair(rs, n)
+        if why:
+            bad.setdefault((g, q), []).append(f"rep {rep}: {why}")
+            continue
+        dios = long_["ios"] - short["ios"]
+        per.setdefault((g, q), []).append(
+            {"rep": rep,
+             "cost_insn": 1000.0 * (long_["guest_us"] - short["guest_us"]) / dios,
+             "cost_fio_runtime_insn":
+                 1e6 * (long_["fio_runtime_ms"] - short["fio_runtime_ms"]) / dios,
+             "resolution_insn": 1e3 / dios, "dios": dios,
+             "ios": [short["ios"], long_["ios"]],
+             "ios_per_guest": [short.get("ios_per_guest"), long_.get("ios_per_guest")]})
+    for k in set(per) | set(bad):
+        v = out.setdefault(k, {})
+        if k in bad:
+            v["cost"] = None
+            v["invalid"] = bad[k]
+            continue
+        v["cost"] = stats([x["cost_insn"] for x in per[k]])
+        v["cost_fio_runtime"] = stats([x["cost_fio_runtime_insn"] for x in per[k]])
+        v["resolution_insn"] = max(x["resolution_insn"] for x in per[k])
+        v["cost_reps"] = per[k]
+        v["invalid"] = None
+    return out
+
+
+def scale_lines(scale):
+    if not scale:
+        return []
+    lines = ["Many guests and queues (pvblk-vhost, null_blk randread 4k QD128 per queue; "
+             "G fio processes = libpvv guests, each its own /dev/vhost-blk, Q queues each)",
+             "  IOPS: one boot with 4 vCPUs, aggregate over the G guests, median ±spread "
+             "over reps; cost: icount boot (1 vCPU), guest time around the G processes, "
+             "(T(2N)-T(N))/N, start-up included"]
+    hdr = ["guests x queues", "aggregate IOPS", "per guest min..max", "vs 1x1",
+           "cost/IO insn (icount)", "vs 1x1"]
+    rows = []
+    base = scale.get((1, 1), {})
+    for (g, q) in sorted(scale, key=lambda k: (k[1], k[0])):
+        v = scale[(g, q)]
+        c = v.get("cost")
+        cost = ("INVALID" if v.get("invalid") else "-") if not c else \
+            f"{c['median']:.0f} ±{c['spread_pct']:.1f}% (res {v['resolution_insn']:.2f})"
+        pg = (f"{v['iops_per_guest_min'] / 1000:.1f}k..{v['iops_per_guest_max'] / 1000:.1f}k"
+              if "iops" in v else "-")
+        rows.append([f"{g} x {q}", fmt_iops(v.get("iops")), pg,
+                     fmt_ratio(ratio(v.get("iops"), base.get("iops"))), cost,
+                     fmt_ratio(ratio(c, base.get("cost")))])
+    w = [max(len(x) for x in col) for col in zip(hdr, *rows)]
+    lines.append("  " + "  ".join(h.ljust(n) for h, n in zip(hdr, w)))
+    lines.append("  " + "  ".join("-" * n for n in w))
+    lines += ["  " + "  ".join(x.ljust(n) for x, n in zip(r, w)) for r in rows]
+    costs = [v["cost"]["median"] for v in scale.values() if v.get("cost")]
+    if len(costs) > 1:
+        lines.append(f"  cost per I/O max/min over the {len(costs)} configurations: "
+                     f"{max(costs) / min(costs):.3f}x (flat = within 1.10x)")
+    lines.append("")
+    return lines
+
+
+def profile_lines(ps):
+    if not ps:
+        return []
+    paths = [p for p in ("pvblk-vhost", "host-libaio", "host-io_uring") if p in ps] + \
+        sorted(p for p in ps if p not in ("pvblk-vhost", "host-libaio", "host-io_uring"))
+    lines = ["Where the instructions go (icount boot, perf record -e cpu-clock -a: one "
+             "sample per PERIOD guest ns = instructions; null_blk randread 4k QD128, N I/Os; "
+             "insn/IO = samples x period / I/Os, whole run incl. fio start-up)"]
+    hdr = ["group"] + paths
+    rows = []
+    for g in PROF_GROUPS:
+        rows.append([g] + [f"{ps[p]['groups'][g]['insn_per_io']:.0f} "
+                           f"({ps[p]['groups'][g]['share_pct']:.1f}%)" for p in paths])
+    rows.append(["total"] + [f"{ps[p]['insn_per_io']:.0f} ({ps[p]['samples']} samples, "
+                             f"1 sample = {ps[p]['resolution_insn']:.2f})" for p in paths])
+    w = [max(len(x) for x in col) for col in zip(hdr, *rows)]
+    lines.append("  " + "  ".join(h.ljust(n) for h, n in zip(hdr, w)))
+    lines.append("  " + "  ".join("-" * n for n in w))
+    lines += ["  " + "  ".join(x.ljust(n) for x, n in zip(r, w)) for r in rows]
+    for p in paths:
+        top = sorted(((t["samples"], t["what"]) for gv in ps[p]["groups"].values()
+                      for t in gv["top"]), reverse=True)[:10]
+        lines.append(f"  {p} top symbols: " + "; ".join(
+            f"{w_} {100.0 * s_ / ps[p]['samples']:.1f}%" for s_, w_ in top))
+    lines.append("")
+    return lines
+
+
+def plot_profile(out_dir, ps):
+    """profile.png: one stacked bar per path, k instructions per I/O per group."""
+    paths = [p for p in ("pvblk-vhost", "host-libaio", "host-io_uring") if p in ps] + \
+        sorted(p for p in ps if p not in ("pvblk-vhost", "host-libaio", "host-io_uring"))
+    dat = os.path.join(out_dir, "plot-profile.dat")
+    with open(dat, "w") as f:
+        f.write("# path " + " ".join(f'"{g}"' for g in PROF_GROUPS) + "\n")
+        for p in paths:
+            f.write(f'"{p}" ' + " ".join(f"{ps[p]['groups'][g]['insn_per_io'] / 1000:.3f}"
+                                         for g in PROF_GROUPS) + "\n")
+    png = os.path.join(out_dir, "profile.png")
+    gp = os.path.join(out_dir, "plot-profile.gp")
+    with open(gp, "w") as f:
+        f.write(f"""set terminal pngcairo noenhanced size 1100,600 font ",11"
+set output "{png}"
+set title "Where the instructions go: null_blk randread 4k QD128, icount (1 vCPU), perf cpu-clock samples"
+set style data histogram
+set style histogram rowstacked
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set grid ytics
+set key outside right top vertical
+set ylabel "k guest instructions / I/O"
+set yrange [0:*]
+""")
+        cols = [f'"{dat}" using {2 + i}:xtic(1) title "{g}"' for i, g in enumerate(PROF_GROUPS)]
+        f.write("plot " + ", \\\n     ".join(cols) + "\n")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return png, None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -423,6 +645,7 @@ def main():
     out = a.out
 
     recs = (read_records(os.path.join(out, "kvm-wall.log"), "kvm-wall")
+            + read_records(os.path.join(out, "kvm-scale.log"), "kvm-scale")
             + read_records(os.path.join(out, "kvm-icount.log"), "kvm-icount")
             + read_xen_results(os.path.join(out, "xen-results")))
     boots = []
@@ -469,6 +692,10 @@ def main():
     else:
         lines.append("Xen side: not run: " + (a.xen_note or "no figures in the Xen console log"))
         lines.append("")
+    scale = scale_summary(recs, a.n)
+    prof = profile_summary(read_profile(os.path.join(out, "kvm-icount.log")))
+    lines += scale_lines(scale)
+    lines += profile_lines(prof)
     gl = goals(summ, costs)
     lines.append("Goals (reported, never asserted):")
     for g in gl:
@@ -548,6 +775,40 @@ def main():
                                f"spread {c['cost']['spread_pct']:.1f}%)")
                         else:
                             not_ok(what, "no icount figures")
+    for b in boots:
+        env = boot_env(b)
+        if b["name"].startswith("kvm scale") or b["name"].startswith("kvm icount"):
+            mode = "scale-wall" if b["name"].startswith("kvm scale") else "scale-icount"
+            for w in env.get("PVBLK_BENCH_SCALE", []):
+                g, _, q = w.partition("x")
+                v = scale.get((int(g), int(q)), {})
+                what = f"scale {g} guests x {q} queues: " + \
+                    ("aggregate IOPS" if mode == "scale-wall" else "cost per I/O")
+                if mode == "scale-wall":
+                    if v.get("iops"):
+                        ok(f"{what} {v['iops']['median']:.0f} (±{v['iops']['spread_pct']:.0f}%)")
+                    else:
+                        not_ok(what, "no figure in kvm-scale.log")
+                elif v.get("invalid"):
+                    not_ok(what, "INVALID: " + "; ".join(v["invalid"]))
+                elif v.get("cost"):
+                    ok(f"{what} {v['cost']['median']:.0f} instructions "
+                       f"(resolution {v['resolution_insn']:.2f})")
+                else:
+                    not_ok(what, "no icount figures")
+        if b["name"].startswith("kvm icount"):
+            for p in env.get("PVBLK_BENCH_PROFILE", []):
+                if p in prof:
+                    ok(f"profile {p}: {prof[p]['samples']} samples, "
+                       f"{prof[p]['insn_per_io']:.0f} instructions per I/O in all")
+                else:
+                    not_ok(f"profile {p}", "no PVBLK-PROF lines in kvm-icount.log")
+    if prof:
+        ppng, perr = plot_profile(out, prof)
+        if ppng and os.path.getsize(ppng) > 1000:
+            ok(f"profile.png written: {ppng}")
+        else:
+            not_ok("profile.png written", perr or "empty file")
     if xen_ran:
         for p in a.xen_paths.split():
             n = sum(1 for r in recs if r["path"] == p and r["iops"] > 0)
@@ -620,6 +881,8 @@ def main():
                     for k, v in sorted(summ.items())],
         "cost_per_io": [{"path": k[0], "dev": k[1], "job": k[2], **v}
                         for k, v in sorted(costs.items())],
+        "scale": [{"guests": k[0], "queues": k[1], **v} for k, v in sorted(scale.items())],
+        "profile": prof,
         "goals": gl,
         "table": text,
     }
