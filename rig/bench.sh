@@ -123,7 +123,7 @@ icount_paths=${PVBLK_BENCH_ICOUNT_PATHS:-$paths}
 # go.  Not in the smoke (make check): the full bench only, unless the env
 # asks for them.
 if [ $smoke = 1 ]; then
-	scale_def= profile_def=
+	scale_def="" profile_def=""
 else
 	scale_def=1x1+2x1+4x1+1x2+2x2+4x2+1x4+2x4+4x4
 	profile_def=pvblk-vhost+host-libaio+host-io_uring
