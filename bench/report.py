@@ -411,18 +411,25 @@ set multiplot layout {rows},1
 # (kept apart from the Xen side's sections, so the two merge)
 
 SCALE_MODES = ("scale-wall", "scale-icount")
-# Profile groups, in table order.
+# Profile groups, in table order; "idle" is guest time without
+# instructions (under -icount sleep=off a halted vCPU's clock jumps to the
+# next timer), kept out of the instruction totals.
 PROF_GROUPS = ["fio + driver (user)", "fio's kernel side (syscalls, io_uring, aio)",
-               "vhost worker", "pvblk core", "block layer", "device (null_blk)", "other"]
+               "vhost (worker, kick, call)", "pvblk core", "block layer", "device (null_blk)",
+               "other"]
+PROF_IDLE = "idle (no instructions)"
 BLOCK_SYM = re.compile(r"^_*(blk|bio|blkdev|bdev|bd_|submit_bio|sbitmap|bvec|elv|rq_|req_|"
                        r"disk_|part_|wbt_|ioc_|iocg_|dd_|kyber_|bfq_|should_fail_bio)")
 FIO_KERNEL_SYM = re.compile(r"io_uring|^_*io_|aio|eventfd|sys_|syscall|^_*x64_|^entry_|"
                             r"^do_syscall|^fdget|^fput|^_*fget")
+IDLE_SYM = re.compile(r"safe_halt|default_idle|cpu_idle|do_idle|mwait|acpi_idle|"
+                      r"intel_idle|cpuidle")
+VHOST_MODS = ("[vhost]", "[vhost_iotlb]")
 
 
 def read_profile(path):
-    """PVBLK-PROF lines of the icount log: {path: {"run": {...}, "rows":
-    [(samples, comm, dso, sym)]}}."""
+    """PVBLK-PROF lines of the icount log: {(path, ios asked): {"run": {...},
+    "rows": [(samples, "tid:comm", dso, sym)]}}."""
     prof = {}
     if not os.path.exists(path):
         return prof
@@ -432,60 +439,94 @@ def read_profile(path):
             if m:
                 try:
                     r = json.loads(m.group(1))
-                    prof.setdefault(r["path"], {"rows": []})["run"] = r
+                    prof.setdefault((r["path"], r["asked_ios"]), {"rows": []})["run"] = r
                 except (json.JSONDecodeError, KeyError):
                     pass
                 continue
-            m = re.search(r"PVBLK-PROF (\S+) (\d+)\|([^|]*)\|([^|]*)\|(.*?)\s*$", line)
+            m = re.search(r"PVBLK-PROF (\S+) (\d+) (\d+)\|([^|]*)\|([^|]*)\|(.*?)\s*$", line)
             if m:
-                prof.setdefault(m.group(1), {"rows": []})["rows"].append(
-                    (int(m.group(2)), m.group(3).strip(), m.group(4).strip(),
-                     m.group(5).strip()))
+                prof.setdefault((m.group(1), int(m.group(2))), {"rows": []})["rows"].append(
+                    (int(m.group(3)), m.group(4).strip(), m.group(5).strip(),
+                     m.group(6).strip()))
     return prof
 
 
-def prof_group(comm, dso, sym):
-    """The group of one sample (perf's comm, dso and '[k] name' symbol)."""
+def prof_group(comm, dso, sym, worker):
+    """The group of one sample (perf's comm, dso and '[k] name' symbol;
+    worker: the thread is a vhost worker)."""
     name = sym.split("] ", 1)[-1]
     kernel = sym.startswith("[k]")
     if dso == "[pvblk]":
-        return "vhost worker" if name.startswith("vhost_blk_") else "pvblk core"
-    if dso == "[vhost]":
-        return "vhost worker"
+        return PROF_GROUPS[2] if name.startswith("vhost_blk_") else "pvblk core"
+    if dso in VHOST_MODS:
+        return PROF_GROUPS[2]
     if dso == "[null_blk]":
         return "device (null_blk)"
+    if comm.startswith("swapper") or (kernel and IDLE_SYM.search(name)):
+        return PROF_IDLE
     if not kernel:
         return "fio + driver (user)" if comm.startswith("fio") else "other"
     if BLOCK_SYM.search(name):
         return "block layer"
-    if comm.startswith("vhost-"):
-        return "vhost worker"
+    if worker:
+        return PROF_GROUPS[2]
     if comm.startswith("fio") and FIO_KERNEL_SYM.search(name):
-        return "fio's kernel side (syscalls, io_uring, aio)"
+        return PROF_GROUPS[1]
     return "other"
 
 
-def profile_summary(prof):
-    """Per path: samples and instructions per I/O of each group, and its
-    top symbols; instructions = samples x period (guest ns)."""
+def prof_classify(rows):
+    """{(group, "comm dso sym"): samples} of one perf run.  A vhost worker
+    (a vhost_task: perf names it after its owner, fio) is a thread with
+    samples in vhost.ko or the vhost_task functions."""
+    workers = {tid for _, tid, dso, sym in rows
+               if dso in VHOST_MODS or re.search(r"\] vhost_(task|worker)", sym)}
     out = {}
-    for path, p in prof.items():
-        run = p.get("run")
-        if not run or not p["rows"] or not run.get("ios"):
+    for smp, tid, dso, sym in rows:
+        comm = tid.split(":", 1)[-1]
+        k = (prof_group(comm, dso, sym, tid in workers),
+             f"{'vhost-worker' if tid in workers else comm} {dso} {sym}")
+        out[k] = out.get(k, 0) + smp
+    return out
+
+
+def profile_summary(prof, n):
+    """Per path: instructions per I/O of each group and symbol from the
+    runs of N and 2N I/Os, (samples(2N) - samples(N)) x period / N (the
+    start-up cancels; idle samples are not instructions).  Also the whole
+    2N run per group, start-up included."""
+    out = {}
+    for path in sorted({k[0] for k in prof}):
+        a, b = prof.get((path, n)), prof.get((path, 2 * n))
+        if not a or not b or not a.get("run") or not b.get("run") or not a["rows"] \
+                or not b["rows"]:
             continue
-        total = sum(r[0] for r in p["rows"])
-        groups = {g: {"samples": 0, "top": []} for g in PROF_GROUPS}
-        for smp, comm, dso, sym in p["rows"]:
-            g = groups[prof_group(comm, dso, sym)]
-            g["samples"] += smp
-            g["top"].append((smp, f"{comm} {dso} {sym}"))
+        if a["run"]["ios"] != n or b["run"]["ios"] != 2 * n:
+            out[path] = {"invalid": f"fio did {a['run']['ios']} / {b['run']['ios']} I/Os "
+                                    f"where {n} / {2 * n} were asked"}
+            continue
+        period = b["run"]["period_ns"]
+        ca, cb = prof_classify(a["rows"]), prof_classify(b["rows"])
+        groups = {g: {"insn_per_io": 0.0, "samples_n": 0, "samples_2n": 0, "top": []}
+                  for g in PROF_GROUPS + [PROF_IDLE]}
+        for k in set(ca) | set(cb):
+            g = groups[k[0]]
+            d = cb.get(k, 0) - ca.get(k, 0)
+            g["samples_n"] += ca.get(k, 0)
+            g["samples_2n"] += cb.get(k, 0)
+            g["insn_per_io"] += d * period / n
+            g["top"].append((d * period / n, k[1]))
+        total = sum(v["insn_per_io"] for g_, v in groups.items() if g_ != PROF_IDLE)
         for g in groups.values():
-            g["share_pct"] = 100.0 * g["samples"] / total
-            g["insn_per_io"] = g["samples"] * run["period_ns"] / run["ios"]
-            g["top"] = [{"samples": a, "what": b} for a, b in sorted(g["top"], reverse=True)[:8]]
-        out[path] = {"run": run, "samples": total,
-                     "insn_per_io": total * run["period_ns"] / run["ios"],
-                     "resolution_insn": run["period_ns"] / run["ios"], "groups": groups}
+            g["share_pct"] = 100.0 * g["insn_per_io"] / total if total else 0.0
+            g["top"] = [{"insn_per_io": round(x, 1), "what": w}
+                        for x, w in sorted(g["top"], reverse=True)[:8]]
+        samples = sum(v for k, v in cb.items() if k[0] != PROF_IDLE)
+        out[path] = {"invalid": None, "runs": [a["run"], b["run"]], "period_ns": period,
+                     "insn_per_io": total, "resolution_insn": period / n,
+                     "samples_2n": samples,
+                     "whole_2n_run_insn_per_io": samples * period / (2 * n),
+                     "groups": groups}
     return out
 
 
@@ -569,49 +610,59 @@ def scale_lines(scale):
 
 
 def profile_lines(ps):
-    if not ps:
-        return []
-    paths = [p for p in ("pvblk-vhost", "host-libaio", "host-io_uring") if p in ps] + \
-        sorted(p for p in ps if p not in ("pvblk-vhost", "host-libaio", "host-io_uring"))
-    lines = ["Where the instructions go (icount boot, perf record -e cpu-clock -a: one "
-             "sample per PERIOD guest ns = instructions; null_blk randread 4k QD128, N I/Os; "
-             "insn/IO = samples x period / I/Os, whole run incl. fio start-up)"]
+    ok_ps = {p: v for p, v in ps.items() if not v.get("invalid")}
+    lines = []
+    for p, v in sorted(ps.items()):
+        if v.get("invalid"):
+            lines.append(f"Profile of {p}: INVALID ({v['invalid']})")
+    if not ok_ps:
+        return lines + ([""] if lines else [])
+    paths = [p for p in ("pvblk-vhost", "host-libaio", "host-io_uring") if p in ok_ps] + \
+        sorted(p for p in ok_ps if p not in ("pvblk-vhost", "host-libaio", "host-io_uring"))
+    lines.append("Where the instructions go (icount boot, null_blk randread 4k QD128; perf "
+                 "record -e cpu-clock -a, one sample per PERIOD guest ns = instructions; "
+                 "insn/IO = (samples(2N) - samples(N)) x period / N, start-up cancelled)")
     hdr = ["group"] + paths
     rows = []
-    for g in PROF_GROUPS:
-        rows.append([g] + [f"{ps[p]['groups'][g]['insn_per_io']:.0f} "
-                           f"({ps[p]['groups'][g]['share_pct']:.1f}%)" for p in paths])
-    rows.append(["total"] + [f"{ps[p]['insn_per_io']:.0f} ({ps[p]['samples']} samples, "
-                             f"1 sample = {ps[p]['resolution_insn']:.2f})" for p in paths])
+    for g in PROF_GROUPS + [PROF_IDLE]:
+        rows.append([g] + [f"{ok_ps[p]['groups'][g]['insn_per_io']:.0f} "
+                           f"({ok_ps[p]['groups'][g]['share_pct']:.1f}%)" for p in paths])
+    rows.append(["total (idle excluded)"] + [
+        f"{ok_ps[p]['insn_per_io']:.0f} ({ok_ps[p]['samples_2n']} samples in 2N, "
+        f"1 sample = {ok_ps[p]['resolution_insn']:.1f})" for p in paths])
     w = [max(len(x) for x in col) for col in zip(hdr, *rows)]
     lines.append("  " + "  ".join(h.ljust(n) for h, n in zip(hdr, w)))
     lines.append("  " + "  ".join("-" * n for n in w))
     lines += ["  " + "  ".join(x.ljust(n) for x, n in zip(r, w)) for r in rows]
     for p in paths:
-        top = sorted(((t["samples"], t["what"]) for gv in ps[p]["groups"].values()
-                      for t in gv["top"]), reverse=True)[:10]
-        lines.append(f"  {p} top symbols: " + "; ".join(
-            f"{w_} {100.0 * s_ / ps[p]['samples']:.1f}%" for s_, w_ in top))
+        top = sorted(((t["insn_per_io"], t["what"]) for g_, gv in ok_ps[p]["groups"].items()
+                      if g_ != PROF_IDLE for t in gv["top"]), reverse=True)[:12]
+        lines.append(f"  {p} top symbols (insn/IO): " + "; ".join(
+            f"{w_} {x:.0f}" for x, w_ in top))
     lines.append("")
     return lines
 
 
 def plot_profile(out_dir, ps):
     """profile.png: one stacked bar per path, k instructions per I/O per group."""
+    ps = {p: v for p, v in ps.items() if not v.get("invalid")}
+    if not ps:
+        return None, "no valid profile"
     paths = [p for p in ("pvblk-vhost", "host-libaio", "host-io_uring") if p in ps] + \
         sorted(p for p in ps if p not in ("pvblk-vhost", "host-libaio", "host-io_uring"))
     dat = os.path.join(out_dir, "plot-profile.dat")
     with open(dat, "w") as f:
         f.write("# path " + " ".join(f'"{g}"' for g in PROF_GROUPS) + "\n")
         for p in paths:
-            f.write(f'"{p}" ' + " ".join(f"{ps[p]['groups'][g]['insn_per_io'] / 1000:.3f}"
-                                         for g in PROF_GROUPS) + "\n")
+            f.write(f'"{p}" ' + " ".join(
+                f"{max(ps[p]['groups'][g]['insn_per_io'], 0) / 1000:.3f}"
+                for g in PROF_GROUPS) + "\n")
     png = os.path.join(out_dir, "profile.png")
     gp = os.path.join(out_dir, "plot-profile.gp")
     with open(gp, "w") as f:
-        f.write(f"""set terminal pngcairo noenhanced size 1100,600 font ",11"
+        f.write(f"""set terminal pngcairo noenhanced size 1200,600 font ",11"
 set output "{png}"
-set title "Where the instructions go: null_blk randread 4k QD128, icount (1 vCPU), perf cpu-clock samples"
+set title "Where the instructions go: null_blk randread 4k QD128, icount (1 vCPU), perf cpu-clock, (2N - N) / N"
 set style data histogram
 set style histogram rowstacked
 set style fill solid 0.8 border -1
@@ -693,7 +744,7 @@ def main():
         lines.append("Xen side: not run: " + (a.xen_note or "no figures in the Xen console log"))
         lines.append("")
     scale = scale_summary(recs, a.n)
-    prof = profile_summary(read_profile(os.path.join(out, "kvm-icount.log")))
+    prof = profile_summary(read_profile(os.path.join(out, "kvm-icount.log")), a.n)
     lines += scale_lines(scale)
     lines += profile_lines(prof)
     gl = goals(summ, costs)
@@ -798,9 +849,11 @@ def main():
                     not_ok(what, "no icount figures")
         if b["name"].startswith("kvm icount"):
             for p in env.get("PVBLK_BENCH_PROFILE", []):
-                if p in prof:
-                    ok(f"profile {p}: {prof[p]['samples']} samples, "
-                       f"{prof[p]['insn_per_io']:.0f} instructions per I/O in all")
+                if p in prof and prof[p]["invalid"]:
+                    not_ok(f"profile {p}", "INVALID: " + prof[p]["invalid"])
+                elif p in prof:
+                    ok(f"profile {p}: {prof[p]['samples_2n']} samples in the 2N run, "
+                       f"{prof[p]['insn_per_io']:.0f} instructions per I/O (2N - N)")
                 else:
                     not_ok(f"profile {p}", "no PVBLK-PROF lines in kvm-icount.log")
     if prof:
