@@ -22,6 +22,9 @@
 #      (ios(2N) - ios(N)), the counts checked against fio's JSON.
 #   3. Xen side: tests/xen/bench-xen.sh in one Xen rig boot (rig/xen-run.sh),
 #      when the Xen rig and pvblk's Xen backend are there.
+#   Full mode also boots the rig VM with 4 vCPUs for the many guests and
+#   queues runs (PVBLK_BENCH_SCALE, wall clock), and the icount boot runs
+#   them too, then the perf profiles (PVBLK_BENCH_PROFILE).
 # Writes DIR/bench.json (every raw figure, versions, command lines),
 # DIR/bench.png, DIR/table.txt and the serial logs; prints the table.
 # Ends with "N passed, N failed" (one ok per path with a figure, the JSON,
@@ -67,7 +70,7 @@ while [ $# -gt 0 ]; do
 	--no-icount) icount=0 ;;
 	--no-kvm) kvm=0 ;;
 	--no-wall) wall=0 ;;
-	-h|--help) sed -n '3,44p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,47p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
