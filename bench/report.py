@@ -415,8 +415,8 @@ SCALE_MODES = ("scale-wall", "scale-icount")
 # instructions (under -icount sleep=off a halted vCPU's clock jumps to the
 # next timer), kept out of the instruction totals.
 PROF_GROUPS = ["fio + driver (user)", "fio's kernel side (syscalls, io_uring, aio)",
-               "vhost (worker, kick, call)", "pvblk core", "block layer", "device (null_blk)",
-               "other"]
+               "vhost (worker, kick, call)", "pvblk core", "page pinning (gup)", "block layer",
+               "device (null_blk)", "other"]
 PROF_IDLE = "idle (no instructions)"
 BLOCK_SYM = re.compile(r"^_*(blk|bio|blkdev|bdev|bd_|submit_bio|sbitmap|bvec|elv|rq_|req_|"
                        r"disk_|part_|wbt_|ioc_|iocg_|dd_|kyber_|bfq_|should_fail_bio)")
@@ -424,6 +424,11 @@ FIO_KERNEL_SYM = re.compile(r"io_uring|^_*io_|aio|eventfd|sys_|syscall|^_*x64_|^
                             r"^do_syscall|^fdget|^fput|^_*fget")
 IDLE_SYM = re.compile(r"safe_halt|default_idle|cpu_idle|do_idle|mwait|acpi_idle|"
                       r"intel_idle|cpuidle")
+# Pinning the data pages for the device (O_DIRECT on the host paths, the
+# core's pin_user_pages_fast() in the vhost worker for pvblk): the same
+# work on every path, in whichever thread does it.
+GUP_SYM = re.compile(r"^_*(gup_|pin_user_pages|get_user_pages|try_grab_|follow_page|"
+                     r"unpin_user_page|bio_iov_iter_get_pages|iov_iter_extract_pages)")
 VHOST_MODS = ("[vhost]", "[vhost_iotlb]")
 
 
@@ -466,6 +471,8 @@ def prof_group(comm, dso, sym, worker):
         return PROF_IDLE
     if not kernel:
         return "fio + driver (user)" if comm.startswith("fio") else "other"
+    if GUP_SYM.search(name):
+        return "page pinning (gup)"
     if BLOCK_SYM.search(name):
         return "block layer"
     if worker:
