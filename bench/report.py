@@ -409,6 +409,286 @@ set multiplot layout {rows},1
     return png, None
 
 
+# ---- Issue 13, KVM side: many guests and queues, per-function profile ----
+# (kept apart from the Xen side's sections, so the two merge)
+
+SCALE_MODES = ("scale-wall", "scale-icount")
+# Profile groups, in table order; "idle" is guest time without
+# instructions (under -icount sleep=off a halted vCPU's clock jumps to the
+# next timer), kept out of the instruction totals.
+PROF_GROUPS = ["fio + driver (user)", "fio's kernel side (syscalls, io_uring, aio)",
+               "vhost (worker, kick, call)", "pvblk core", "page pinning (gup)", "block layer",
+               "device (null_blk)", "other"]
+PROF_IDLE = "idle (no instructions)"
+BLOCK_SYM = re.compile(r"^_*(blk|bio|blkdev|bdev|bd_|submit_bio|sbitmap|bvec|elv|rq_|req_|"
+                       r"disk_|part_|wbt_|ioc_|iocg_|dd_|kyber_|bfq_|should_fail_bio)")
+FIO_KERNEL_SYM = re.compile(r"io_uring|^_*io_|aio|eventfd|sys_|syscall|^_*x64_|^entry_|"
+                            r"^do_syscall|^fdget|^fput|^_*fget")
+IDLE_SYM = re.compile(r"safe_halt|default_idle|cpu_idle|do_idle|mwait|acpi_idle|"
+                      r"intel_idle|cpuidle")
+# Pinning the data pages for the device (O_DIRECT on the host paths, the
+# core's pin_user_pages_fast() in the vhost worker for pvblk): the same
+# work on every path, in whichever thread does it.
+GUP_SYM = re.compile(r"^_*(gup_|pin_user_pages|get_user_pages|try_grab_|follow_page|"
+                     r"unpin_user_page|bio_iov_iter_get_pages|iov_iter_extract_pages)")
+VHOST_MODS = ("[vhost]", "[vhost_iotlb]")
+
+
+def read_profile(path):
+    """PVBLK-PROF lines of the icount log: {(path, ios asked): {"run": {...},
+    "rows": [(samples, "tid:comm", dso, sym)]}}."""
+    prof = {}
+    if not os.path.exists(path):
+        return prof
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.search(r"PVBLK-PROF-RUN (\{.*\})\s*$", line)
+            if m:
+                try:
+                    r = json.loads(m.group(1))
+                    prof.setdefault((r["path"], r["asked_ios"]), {"rows": []})["run"] = r
+                except (json.JSONDecodeError, KeyError):
+                    pass
+                continue
+            m = re.search(r"PVBLK-PROF (\S+) (\d+) (\d+)\|([^|]*)\|([^|]*)\|(.*?)\s*$", line)
+            if m:
+                prof.setdefault((m.group(1), int(m.group(2))), {"rows": []})["rows"].append(
+                    (int(m.group(3)), m.group(4).strip(), m.group(5).strip(),
+                     m.group(6).strip()))
+    return prof
+
+
+def prof_group(comm, dso, sym, worker):
+    """The group of one sample (perf's comm, dso and '[k] name' symbol;
+    worker: the thread is a vhost worker)."""
+    name = sym.split("] ", 1)[-1]
+    kernel = sym.startswith("[k]")
+    if dso == "[pvblk]":
+        return PROF_GROUPS[2] if name.startswith("vhost_blk_") else "pvblk core"
+    if dso in VHOST_MODS:
+        return PROF_GROUPS[2]
+    if dso == "[null_blk]":
+        return "device (null_blk)"
+    if comm.startswith("swapper") or (kernel and IDLE_SYM.search(name)):
+        return PROF_IDLE
+    if not kernel:
+        return "fio + driver (user)" if comm.startswith("fio") else "other"
+    if GUP_SYM.search(name):
+        return "page pinning (gup)"
+    if BLOCK_SYM.search(name):
+        return "block layer"
+    if worker:
+        return PROF_GROUPS[2]
+    if comm.startswith("fio") and FIO_KERNEL_SYM.search(name):
+        return PROF_GROUPS[1]
+    return "other"
+
+
+def prof_classify(rows):
+    """{(group, "comm dso sym"): samples} of one perf run.  A vhost worker
+    (a vhost_task: perf names it after its owner, fio) is a thread with
+    samples in vhost.ko or the vhost_task functions."""
+    workers = {tid for _, tid, dso, sym in rows
+               if dso in VHOST_MODS or re.search(r"\] vhost_(task|worker)", sym)}
+    out = {}
+    for smp, tid, dso, sym in rows:
+        comm = tid.split(":", 1)[-1]
+        k = (prof_group(comm, dso, sym, tid in workers),
+             f"{'vhost-worker' if tid in workers else comm} {dso} {sym}")
+        out[k] = out.get(k, 0) + smp
+    return out
+
+
+def profile_summary(prof, n):
+    """Per path: instructions per I/O of each group and symbol from the
+    runs of N and 2N I/Os, (samples(2N) - samples(N)) x period / N (the
+    start-up cancels; idle samples are not instructions).  Also the whole
+    2N run per group, start-up included."""
+    out = {}
+    for path in sorted({k[0] for k in prof}):
+        a, b = prof.get((path, n)), prof.get((path, 2 * n))
+        if not a or not b or not a.get("run") or not b.get("run") or not a["rows"] \
+                or not b["rows"]:
+            continue
+        if a["run"]["ios"] != n or b["run"]["ios"] != 2 * n:
+            out[path] = {"invalid": f"fio did {a['run']['ios']} / {b['run']['ios']} I/Os "
+                                    f"where {n} / {2 * n} were asked"}
+            continue
+        period = b["run"]["period_ns"]
+        ca, cb = prof_classify(a["rows"]), prof_classify(b["rows"])
+        groups = {g: {"insn_per_io": 0.0, "samples_n": 0, "samples_2n": 0, "top": []}
+                  for g in PROF_GROUPS + [PROF_IDLE]}
+        for k in set(ca) | set(cb):
+            g = groups[k[0]]
+            d = cb.get(k, 0) - ca.get(k, 0)
+            g["samples_n"] += ca.get(k, 0)
+            g["samples_2n"] += cb.get(k, 0)
+            g["insn_per_io"] += d * period / n
+            g["top"].append((d * period / n, k[1]))
+        total = sum(v["insn_per_io"] for g_, v in groups.items() if g_ != PROF_IDLE)
+        for g in groups.values():
+            g["share_pct"] = 100.0 * g["insn_per_io"] / total if total else 0.0
+            g["top"] = [{"insn_per_io": round(x, 1), "what": w}
+                        for x, w in sorted(g["top"], reverse=True)[:8]]
+        samples = sum(v for k, v in cb.items() if k[0] != PROF_IDLE)
+        out[path] = {"invalid": None, "runs": [a["run"], b["run"]], "period_ns": period,
+                     "insn_per_io": total, "resolution_insn": period / n,
+                     "samples_2n": samples,
+                     "whole_2n_run_insn_per_io": samples * period / (2 * n),
+                     "groups": groups}
+    return out
+
+
+def scale_summary(recs, n):
+    """{(guests, queues): {"iops": stats, "cost": ..., ...}} from the
+    scale-wall (aggregate IOPS) and scale-icount (N/2N) records."""
+    out = {}
+    for r in recs:
+        if r.get("mode") == "scale-wall":
+            out.setdefault((r["guests"], r["queues"]), {}).setdefault("wall", []).append(r)
+    for k, v in out.items():
+        v["iops"] = stats([r["iops"] for r in v["wall"]])
+        v["iops_per_guest_min"] = min(min(r["iops_per_guest"]) for r in v["wall"])
+        v["iops_per_guest_max"] = max(max(r["iops_per_guest"]) for r in v["wall"])
+        del v["wall"]
+    runs = {}
+    for r in recs:
+        if r.get("mode") == "scale-icount":
+            runs.setdefault((r["guests"], r["queues"], r["rep"]), []).append(r)
+    per, bad = {}, {}
+    for (g, q, rep), rs in runs.items():
+        short, long_, why = icount_pair(rs, n)
+        if why:
+            bad.setdefault((g, q), []).append(f"rep {rep}: {why}")
+            continue
+        dios = long_["ios"] - short["ios"]
+        per.setdefault((g, q), []).append(
+            {"rep": rep,
+             "cost_insn": 1000.0 * (long_["guest_us"] - short["guest_us"]) / dios,
+             "cost_fio_runtime_insn":
+                 1e6 * (long_["fio_runtime_ms"] - short["fio_runtime_ms"]) / dios,
+             "resolution_insn": 1e3 / dios, "dios": dios,
+             "ios": [short["ios"], long_["ios"]],
+             "ios_per_guest": [short.get("ios_per_guest"), long_.get("ios_per_guest")]})
+    for k in set(per) | set(bad):
+        v = out.setdefault(k, {})
+        if k in bad:
+            v["cost"] = None
+            v["invalid"] = bad[k]
+            continue
+        v["cost"] = stats([x["cost_insn"] for x in per[k]])
+        v["cost_fio_runtime"] = stats([x["cost_fio_runtime_insn"] for x in per[k]])
+        v["resolution_insn"] = max(x["resolution_insn"] for x in per[k])
+        v["cost_reps"] = per[k]
+        v["invalid"] = None
+    return out
+
+
+def scale_lines(scale):
+    if not scale:
+        return []
+    lines = ["Many guests and queues (pvblk-vhost, null_blk randread 4k QD128 per queue; "
+             "G fio processes = libpvv guests, each its own /dev/vhost-blk, Q queues each)",
+             "  IOPS: one boot with 4 vCPUs, aggregate over the G guests, median ±spread "
+             "over reps; cost: icount boot (1 vCPU), guest time around the G processes, "
+             "(T(2N)-T(N))/N, start-up included"]
+    hdr = ["guests x queues", "aggregate IOPS", "per guest min..max", "vs 1x1",
+           "cost/IO insn (icount)", "vs 1x1"]
+    rows = []
+    base = scale.get((1, 1), {})
+    for (g, q) in sorted(scale, key=lambda k: (k[1], k[0])):
+        v = scale[(g, q)]
+        c = v.get("cost")
+        cost = ("INVALID" if v.get("invalid") else "-") if not c else \
+            f"{c['median']:.0f} ±{c['spread_pct']:.1f}% (res {v['resolution_insn']:.2f})"
+        pg = (f"{v['iops_per_guest_min'] / 1000:.1f}k..{v['iops_per_guest_max'] / 1000:.1f}k"
+              if "iops" in v else "-")
+        rows.append([f"{g} x {q}", fmt_iops(v.get("iops")), pg,
+                     fmt_ratio(ratio(v.get("iops"), base.get("iops"))), cost,
+                     fmt_ratio(ratio(c, base.get("cost")))])
+    w = [max(len(x) for x in col) for col in zip(hdr, *rows)]
+    lines.append("  " + "  ".join(h.ljust(n) for h, n in zip(hdr, w)))
+    lines.append("  " + "  ".join("-" * n for n in w))
+    lines += ["  " + "  ".join(x.ljust(n) for x, n in zip(r, w)) for r in rows]
+    costs = [v["cost"]["median"] for v in scale.values() if v.get("cost")]
+    if len(costs) > 1:
+        lines.append(f"  cost per I/O max/min over the {len(costs)} configurations: "
+                     f"{max(costs) / min(costs):.3f}x (flat = within 1.10x)")
+    lines.append("")
+    return lines
+
+
+def profile_lines(ps):
+    ok_ps = {p: v for p, v in ps.items() if not v.get("invalid")}
+    lines = []
+    for p, v in sorted(ps.items()):
+        if v.get("invalid"):
+            lines.append(f"Profile of {p}: INVALID ({v['invalid']})")
+    if not ok_ps:
+        return lines + ([""] if lines else [])
+    paths = [p for p in ("pvblk-vhost", "host-libaio", "host-io_uring") if p in ok_ps] + \
+        sorted(p for p in ok_ps if p not in ("pvblk-vhost", "host-libaio", "host-io_uring"))
+    lines.append("Where the instructions go (icount boot, null_blk randread 4k QD128; perf "
+                 "record -e cpu-clock -a, one sample per PERIOD guest ns = instructions; "
+                 "insn/IO = (samples(2N) - samples(N)) x period / N, start-up cancelled)")
+    hdr = ["group"] + paths
+    rows = []
+    for g in PROF_GROUPS + [PROF_IDLE]:
+        rows.append([g] + [f"{ok_ps[p]['groups'][g]['insn_per_io']:.0f} "
+                           f"({ok_ps[p]['groups'][g]['share_pct']:.1f}%)" for p in paths])
+    rows.append(["total (idle excluded)"] + [
+        f"{ok_ps[p]['insn_per_io']:.0f} ({ok_ps[p]['samples_2n']} samples in 2N, "
+        f"1 sample = {ok_ps[p]['resolution_insn']:.1f})" for p in paths])
+    w = [max(len(x) for x in col) for col in zip(hdr, *rows)]
+    lines.append("  " + "  ".join(h.ljust(n) for h, n in zip(hdr, w)))
+    lines.append("  " + "  ".join("-" * n for n in w))
+    lines += ["  " + "  ".join(x.ljust(n) for x, n in zip(r, w)) for r in rows]
+    for p in paths:
+        top = sorted(((t["insn_per_io"], t["what"]) for g_, gv in ok_ps[p]["groups"].items()
+                      if g_ != PROF_IDLE for t in gv["top"]), reverse=True)[:12]
+        lines.append(f"  {p} top symbols (insn/IO): " + "; ".join(
+            f"{w_} {x:.0f}" for x, w_ in top))
+    lines.append("")
+    return lines
+
+
+def plot_profile(out_dir, ps):
+    """profile.png: one stacked bar per path, k instructions per I/O per group."""
+    ps = {p: v for p, v in ps.items() if not v.get("invalid")}
+    if not ps:
+        return None, "no valid profile"
+    paths = [p for p in ("pvblk-vhost", "host-libaio", "host-io_uring") if p in ps] + \
+        sorted(p for p in ps if p not in ("pvblk-vhost", "host-libaio", "host-io_uring"))
+    dat = os.path.join(out_dir, "plot-profile.dat")
+    with open(dat, "w") as f:
+        f.write("# path " + " ".join(f'"{g}"' for g in PROF_GROUPS) + "\n")
+        for p in paths:
+            f.write(f'"{p}" ' + " ".join(
+                f"{max(ps[p]['groups'][g]['insn_per_io'], 0) / 1000:.3f}"
+                for g in PROF_GROUPS) + "\n")
+    png = os.path.join(out_dir, "profile.png")
+    gp = os.path.join(out_dir, "plot-profile.gp")
+    with open(gp, "w") as f:
+        f.write(f"""set terminal pngcairo noenhanced size 1200,600 font ",11"
+set output "{png}"
+set title "Where the instructions go: null_blk randread 4k QD128, icount (1 vCPU), perf cpu-clock, (2N - N) / N"
+set style data histogram
+set style histogram rowstacked
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set grid ytics
+set key outside right top vertical
+set ylabel "k guest instructions / I/O"
+set yrange [0:*]
+""")
+        cols = [f'"{dat}" using {2 + i}:xtic(1) title "{g}"' for i, g in enumerate(PROF_GROUPS)]
+        f.write("plot " + ", \\\n     ".join(cols) + "\n")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return png, None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -425,6 +705,7 @@ def main():
     out = a.out
 
     recs = (read_records(os.path.join(out, "kvm-wall.log"), "kvm-wall")
+            + read_records(os.path.join(out, "kvm-scale.log"), "kvm-scale")
             + read_records(os.path.join(out, "kvm-icount.log"), "kvm-icount")
             + read_xen_results(os.path.join(out, "xen-results")))
     boots = []
@@ -474,6 +755,10 @@ def main():
     # Xen: cost per I/O and many guests (bench/xen_many.py).
     many_lines, many_doc = xen_many.report(out, ok, not_ok)
     lines += many_lines
+    scale = scale_summary(recs, a.n)
+    prof = profile_summary(read_profile(os.path.join(out, "kvm-icount.log")), a.n)
+    lines += scale_lines(scale)
+    lines += profile_lines(prof)
     gl = goals(summ, costs)
     lines.append("Goals (reported, never asserted):")
     for g in gl:
@@ -553,6 +838,42 @@ def main():
                                f"spread {c['cost']['spread_pct']:.1f}%)")
                         else:
                             not_ok(what, "no icount figures")
+    for b in boots:
+        env = boot_env(b)
+        if b["name"].startswith("kvm scale") or b["name"].startswith("kvm icount"):
+            mode = "scale-wall" if b["name"].startswith("kvm scale") else "scale-icount"
+            for w in env.get("PVBLK_BENCH_SCALE", []):
+                g, _, q = w.partition("x")
+                v = scale.get((int(g), int(q)), {})
+                what = f"scale {g} guests x {q} queues: " + \
+                    ("aggregate IOPS" if mode == "scale-wall" else "cost per I/O")
+                if mode == "scale-wall":
+                    if v.get("iops"):
+                        ok(f"{what} {v['iops']['median']:.0f} (±{v['iops']['spread_pct']:.0f}%)")
+                    else:
+                        not_ok(what, "no figure in kvm-scale.log")
+                elif v.get("invalid"):
+                    not_ok(what, "INVALID: " + "; ".join(v["invalid"]))
+                elif v.get("cost"):
+                    ok(f"{what} {v['cost']['median']:.0f} instructions "
+                       f"(resolution {v['resolution_insn']:.2f})")
+                else:
+                    not_ok(what, "no icount figures")
+        if b["name"].startswith("kvm icount"):
+            for p in env.get("PVBLK_BENCH_PROFILE", []):
+                if p in prof and prof[p]["invalid"]:
+                    not_ok(f"profile {p}", "INVALID: " + prof[p]["invalid"])
+                elif p in prof:
+                    ok(f"profile {p}: {prof[p]['samples_2n']} samples in the 2N run, "
+                       f"{prof[p]['insn_per_io']:.0f} instructions per I/O (2N - N)")
+                else:
+                    not_ok(f"profile {p}", "no PVBLK-PROF lines in kvm-icount.log")
+    if prof:
+        ppng, perr = plot_profile(out, prof)
+        if ppng and os.path.getsize(ppng) > 1000:
+            ok(f"profile.png written: {ppng}")
+        else:
+            not_ok("profile.png written", perr or "empty file")
     if xen_ran:
         for p in a.xen_paths.split():
             n = sum(1 for r in recs if r["path"] == p and r["iops"] > 0)
@@ -625,6 +946,8 @@ def main():
                     for k, v in sorted(summ.items())],
         "cost_per_io": [{"path": k[0], "dev": k[1], "job": k[2], **v}
                         for k, v in sorted(costs.items())],
+        "scale": [{"guests": k[0], "queues": k[1], **v} for k, v in sorted(scale.items())],
+        "profile": prof,
         "goals": gl,
         "xen_many": many_doc,
         "table": text,

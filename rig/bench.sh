@@ -31,6 +31,9 @@
 #      shift=0,sleep=off (whole-machine instructions per I/O); see
 #      bench/xen_many.py.  Env: PVBLK_BENCH_MANY_{PATHS,GUESTS,RT,ICOUNT_RT,
 #      BOOTS}.
+#   5. KVM side, full mode: the rig VM with 4 vCPUs for the many guests and
+#      queues runs (PVBLK_BENCH_SCALE, wall clock), and the icount boot runs
+#      them too, then the perf profiles (PVBLK_BENCH_PROFILE).
 # Writes DIR/bench.json (every raw figure, versions, command lines),
 # DIR/bench.png, DIR/table.txt and the serial logs; prints the table.
 # Ends with "N passed, N failed" (one ok per path with a figure, the JSON,
@@ -40,8 +43,14 @@
 #      PVBLK_BENCH_{DEVS,QUEUES,JOBS,PATHS} ('+'-separated lists, see
 #      bench/kvm.test) choose what the wall-clock boot runs, and
 #      PVBLK_BENCH_ICOUNT_{DEVS,JOBS,PATHS,REPS} what the icount boot runs;
-#      PVBLK_BENCH_POLL_JOBS (default lat1) the jobs of pvblk-vhost-poll,
-#      PVBLK_BENCH_POLL_US (default 50) its busy-poll timeout.
+#      PVBLK_BENCH_POLL_JOBS (smoke lat1, full lat1+randread: QD1 and QD128)
+#      the jobs of pvblk-vhost-poll,
+#      PVBLK_BENCH_POLL_US (default 50) its busy-poll timeout;
+#      PVBLK_BENCH_SCALE (GxQ words, e.g. 1x1+4x2; empty: not run) the many
+#      guests and queues runs: a third boot with 4 vCPUs (wall clock) and
+#      the same in the icount boot, PVBLK_BENCH_SCALE_SMP its vCPUs;
+#      PVBLK_BENCH_PROFILE (paths; empty: none) the per-function profiles
+#      in the icount boot (perf, DIR/profile.png), see bench/kvm.test.
 # Does not take /tmp/pvblk-heavy.lock (make check calls it); rig/xen-run.sh
 # takes it for the Xen boot unless PVBLK_HEAVY_LOCK_HELD=1 (set that when
 # wrapping this script in flock /tmp/pvblk-heavy.lock).
@@ -73,7 +82,7 @@ while [ $# -gt 0 ]; do
 	--no-wall) wall=0 ;;
 	--no-xen-many) xen_many=0 ;;
 	--xen-many-only) xen_many=1; xen=0; kvm=0 ;;
-	-h|--help) sed -n '3,45p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,56p' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -86,6 +95,7 @@ if [ $smoke = 1 ]; then
 	n=${PVBLK_BENCH_N:-10000}
 	icount_reps=2
 	icount_jobs=randread
+	poll_jobs=lat1
 	devs=nullb
 	queues=1
 	jobs=randread+lat1+fsync1
@@ -99,6 +109,7 @@ else
 	n=${PVBLK_BENCH_N:-50000}
 	icount_reps=3
 	icount_jobs=randread+fsync1+lat1
+	poll_jobs=lat1+randread
 	devs=nullb+brd+nullbwc
 	queues=1+2
 	jobs=randread+randwrite+lat1+fsync1
@@ -117,12 +128,24 @@ devs=${PVBLK_BENCH_DEVS:-$devs}
 queues=${PVBLK_BENCH_QUEUES:-$queues}
 jobs=${PVBLK_BENCH_JOBS:-$jobs}
 paths=${PVBLK_BENCH_PATHS:-host-io_uring+host-libaio+pvblk-vhost+pvblk-vhost-poll+qsd-vhost-user}
-poll_jobs=${PVBLK_BENCH_POLL_JOBS:-lat1}
+poll_jobs=${PVBLK_BENCH_POLL_JOBS:-$poll_jobs}
 poll_us=${PVBLK_BENCH_POLL_US:-50}
 icount_reps=${PVBLK_BENCH_ICOUNT_REPS:-$icount_reps}
 icount_devs=${PVBLK_BENCH_ICOUNT_DEVS:-nullb}
 icount_jobs=${PVBLK_BENCH_ICOUNT_JOBS:-$icount_jobs}
 icount_paths=${PVBLK_BENCH_ICOUNT_PATHS:-$paths}
+# Issue 13, KVM side: many guests and queues, and where the instructions
+# go.  Not in the smoke (make check): the full bench only, unless the env
+# asks for them.
+if [ $smoke = 1 ]; then
+	scale_def="" profile_def=""
+else
+	scale_def=1x1+2x1+4x1+1x2+2x2+4x2+1x4+2x4+4x4
+	profile_def=pvblk-vhost+host-libaio+host-io_uring
+fi
+scale=${PVBLK_BENCH_SCALE-$scale_def}
+scale_smp=${PVBLK_BENCH_SCALE_SMP:-4}
+profile=${PVBLK_BENCH_PROFILE-$profile_def}
 mode_name=$([ $smoke = 1 ] && echo smoke || echo full)
 out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)-$mode_name}
 mkdir -p "$out"
@@ -179,6 +202,15 @@ if [ $kvm = 1 ] && [ $wall = 1 ]; then
 	vm_boot "kvm wall-clock" kvm-wall.log --smp 2
 fi
 
+# Many guests and queues, wall clock (issue 13): its own boot with
+# $scale_smp vCPUs, G fio processes (each its own /dev/vhost-blk) of Q
+# queues each, aggregate IOPS over $reps repetitions.
+if [ $kvm = 1 ] && [ $wall = 1 ] && [ -n "$scale" ]; then
+	guest_env="PVBLK_BENCH_MODE=scale PVBLK_BENCH_REPS=$reps PVBLK_BENCH_RT=$rt"
+	guest_env+=" PVBLK_BENCH_RAMP=$ramp PVBLK_BENCH_SCALE=$scale"
+	vm_boot "kvm scale" kvm-scale.log --smp "$scale_smp"
+fi
+
 if [ $kvm = 0 ]; then
 	step "kvm: skipped (--no-kvm)"
 elif [ $icount = 1 ]; then
@@ -186,6 +218,8 @@ elif [ $icount = 1 ]; then
 	guest_env+=" PVBLK_BENCH_N=$n PVBLK_BENCH_DEVS=$icount_devs PVBLK_BENCH_PATHS=$icount_paths"
 	guest_env+=" PVBLK_BENCH_ICOUNT_JOBS=$icount_jobs"
 	guest_env+=" PVBLK_BENCH_POLL_JOBS=$poll_jobs PVBLK_BENCH_POLL_US=$poll_us"
+	[ -n "$scale" ] && guest_env+=" PVBLK_BENCH_SCALE=$scale"
+	[ -n "$profile" ] && guest_env+=" PVBLK_BENCH_PROFILE=$profile"
 	PVBLK_ACCEL="tcg,thread=single" PVBLK_QEMU_ARGS="-icount shift=0,sleep=off" \
 		vm_boot "kvm icount" kvm-icount.log --smp 1
 else
