@@ -11,26 +11,14 @@
  *   Prints the command's output buffer and status string; exits 0 when
  *   every command returned 0, else 1 (2: could not connect).
  *
- * librados' C API is stable; its few prototypes are declared here so the
- * tool builds with librados2 alone (fio's dependency), without
- * librados-dev.
+ * rados.h declares the librados functions it calls (no librados-dev).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-typedef void *rados_t;
-
-int rados_create(rados_t *cluster, const char *const id);
-int rados_conf_read_file(rados_t cluster, const char *path);
-int rados_conf_set(rados_t cluster, const char *option, const char *value);
-int rados_connect(rados_t cluster);
-void rados_shutdown(rados_t cluster);
-int rados_mon_command(rados_t cluster, const char **cmd, size_t cmdlen,
-		      const char *inbuf, size_t inbuflen, char **outbuf,
-		      size_t *outbuflen, char **outs, size_t *outslen);
-void rados_buffer_free(char *buf);
+#include "rados.h"
 
 static void usage(void)
 {
@@ -41,7 +29,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *conf = NULL, *tmo = "30";
-	rados_t cl;
+	void *cl;
 	int opt, i, ret, failed = 0;
 
 	while ((opt = getopt(argc, argv, "c:t:")) != -1) {
