@@ -103,13 +103,16 @@ run_again() {
 }
 
 # vm_tests stock|debug: rig/vm-run.sh on the tests/vm/*.test whose
-# "# vm-kernel:" header asks for that kernel (stock: also "any" and none).
+# "# vm-kernel:" header asks for that kernel (stock: also "any" and none),
+# except those marked "# make-check: no" (run by hand).
 vm_tests() {
 	local want_k=$1 t k tests=() out rc
 
 	for t in tests/vm/*.test; do
 		[ -f "$t" ] || continue
 		k=$(sed -n 's/^# vm-kernel: *//p' "$t" | head -n 1)
+		# "# make-check: no": run by hand only (its cost is over budget).
+		grep -q '^# make-check: no' "$t" && continue
 		case "$want_k:${k:-any}" in
 		stock:stock | stock:any | debug:debug) tests+=("$t") ;;
 		esac
