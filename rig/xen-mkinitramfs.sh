@@ -30,9 +30,9 @@ DOM0_MODULES="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc
 # The debug dom0's only (Debian's kernel has no dm-dust): the fault windows
 # of scenario "fault".
 DEBUG_DOM0_MODULES="dm-dust"
-# Network-backed disks over loopback (scenario "nbd"), stock dom0 only (the
-# debug dom0 does not run that scenario and its config lacks them): NBD,
-# NVMe/TCP host and target, and the netem qdisc that delays / drops on lo.
+# Network-backed disks over loopback (scenario "nbd"), on both dom0s
+# (rig/debug-dom0.config has them since 2026-12-07): NBD, NVMe/TCP host
+# and target, and the netem qdisc that delays / drops on lo.
 NET_MODULES="nbd nvme-tcp nvmet-tcp sch_netem"
 
 # Decompressed modules (and their dependencies) in the real tree layout:
@@ -69,13 +69,13 @@ if [ "${1:-}" = --dom0-modules ]; then
 	[ -d "$mr/lib/modules/$kv" ] || { say "no $mr/lib/modules/$kv"; exit 1; }
 	# Each one a module or built in: one missing is this build's fault,
 	# not something for dom0's /init to find out.
-	for m in $DOM0_MODULES $DEBUG_DOM0_MODULES; do
+	for m in $DOM0_MODULES $DEBUG_DOM0_MODULES $NET_MODULES; do
 		modprobe -d "$mr" -S "$kv" --show-depends "$m" > /dev/null ||
 			{ say "$kv in $mr has no module $m"; exit 1; }
 	done
 	# shellcheck disable=SC2086 # a list of module names
 	key=$( { cat "$0"; echo "$kv"
-		 modprobe -d "$mr" -S "$kv" --show-depends $DOM0_MODULES $DEBUG_DOM0_MODULES |
+		 modprobe -d "$mr" -S "$kv" --show-depends $DOM0_MODULES $DEBUG_DOM0_MODULES $NET_MODULES |
 			awk '$1 == "insmod" { print $2 }' | sort -u | xargs -r sha256sum; } |
 	       sha256sum | cut -c1-16)
 	out=$PVBLK_CACHE/xen/dom0-modules-$kv-$key.cpio
@@ -90,7 +90,7 @@ if [ "${1:-}" = --dom0-modules ]; then
 	mkdir -p "$work/usr/lib" "$PVBLK_CACHE/xen"
 	ln -s usr/lib "$work/lib"
 	# shellcheck disable=SC2086 # a list of module names
-	copy_modules "$work" "$kv" "$mr" $DOM0_MODULES $DEBUG_DOM0_MODULES
+	copy_modules "$work" "$kv" "$mr" $DOM0_MODULES $DEBUG_DOM0_MODULES $NET_MODULES
 	# Only the modules' tree: the /lib symlink is dom0.cpio.zst's.
 	rm "$work/lib"
 	(cd "$work" && find usr -print0 | LC_ALL=C sort -z |

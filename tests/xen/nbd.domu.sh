@@ -10,6 +10,7 @@
 #   DOMU_EXPECT      "persistent" / "nopersistent", and "indirect": what
 #                    blkfront must report
 #   DOMU_FIO_SIZE    per job (default 8M)
+#   DOMU_FIO_SIZE_<disk>  per job on that disk (e.g. DOMU_FIO_SIZE_xvdc)
 : "${DOMU_DISKS:=xvdb}"
 : "${DOMU_FIO_SIZE:=8M}"
 
@@ -30,11 +31,13 @@ for e in ${DOMU_EXPECT:-}; do
 done
 
 for d in $DOMU_DISKS; do
+	sz=$DOMU_FIO_SIZE
+	eval "sz=\${DOMU_FIO_SIZE_$d:-$sz}"
 	t0=$(date +%s)
-	check "$d: fio randwrite 4k-128k + verify crc32c, 2 jobs x $DOMU_FIO_SIZE" \
+	check "$d: fio randwrite 4k-128k + verify crc32c, 2 jobs x $sz" \
 		fio --name="verify-$d" --filename="/dev/$d" --rw=randwrite \
 		--bsrange=4k-128k --ioengine=libaio --iodepth=8 --direct=1 \
-		--numjobs=2 --size="$DOMU_FIO_SIZE" --offset_increment="$DOMU_FIO_SIZE" \
+		--numjobs=2 --size="$sz" --offset_increment="$sz" \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 --group_reporting
 	info "$d: fio took $(( $(date +%s) - t0 )) s"
 done

@@ -20,15 +20,26 @@
 # guest gone without a "(null)" domain (every grant released), xenstore
 # clean, rmmod pvblk; dom0's log without kernel report (rig/xen-run.sh).
 # PVBLK_XEN_ENV="NETEM_DELAY=50ms NETEM_LOSS=10%" changes the netem.
+# tg writes TG_NVME_SIZE per fio job (default 2M) on its NVMe/TCP vbd,
+# 8M elsewhere: every unmap that waits there stalls its ring for as long
+# as the network holds the page (see qN_unmap_wait_us in the log), which
+# made that one fio job 313 of the scenario's 406 s with 8M (2026-12-07).
 set -uo pipefail
 : "${NETEM_DELAY:=20ms}"
 : "${NETEM_LOSS:=5%}"
+: "${TG_NVME_SIZE:=2M}"
 NQN=nqn.2014-08.org.pvblk:nbd-scenario
 NVT=/sys/kernel/config/nvmet
 
 # waits_of GUEST XVD: the sum of the vbd's qN_unmap_waits.
 waits_of() {
 	awk '$1 ~ /^q[0-9]+_unmap_waits$/ { s += $2 } END { print s + 0 }' \
+		"/sys/kernel/debug/pvblk/xen-$(domid_of "$1")-$(vbd_devid "$2")/stats"
+}
+
+# wait_ms_of GUEST XVD: the milliseconds those unmaps waited, in all.
+wait_ms_of() {
+	awk '$1 ~ /^q[0-9]+_unmap_wait_us$/ { s += $2 } END { printf "%d\n", s / 1000 }' \
 		"/sys/kernel/debug/pvblk/xen-$(domid_of "$1")-$(vbd_devid "$2")/stats"
 }
 
@@ -120,12 +131,15 @@ check "tc qdisc add dev lo root netem delay $NETEM_DELAY loss $NETEM_LOSS" \
 tc -s qdisc show dev lo | sed 's/^/# /'
 info "dom0 TCP before the guests: $(tcp_counters)"
 
-# run_guest NAME PERSISTENT(Y/N) EXPECT: one guest on both disks; prints
-# the unmap waits of each vbd and leaves them in WAITS_xvdb / WAITS_xvdc.
+# run_guest NAME PERSISTENT(Y/N) EXPECT [XVDC_SIZE]: one guest on both
+# disks (fio's size per job on xvdc: XVDC_SIZE, default the guest's 8M);
+# prints the unmap waits of each vbd and leaves them in WAITS_xvdb /
+# WAITS_xvdc.
 run_guest() {
-	local g=$1 x st w
+	local g=$1 x st w ms
 	echo "$2" > /sys/module/pvblk/parameters/xen_persistent
-	DOMU_DISKS="xvdb xvdc" DOMU_EXPECT="$3 indirect" domu_start "$g" nbd.domu.sh \
+	DOMU_DISKS="xvdb xvdc" DOMU_EXPECT="$3 indirect" DOMU_FIO_SIZE_xvdc="${4:-}" \
+		domu_start "$g" nbd.domu.sh \
 		'phy:/dev/nbd0,xvdb,w' "phy:$NVME_DEV,xvdc,w" || fail "xl create $g"
 	WAITS_xvdb=; WAITS_xvdc=
 	for x in xvdb xvdc; do
@@ -137,10 +151,11 @@ run_guest() {
 	domu_wait_phase "$g" io-done || return 1
 	for x in xvdb xvdc; do
 		st=/sys/kernel/debug/pvblk/xen-$(domid_of "$g")-$(vbd_devid "$x")/stats
-		grep -E '^(write_reqs|read_reqs|write_bytes|errors|q[0-9]+_unmap_waits|mcache[0-9]+_(hits|misses|transient))' \
+		grep -E '^(write_reqs|read_reqs|write_bytes|errors|q[0-9]+_unmap_wait(s|_us)|mcache[0-9]+_(hits|misses|transient))' \
 			"$st" | sed "s/^/# $g $x stats: /"
 		w=$(waits_of "$g" "$x")
-		info "$g $x ($([ $x = xvdb ] && echo NBD || echo NVMe/TCP)): $w unmap(s) waited for a referenced page"
+		ms=$(wait_ms_of "$g" "$x")
+		info "$g $x ($([ $x = xvdb ] && echo NBD || echo NVMe/TCP)): $w unmap(s) waited for a referenced page, $ms ms in all (mean $((ms / (w > 0 ? w : 1))) ms)"
 		printf -v "WAITS_$x" %s "$w"
 	done
 	info "dom0 TCP after $g: $(tcp_counters)"
@@ -156,7 +171,7 @@ run_guest() {
 }
 
 run_guest pg Y persistent
-run_guest tg N nopersistent
+run_guest tg N nopersistent "$TG_NVME_SIZE"
 if [ "${WAITS_xvdc:-0}" -gt 0 ]; then
 	ok "tg (transient grants) NVMe/TCP vbd: unmaps waited for a page the network held ($WAITS_xvdc)"
 else

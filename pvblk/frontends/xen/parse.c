@@ -272,25 +272,30 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_write_rsp);
  * us holds it (page_count() 1), backing off as gnttab_unmap_refs_async()
  * does for xen-blkback.  Every unmap (transient, indirect, persistent)
  * goes through here.  A call that had to wait is counted in
- * ring->unmap_waits (nothing is counted when no page was held).
+ * ring->unmap_waits and its time in ring->unmap_wait_us (nothing is
+ * counted when no page was held).
  * Process context: sleeps.
  */
 void pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
 			 struct pvblk_mentry **ents, unsigned int n)
 {
 	unsigned int i, delay = 100;	/* microseconds */
-	bool waited = false;
+	ktime_t start = 0;
 
 	might_sleep();
 	for (i = 0; i < n; i++) {
 		while (ents[i]->page && page_count(ents[i]->page) > 1) {
-			waited = true;
+			if (!start)
+				start = ktime_get();
 			fsleep(delay);
 			delay = min(2 * delay, 100000U);
 		}
 	}
-	if (waited)
+	if (start) {
 		atomic_long_inc(&ring->unmap_waits);
+		atomic_long_add(ktime_us_delta(ktime_get(), start),
+				&ring->unmap_wait_us);
+	}
 	if (n)
 		ring->gops->unmap(ring, ents, n);
 }

@@ -568,8 +568,9 @@ void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 		struct pvblk_mcache *c = ring ? READ_ONCE(ring->mcache) : NULL;
 
 		if (ring)
-			seq_printf(m, "q%u_unmap_waits %lu\n", i,
-				   atomic_long_read(&ring->unmap_waits));
+			seq_printf(m, "q%u_unmap_waits %lu\nq%u_unmap_wait_us %lu\n",
+				   i, atomic_long_read(&ring->unmap_waits), i,
+				   atomic_long_read(&ring->unmap_wait_us));
 		if (!c)
 			continue;
 		pvblk_mcache_get_stats(c, &ms);

@@ -240,7 +240,8 @@ struct pvblk_xen_req {
  * nothing races with that).  @mcache is set at start and freed only by
  * pvblk_xen_ring_free(), after the device (debugfs reads it); release
  * only empties it.  @unmap_waits counts the pvblk_xen_gnt_unmap() calls
- * that had to wait for a page still referenced (debugfs qN_unmap_waits);
+ * that had to wait for a page still referenced (debugfs qN_unmap_waits),
+ * @unmap_wait_us the microseconds they waited in all (qN_unmap_wait_us);
  * atomic because the purge work unmaps too, touched only after a wait.
  */
 struct pvblk_xen_ring {
@@ -272,6 +273,7 @@ struct pvblk_xen_ring {
 	const struct pvblk_xen_gnt_ops *gops;
 	domid_t domid;
 	atomic_long_t unmap_waits;
+	atomic_long_t unmap_wait_us;
 };
 
 /* ---- parse.c: pure functions ---- */

@@ -715,6 +715,7 @@ static void xen_ring_unmap_waits_transient(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	pvblk_xen_release(&f->xr);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_wait_us), 0);
 
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	hold_page(&h, f->xr.preq.segs[1].page, 100);
@@ -723,6 +724,8 @@ static void xen_ring_unmap_waits_transient(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
+	/* held for 100 ms from just before the release: time counted */
+	KUNIT_EXPECT_GE(test, atomic_long_read(&f->ring.unmap_wait_us), 50000);
 }
 
 /* The same for a persistent grant purged from the cache. */
