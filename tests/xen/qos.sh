@@ -4,7 +4,7 @@
 # guest two disks, xvdb (null_blk) and xvdc (brd).  Once both are
 # connected and the guest measured each unlimited (6 s random 4 KiB reads,
 # QD 32), dom0 limits xvdb to N (a quarter of that, 20..300) with
-#   xenstore-write backend/vbd/<domid>/<devid>/pvblk-qos "riops=N,burst=200"
+#   xenstore-write backend/vbd/<domid>/<devid>/pvblk-qos "riops=N,burst=$BURST"
 # (watched: it applies to the connected vbd at once); the guest runs both
 # at once for 10 s and asserts xvdb within 10 % of N (tests/xen/qos.domu.sh;
 # xvdc's IOPS are reported, not asserted).  Then the limit is lowered to N/2 while the
@@ -13,6 +13,13 @@
 # shows the limits and the throttled requests.
 set -uo pipefail
 G=qs
+# The bucket holds 1 s of tokens: a release work that runs late (a debug
+# dom0 sharing 2 cores with other guests, make check's two lanes) loses
+# none of them.  The measured runs skip their first 2 s (fio --ramp_time),
+# so the full bucket at their start is not in the figure.  With 200 ms the
+# debug dom0 measured 30 for 36 and 14 for 18 in make check (2026-12-07,
+# unlimited 145 IOPS), and passed standalone.
+BURST=1000
 
 step "qos: pvblk only, disks null_blk (to be limited) + brd"
 blkback_blacklist
@@ -37,15 +44,15 @@ if vbd_wait_connected $G xvdb && vbd_wait_connected $G xvdc &&
 	[ $N -gt 300 ] && N=300
 	[ $N -lt 20 ] && N=20
 	info "xvdb unlimited: $base IOPS in the guest; limit N=$N"
-	check "xenstore-write $be/pvblk-qos riops=$N,burst=200" \
-		xenstore-write "$be/pvblk-qos" "riops=$N,burst=200"
+	check "xenstore-write $be/pvblk-qos riops=$N,burst=$BURST" \
+		xenstore-write "$be/pvblk-qos" "riops=$N,burst=$BURST"
 	n=0
 	while [ "$(stat qos_riops)" != $N ] && [ $n -lt 50 ]; do
 		sleep 0.2
 		n=$((n + 1))
 	done
 	expect_eq "xvdb: debugfs qos_riops follows the node" "$(stat qos_riops)" $N
-	expect_eq "xvdb: debugfs qos_burst_ms" "$(stat qos_burst_ms)" 200
+	expect_eq "xvdb: debugfs qos_burst_ms" "$(stat qos_burst_ms)" $BURST
 	dmesg | grep -E 'qos: riops' | tail -n 2 | sed 's/^/# dmesg: /'
 	domu_signal $G go $N
 	if domu_wait_phase $G measured; then
@@ -56,8 +63,8 @@ if vbd_wait_connected $G xvdb && vbd_wait_connected $G xvdc &&
 		else
 			fail "xvdb: debugfs counts throttled requests" "throttled '${thr}'"
 		fi
-		check "xenstore-write pvblk-qos riops=$((N / 2)),burst=200 (connected)" \
-			xenstore-write "$be/pvblk-qos" "riops=$((N / 2)),burst=200"
+		check "xenstore-write pvblk-qos riops=$((N / 2)),burst=$BURST (connected)" \
+			xenstore-write "$be/pvblk-qos" "riops=$((N / 2)),burst=$BURST"
 		sleep 1
 		expect_eq "xvdb: debugfs qos_riops after the change" "$(stat qos_riops)" $((N / 2))
 		domu_signal $G go2 $((N / 2))
