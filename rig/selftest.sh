@@ -4,7 +4,8 @@
 # Self-test of rig/vm-run.sh on the stock kernel: good.test and ignore.test
 # must pass; fail.test (a "not ok"), warn.test (kernel WARNING), crash.test
 # (panic) and hang.test (timeout) must be reported as failures.  Then
-# rig/check.sh on a table of stub steps (its lanes and its counts).
+# rig/check.sh on a table of stub steps (its lanes and its counts), and
+# rig/xen-run.sh's shared scenario queue.
 #
 # Usage: rig/selftest.sh [vm-run options]       (about 2 minutes)
 # Ends with "N passed, N failed" (one per expectation).
@@ -76,4 +77,23 @@ for serial in 0 1; do
 	fi
 done
 rm -rf "$tmp"
+# rig/xen-run.sh with PVBLK_XEN_QUEUE (make check's xen-debug and xen-pull
+# share one list): a scenario another run claimed is skipped without a
+# boot, one it claims itself runs (here: one that does not exist, fails).
+q=$(mktemp -d)
+mkdir "$q/reference"
+out=$(PVBLK_XEN_QUEUE=$q PVBLK_HEAVY_LOCK_HELD=1 \
+      bash "$RIG_DIR/xen-run.sh" reference no-such-scenario 2>&1)
+if grep -qx '0 passed, 1 failed' <<<"$out" && ! grep -q 'booting' <<<"$out"; then
+	ok "xen-run.sh: a claimed scenario is skipped without a boot"
+else
+	fail "xen-run.sh: claimed scenario not skipped"
+	tap_output "$(tail -n 20 <<<"$out")"
+fi
+if [ -d "$q/no-such-scenario" ] && grep -q 'no-such-scenario: FAIL' <<<"$out"; then
+	ok "xen-run.sh: an unclaimed scenario is claimed and run"
+else
+	fail "xen-run.sh: the unclaimed scenario was not claimed and run"
+fi
+rm -rf "$q"
 tap_totals

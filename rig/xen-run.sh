@@ -39,6 +39,10 @@
 #                      tools/build/pvblk-stamp and tools/build/pvblk-stat,
 #                      those that are built)
 #   PVBLK_HEAVY_LOCK_HELD=1  the caller already holds /tmp/pvblk-heavy.lock
+#   PVBLK_XEN_QUEUE    a directory shared by several xen-run.sh at once:
+#                      each runs only the scenarios it claims there first
+#                      (mkdir DIR/SCENARIO), so two of them work off one
+#                      list (rig/check.sh's xen-debug and xen-pull)
 #
 # Per run: <logdir>/console.log (raw serial), dom0.log, guest-NAME.log,
 # results/NAME/FILE (files a guest published), verdict.
@@ -274,8 +278,9 @@ run_one() {
 		-initrd "$dom0_kernel console=hvc0 earlyprintk=xen rdinit=/init init=/pvblk-no-init $dom0_append ${PVBLK_XEN_DOM0_APPEND:-} $env,$initrd")
 	# shellcheck disable=SC2206 # extra words, split at blanks
 	qemu+=(${PVBLK_XEN_QEMU_ARGS:-})
-	say "$name: booting Xen + dom0 ($KVER, timeout ${timeout_s}s) under QEMU TCG (waits for /tmp/pvblk-heavy.lock)"
-	local lockfd t0
+	local lockfd t0 waits=" (waits for /tmp/pvblk-heavy.lock)"
+	[ "${PVBLK_HEAVY_LOCK_HELD:-0}" != 1 ] || waits=
+	say "$name: booting Xen + dom0 ($KVER, timeout ${timeout_s}s) under QEMU TCG$waits"
 	set +e
 	if [ "${PVBLK_HEAVY_LOCK_HELD:-0}" != 1 ]; then
 		exec {lockfd}> /tmp/pvblk-heavy.lock
@@ -300,6 +305,10 @@ run_one() {
 passed=0
 failed=0
 for s in "$@"; do
+	if [ -n "${PVBLK_XEN_QUEUE:-}" ]; then
+		mkdir -p "$PVBLK_XEN_QUEUE"
+		mkdir "$PVBLK_XEN_QUEUE/$(basename "$s" .sh)" 2>/dev/null || continue
+	fi
 	run_oks=0
 	run_noks=0
 	if run_one "$s"; then

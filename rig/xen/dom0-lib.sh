@@ -45,6 +45,32 @@ blkback_blacklist() {
 module_loaded() { [ -d "/sys/module/$1" ]; }
 pvblk_present() { [ -f "/lib/modules/$KVER/extra/pvblk.ko" ]; }
 
+# backend_unload: rmmod every vbd backend module that is loaded.
+backend_unload() {
+	local m
+
+	for m in pvblk xen_blkback; do
+		module_loaded "$m" || continue
+		rmmod "$m" 2>/dev/null || { sleep 1; rmmod "$m"; } || fail "rmmod $m"
+	done
+}
+
+# backend_use PATH: only the backend of a benchmark path loaded, with
+# persistent grants off for a PATH ending in "nopgnt": pvblk-* (pvblk's
+# xen_persistent), pvblk-alt-* (/scenario/pvblk-alt.ko, another build of
+# pvblk) or blkback-* (xen-blkback's feature_persistent).
+backend_use() {
+	local pg=1
+
+	backend_unload
+	case $1 in *nopgnt) pg=0 ;; esac
+	case $1 in
+	pvblk-alt-*) modprobe vhost && insmod /scenario/pvblk-alt.ko xen_persistent=$pg ;;
+	pvblk-*) modprobe pvblk xen_persistent=$pg ;;
+	blkback-*) modprobe xen-blkback feature_persistent=$pg ;;
+	esac
+}
+
 # --- guests -------------------------------------------------------------------
 # domu_start NAME DOMU_SCRIPT DISK...: build NAME's initramfs (base + the
 # scenario's guest script + DOMU_* variables of the caller's environment),

@@ -38,25 +38,6 @@ step "bench-many: paths [$PATHS], guests [$GUESTS], windows ${RT}s and $((2 * RT
 check "modprobe null_blk (4 devices, not memory backed, depth 256)" \
 	modprobe null_blk nr_devices=4 gb=1 bs=4096 queue_mode=2 submit_queues=2 hw_queue_depth=256
 
-unload() {
-	local m
-	for m in pvblk xen_blkback; do
-		module_loaded "$m" || continue
-		rmmod "$m" 2>/dev/null || { sleep 1; rmmod "$m"; } || fail "rmmod $m"
-	done
-}
-# use PATH: only the backend module of PATH, persistent grants on or off.
-use() {
-	local pg=1
-	unload
-	case $1 in *nopgnt) pg=0 ;; esac
-	case $1 in
-	pvblk-alt-*) modprobe vhost && insmod /scenario/pvblk-alt.ko xen_persistent=$pg ;;
-	pvblk-*) modprobe pvblk xen_persistent=$pg ;;
-	blkback-*) modprobe xen-blkback feature_persistent=$pg ;;
-	esac
-}
-
 for i in $(seq 1 "$maxg"); do
 	DOMU_MEMORY=256 DOMU_VCPUS=1 domu_start "m$i" bench-many.domu.sh ||
 		{ fail "xl create m$i"; exit 1; }
@@ -68,7 +49,7 @@ for i in $(seq 1 "$maxg"); do
 done
 seq=0
 for path in $PATHS; do
-	use "$path" || { fail "load the backend of $path"; continue; }
+	backend_use "$path" || { fail "load the backend of $path"; continue; }
 	for g in $GUESTS; do
 		seq=$((seq + 1))
 		step "bench-many: run $seq: $path, $g guest(s)"
@@ -117,5 +98,5 @@ for i in $(seq 1 "$maxg"); do
 	xl destroy "m$i"
 	domu_wait "m$i"
 done
-unload
+backend_unload
 ok "bench-many: $seq runs"

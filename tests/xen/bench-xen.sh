@@ -31,33 +31,13 @@ check "modprobe null_blk (not memory backed, depth 256)" \
 check "brd 256 MiB" mk_brd 256
 check "fill brd" dd if=/dev/zero of=/dev/ram0 bs=1M count=256 oflag=direct
 
-unload() {
-	local m
-	for m in pvblk xen_blkback; do
-		module_loaded "$m" || continue
-		rmmod "$m" 2>/dev/null || { sleep 1; rmmod "$m"; } ||
-			fail "rmmod $m"
-	done
-}
-
-# use PATH: load the backend module of PATH with persistent grants on/off.
-use() {
-	local pg=1
-	unload
-	case $1 in *nopgnt) pg=0 ;; esac
-	case $1 in
-	pvblk-*) modprobe pvblk xen_persistent=$pg ;;
-	blkback-*) modprobe xen-blkback feature_persistent=$pg ;;
-	esac
-}
-
 n=0
 for rep in $(seq 1 "$REPS"); do
 	for path in $PATHS; do
 		n=$((n + 1))
 		g=b$n
 		step "bench-xen: rep $rep, $path (guest $g)"
-		use "$path" || { fail "load the backend of $path"; continue; }
+		backend_use "$path" || { fail "load the backend of $path"; continue; }
 		drvwant=pvblk
 		case $path in blkback-*) drvwant=vbd ;; esac
 		set -- 'phy:/dev/nullb0,xvdb,w'
@@ -83,5 +63,5 @@ for rep in $(seq 1 "$REPS"); do
 		guest_verdict "$g"
 	done
 done
-unload
+backend_unload
 ok "bench-xen: $n guest runs"
