@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 
+import gnuplot
 import xen_many
 
 KVM_PATHS = ["host-io_uring", "host-libaio", "pvblk-vhost", "pvblk-vhost-poll", "qsd-vhost-user"]
@@ -380,17 +381,8 @@ def plot(out_dir, summ, costs, panels_in):
     png = os.path.join(out_dir, "bench.png")
     gp = os.path.join(out_dir, "plot.gp")
     with open(gp, "w") as f:
-        f.write(f"""set terminal pngcairo noenhanced size 1400,{480 * rows + 40} font ",11"
-set output "{png}"
-set style data histogram
-set style histogram errorbars gap 1.5 lw 1
-set style fill solid 0.75 border -1
-set boxwidth 0.9
-set grid ytics
-set key outside right top vertical
-set yrange [0:*]
-set multiplot layout {rows},1
-""")
+        f.write(gnuplot.preamble(png, 1400, 480 * rows + 40, "errorbars gap 1.5 lw 1",
+                              rows=rows, boxwidth=0.9))
         for title, dat, paths in panels:
             f.write(f'set title "{title}"\nset ylabel "kIOPS"\nset xtics rotate by -20\nset key\n')
             plots = [f'"{dat}" using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}:xtic(1) '
@@ -402,11 +394,9 @@ set multiplot layout {rows},1
                     f'{FSYNC_JOB}: write + flush, QD16; bars = min..max"\n')
             f.write('set ylabel "k instructions / I/O"\nset xtics rotate by -20\nunset key\n')
             f.write(f'plot "{cdat}" using 2:3:4:xtic(1) lc rgb "#4060c0"\n')
-        f.write("unset multiplot\n")
-    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, r.stderr.strip()
-    return png, None
+        if rows > 1:
+            f.write("unset multiplot\n")
+    return gnuplot.render(gp, png)
 
 
 # ---- Issue 13, KVM side: many guests and queues, per-function profile ----
@@ -669,24 +659,13 @@ def plot_profile(out_dir, ps):
     png = os.path.join(out_dir, "profile.png")
     gp = os.path.join(out_dir, "plot-profile.gp")
     with open(gp, "w") as f:
-        f.write(f"""set terminal pngcairo noenhanced size 1200,600 font ",11"
-set output "{png}"
-set title "Where the instructions go: null_blk randread 4k QD128, icount (1 vCPU), perf cpu-clock, (2N - N) / N"
-set style data histogram
-set style histogram rowstacked
-set style fill solid 0.8 border -1
-set boxwidth 0.6
-set grid ytics
-set key outside right top vertical
-set ylabel "k guest instructions / I/O"
-set yrange [0:*]
-""")
+        f.write(gnuplot.preamble(png, 1200, 600, "rowstacked", fill=0.8, boxwidth=0.6))
+        f.write('set title "Where the instructions go: null_blk randread 4k QD128, icount '
+                '(1 vCPU), perf cpu-clock, (2N - N) / N"\n'
+                'set ylabel "k guest instructions / I/O"\n')
         cols = [f'"{dat}" using {2 + i}:xtic(1) title "{g}"' for i, g in enumerate(PROF_GROUPS)]
         f.write("plot " + ", \\\n     ".join(cols) + "\n")
-    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, r.stderr.strip()
-    return png, None
+    return gnuplot.render(gp, png)
 
 
 def main():

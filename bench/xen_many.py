@@ -25,7 +25,8 @@ import json
 import os
 import re
 import statistics
-import subprocess
+
+import gnuplot
 
 FNAME = re.compile(r"^(?P<path>[a-z0-9-]+)__g(?P<g>\d+)__(?P<seq>\d+)__w(?P<w>[12])\.json$")
 PATHS = ["pvblk-xen-pgnt", "blkback-pgnt", "pvblk-xen-nopgnt", "blkback-nopgnt"]
@@ -135,16 +136,8 @@ def plot(out, wall, costs, keys):
     png = os.path.join(out, "bench-xen-many.png")
     gp = os.path.join(out, "plot-xen-many.gp")
     with open(gp, "w") as f:
-        f.write(f"""set terminal pngcairo noenhanced size 1200,{450 * (int(has_c) + int(has_w)) + 40} font ",11"
-set output "{png}"
-set style data histogram
-set style histogram clustered gap 1.5
-set style fill solid 0.75 border -1
-set grid ytics
-set key outside right top vertical
-set yrange [0:*]
-set multiplot layout {int(has_c) + int(has_w)},1
-""")
+        rows = int(has_c) + int(has_w)
+        f.write(gnuplot.preamble(png, 1200, 450 * rows + 40, "clustered gap 1.5", rows=rows))
         if has_c:
             f.write('set title "Xen: whole-machine instructions per I/O (-icount shift=0,'
                     'sleep=off), 4k randread, G guests at once"\n'
@@ -156,11 +149,9 @@ set multiplot layout {int(has_c) + int(has_w)},1
                     'inside this boot only)"\nset ylabel "kIOPS"\n')
             f.write("plot " + ", ".join(f'"{dat}" using {3 + 2 * i}:xtic(1) title "{g} guest(s)"'
                                         for i, g in enumerate(gs)) + "\n")
-        f.write("unset multiplot\n")
-    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-    if r.returncode != 0 or not os.path.exists(png):
-        return None, r.stderr.strip()
-    return png, None
+        if rows > 1:
+            f.write("unset multiplot\n")
+    return gnuplot.render(gp, png)
 
 
 def report(out, ok, not_ok):
