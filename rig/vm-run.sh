@@ -195,13 +195,15 @@ for t in "${tests[@]}"; do
 	append+=" softlockup_panic=1 nmi_watchdog=0 pvblk.test=$name ${PVBLK_APPEND:-}"
 	step "$name: booting $kver ($kernel, ${mem} MB, $smp vCPUs, timeout ${tmo}s), log $log"
 	set +e
+	# sed -u writes the log line by line (tr buffered 4 KiB of a running
+	# VM's output).
 	# shellcheck disable=SC2086
 	timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 		-accel "${PVBLK_ACCEL:-tcg,thread=multi}" -cpu max -smp "$smp" -m "$mem" -M q35 \
 		-nodefaults -no-reboot -display none -serial stdio -nic none \
 		-monitor none -kernel "$kimg" -initrd "$run/initrd.cpio" \
 		-append "$append" ${PVBLK_QEMU_ARGS:-} < /dev/null 2>&1 |
-		tr -d '\r' | tee "$log" |
+		sed -u 's/\r//g' | tee "$log" |
 		if [ $verbose = 1 ]; then cat; else
 			awk '/^PVBLK-KTAP-BEGIN/ { k = 1 } /^PVBLK-KTAP-END/ { k = 0; next }
 				!k && /^[[:space:]]*(not )?ok([[:space:]]|$)|^PVBLK-VM|^# / {
