@@ -44,6 +44,7 @@ pkgs=(
 	zstd xz-utils rsync python3 ccache sparse coccinelle
 	qemu-system-x86 qemu-utils qemu-block-extra busybox-static fio libaio-dev
 	e2fsprogs util-linux jq gnuplot-nox dpkg-dev shellcheck dkms libvirt-clients
+	libvirt-daemon libvirt-daemon-driver-qemu
 	nbd-server nbd-client iproute2 lcov
 	"xen-hypervisor-$PVBLK_XEN_SERIES-amd64" "xen-utils-$PVBLK_XEN_SERIES"
 )
