@@ -19,6 +19,17 @@
 #   BENCH_MANY_RT      seconds of the first window (2; the second is twice)
 #   BENCH_MANY_RAMP    fio ramp_time of each window, seconds (1)
 #   BENCH_MANY_QD      iodepth (32)
+#   BENCH_MANY_PROF    perf's sampling period in ns ('': no profile): each
+#                      window also runs under `perf record -e cpu-clock -a`
+#                      in dom0 (from 3 s before the window to 3 s after it)
+#                      and in every measured guest (around its fio), with
+#                      the first line of /proc/stat before and after; perf
+#                      and its libraries come as /scenario/perf.tgz
+#                      (rig/bench.sh PVBLK_BENCH_MANY_PROF), dom0 prints its
+#                      reports as PVBLK-XPROF lines, the guests publish
+#                      theirs (PATH__gG__SEQ__wK.prof / .stat); see
+#                      bench/xen_many.py.  The two windows are 6 s further
+#                      apart then (dom0's perf stops and starts between them).
 #   ('+' separates words too: PVBLK_XEN_ENV is split at blanks.)
 # A path pvblk-alt-pgnt / pvblk-alt-nopgnt loads /scenario/pvblk-alt.ko
 # instead (a variant of pvblk.ko shipped with PVBLK_XEN_FILES=/path/
@@ -30,6 +41,7 @@ PATHS=${PATHS//+/ } GUESTS=${GUESTS//+/ }
 RT=${BENCH_MANY_RT:-2}
 RAMP=${BENCH_MANY_RAMP:-1}
 QD=${BENCH_MANY_QD:-32}
+PROF=${BENCH_MANY_PROF:-}
 maxg=0
 for g in $GUESTS; do [ "$g" -gt "$maxg" ] && maxg=$g; done
 [ "$maxg" -le 4 ] || { fail "bench-many: at most 4 guests, not $maxg"; exit 1; }
@@ -37,6 +49,53 @@ for g in $GUESTS; do [ "$g" -gt "$maxg" ] && maxg=$g; done
 step "bench-many: paths [$PATHS], guests [$GUESTS], windows ${RT}s and $((2 * RT))s, ramp ${RAMP}s, QD $QD"
 check "modprobe null_blk (4 devices, not memory backed, depth 256)" \
 	modprobe null_blk nr_devices=4 gb=1 bs=4096 queue_mode=2 submit_queues=2 hw_queue_depth=256
+
+# prof_window W T LEN: dom0's profile of window W (guest clock: it starts
+# at T and lasts LEN s plus fio's start and exit): perf record from T - 3
+# to T + LEN + 3, /proc/stat's cpu line before and after.  The guest clock
+# is now + the seconds dom0 counted since t0 (see below).
+prof_window() {
+	local d
+	d=$(($2 - 3 - now - ($(date +%s) - t0)))
+	[ $d -gt 0 ] && sleep $d
+	head -n 1 /proc/stat > "/tmp/prof-w$1.stat0"
+	perf record -q -e cpu-clock -c "$PROF" -a -B -N -o "/tmp/prof-w$1.data" \
+		-- sleep $(($3 + 6)) > "/tmp/prof-w$1.out" 2>&1 ||
+		{ echo "# dom0 perf record (window $1) failed:"; tail -n 5 "/tmp/prof-w$1.out" | sed 's/^/#   /'; }
+	head -n 1 /proc/stat > "/tmp/prof-w$1.stat1"
+}
+
+# prof_report PATH G SEQ W: dom0's report of window W as "PVBLK-XPROF dom0
+# PATH G SEQ W samples|tid:comm|dso|sym" lines (module symbols put back into
+# their module: perf 6.1 files them under [kernel.kallsyms], see
+# bench/kvm.test), and one PVBLK-XPROF-STAT line.
+prof_report() {
+	local f=/tmp/prof-w$4
+	if perf report -i "$f.data" --stdio -q -t '|' --sort pid,dso,sym \
+		-F sample,pid,dso,sym --percent-limit 0 > "$f.rep" 2> "$f.err"; then
+		awk '$4 ~ /^\[/ { print $3 "|" $4 }' /proc/kallsyms > /tmp/modsyms
+		sed -e 's/^ *//' -e 's/ *| */|/g' "$f.rep" | grep -E '^[0-9]+\|' |
+			awk -F'|' -v OFS='|' 'NR == FNR { mod[$1] = $2; next }
+				{ s = $4; sub(/^\[k\] /, "", s); if ($4 ~ /^\[k\]/ && (s in mod)) $3 = mod[s]; print }' \
+				/tmp/modsyms - | sed "s/^/PVBLK-XPROF dom0 $1 $2 $3 $4 /"
+		echo "PVBLK-XPROF-STAT dom0 $1 $2 $3 $4 $(cat "$f.stat0") | $(cat "$f.stat1")"
+		ok "bench-many: dom0 profile of run $3 window $4 ($(grep -c '|' "$f.rep") symbols)"
+	else
+		fail "bench-many: dom0 profile of run $3 window $4" "perf report failed"
+		tail -n 5 "$f.out" "$f.err" | sed 's/^/#   /'
+	fi
+	rm -f "$f".*
+}
+
+if [ -n "$PROF" ]; then
+	check "perf and its libraries for the profile (/scenario/perf.tgz)" \
+		tar -xzf /scenario/perf.tgz -C /
+	check "perf runs in dom0" perf --version
+	echo 0 > /proc/sys/kernel/kptr_restrict
+	echo -1 > /proc/sys/kernel/perf_event_paranoid
+	# The guests get perf too (in their initramfs), and the period.
+	export DOMU_FILES=perf.tgz DOMU_BENCH_MANY_PROF=$PROF
+fi
 
 for i in $(seq 1 "$maxg"); do
 	DOMU_MEMORY=256 DOMU_VCPUS=1 domu_start "m$i" bench-many.domu.sh ||
@@ -77,15 +136,25 @@ for path in $PATHS; do
 			t0=$(date +%s)
 			t1=$((now + 8))
 			t2=$((t1 + RAMP + RT + 3))
+			[ -n "$PROF" ] && t2=$((t2 + 6))
 			for i in $(seq 1 "$g"); do
 				domu_signal "m$i" "go-$seq" "$t1 $t2"
 			done
 			# No xenstore polling from dom0 while the windows run.
-			w=$((t2 - now + RAMP + 2 * RT + 1 - ($(date +%s) - t0)))
-			[ $w -gt 0 ] && sleep $w
+			if [ -n "$PROF" ]; then
+				prof_window 1 "$t1" $((RAMP + RT))
+				prof_window 2 "$t2" $((RAMP + 2 * RT))
+			else
+				w=$((t2 - now + RAMP + 2 * RT + 1 - ($(date +%s) - t0)))
+				[ $w -gt 0 ] && sleep $w
+			fi
 			for i in $(seq 1 "$g"); do
 				domu_wait_phase "m$i" "done-$seq" || bad=1
 			done
+			if [ -n "$PROF" ]; then
+				prof_report "$path" "$g" "$seq" 1
+				prof_report "$path" "$g" "$seq" 2
+			fi
 		fi
 		for i in $(seq 1 "$g"); do
 			xl block-detach "m$i" xvdb || fail "xl block-detach m$i xvdb"
