@@ -304,6 +304,7 @@ xen_many_boot() {
 		perf_bundle "$d/perf.tgz" || { step "xen many ($mode): no perf bundle"; return 1; }
 		files=("PVBLK_XEN_FILES=${PVBLK_XEN_FILES-} $d/perf.tgz")
 		env="$env BENCH_MANY_PROF=$prof"
+		echo "prof=$prof" >> "$d/plan"
 		t=$((t + runs * 200))
 	fi
 	[ "$mode" = icount ] && t=$((3 * t))

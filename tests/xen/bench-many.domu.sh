@@ -36,13 +36,21 @@ wait_until() {
 }
 
 # Profile mode (DOMU_BENCH_MANY_PROF, perf's period in ns; bench-many.sh):
-# perf from /perf.tgz, every window under `perf record -e cpu-clock -a`,
+# perf from /perf.tgz (the guest has 512 MiB then), every window under `perf record -e cpu-clock -a`,
 # /proc/stat's cpu line before and after it; after both windows the
 # reports (module symbols put back into their module, as in dom0) are
 # published as PATH__gG__SEQ__wK.prof and the stat lines as .stat.
 PROF=${DOMU_BENCH_MANY_PROF:-}
+# perf's libraries stay under /perf (a tmpfs of its own: the initramfs
+# root is full with fio's closure; unpacked over /, they filled it and
+# left the guest's libraries truncated).
+perf() {
+	LD_LIBRARY_PATH=/perf/usr/lib/x86_64-linux-gnu /perf/usr/bin/perf "$@"
+}
 if [ -n "$PROF" ]; then
-	check "perf and its libraries (perf.tgz)" tar -xzf /perf.tgz -C /
+	mkdir -p /perf
+	mount -t tmpfs -o size=96m tmpfs /perf
+	check "perf and its libraries (perf.tgz, in /perf)" tar -xzf /perf.tgz -C /perf
 	rm -f /perf.tgz
 	check "perf runs in the guest" perf --version
 	echo 0 > /proc/sys/kernel/kptr_restrict

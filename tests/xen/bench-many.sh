@@ -22,7 +22,8 @@
 #   BENCH_MANY_PROF    perf's sampling period in ns ('': no profile): each
 #                      window also runs under `perf record -e cpu-clock -a`
 #                      in dom0 (from 3 s before the window to 3 s after it)
-#                      and in every measured guest (around its fio), with
+#                      and in every measured guest (around its fio; the
+#                      guests get 512 MiB for perf's files), with
 #                      the first line of /proc/stat before and after; perf
 #                      and its libraries come as /scenario/perf.tgz
 #                      (rig/bench.sh PVBLK_BENCH_MANY_PROF), dom0 prints its
@@ -87,9 +88,14 @@ prof_report() {
 	rm -f "$f".*
 }
 
+# perf's libraries stay under /perf (not unpacked over the running /).
+perf() {
+	LD_LIBRARY_PATH=/perf/usr/lib/x86_64-linux-gnu /perf/usr/bin/perf "$@"
+}
 if [ -n "$PROF" ]; then
+	mkdir -p /perf
 	check "perf and its libraries for the profile (/scenario/perf.tgz)" \
-		tar -xzf /scenario/perf.tgz -C /
+		tar -xzf /scenario/perf.tgz -C /perf
 	check "perf runs in dom0" perf --version
 	echo 0 > /proc/sys/kernel/kptr_restrict
 	echo -1 > /proc/sys/kernel/perf_event_paranoid
@@ -97,8 +103,10 @@ if [ -n "$PROF" ]; then
 	export DOMU_FILES=perf.tgz DOMU_BENCH_MANY_PROF=$PROF
 fi
 
+mem=256
+[ -n "$PROF" ] && mem=512
 for i in $(seq 1 "$maxg"); do
-	DOMU_MEMORY=256 DOMU_VCPUS=1 domu_start "m$i" bench-many.domu.sh ||
+	DOMU_MEMORY=$mem DOMU_VCPUS=1 domu_start "m$i" bench-many.domu.sh ||
 		{ fail "xl create m$i"; exit 1; }
 done
 
