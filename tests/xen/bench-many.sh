@@ -60,7 +60,7 @@ prof_window() {
 	d=$(($2 - 3 - now - ($(date +%s) - t0)))
 	[ $d -gt 0 ] && sleep $d
 	head -n 1 /proc/stat > "/tmp/prof-w$1.stat0"
-	perf record -q -e cpu-clock -c "$PROF" -a -B -N -o "/tmp/prof-w$1.data" \
+	perf record -q -e cpu-clock -c "$PROF" -a -g -B -N -o "/tmp/prof-w$1.data" \
 		-- sleep $(($3 + 6)) > "/tmp/prof-w$1.out" 2>&1 ||
 		{ echo "# dom0 perf record (window $1) failed:"; tail -n 5 "/tmp/prof-w$1.out" | sed 's/^/#   /'; }
 	head -n 1 /proc/stat > "/tmp/prof-w$1.stat1"
@@ -69,10 +69,12 @@ prof_window() {
 # prof_report PATH G SEQ W: dom0's report of window W as "PVBLK-XPROF dom0
 # PATH G SEQ W samples|tid:comm|dso|sym" lines (module symbols put back into
 # their module: perf 6.1 files them under [kernel.kallsyms], see
-# bench/kvm.test), and one PVBLK-XPROF-STAT line.
+# bench/kvm.test), one PVBLK-XPROF-STAT line, and "PVBLK-XPROF-HC ...
+# samples|comm|caller<caller's caller" lines for the samples that landed
+# right after a hypercall (dom0 records call chains, -g).
 prof_report() {
 	local f=/tmp/prof-w$4
-	if perf report -i "$f.data" --stdio -q -t '|' --sort pid,dso,sym \
+	if perf report -i "$f.data" --stdio -q -t '|' --sort pid,dso,sym --no-children -g none \
 		-F sample,pid,dso,sym --percent-limit 0 > "$f.rep" 2> "$f.err"; then
 		awk '$4 ~ /^\[/ { print $3 "|" $4 }' /proc/kallsyms > /tmp/modsyms
 		sed -e 's/^ *//' -e 's/ *| */|/g' "$f.rep" | grep -E '^[0-9]+\|' |
@@ -80,6 +82,17 @@ prof_report() {
 				{ s = $4; sub(/^\[k\] /, "", s); if ($4 ~ /^\[k\]/ && (s in mod)) $3 = mod[s]; print }' \
 				/tmp/modsyms - | sed "s/^/PVBLK-XPROF dom0 $1 $2 $3 $4 /"
 		echo "PVBLK-XPROF-STAT dom0 $1 $2 $3 $4 $(cat "$f.stat0") | $(cat "$f.stat1")"
+		# Who made the hypercalls: the samples that landed right after
+		# one (xen_hypercall_pv), counted by thread and their two callers.
+		# perf script: a line "comm", then one "<tab>address symbol"
+		# line per frame, leaf first.
+		perf script -i "$f.data" -S xen_hypercall_pv -F comm,ip,sym 2> /dev/null |
+			awk '
+			function flush() { if (n) cnt[comm "|" c1 "<" c2]++; n = 0 }
+			/^\t/ { n++; if (n == 2) c1 = $2; if (n == 3) c2 = $2; next }
+			NF > 0 { flush(); comm = $1; sub(/\/.*/, "", comm); c1 = c2 = "-" }
+			END { flush(); for (k in cnt) print cnt[k] "|" k }' |
+			sed "s/^/PVBLK-XPROF-HC dom0 $1 $2 $3 $4 /"
 		ok "bench-many: dom0 profile of run $3 window $4 ($(grep -c '|' "$f.rep") symbols)"
 	else
 		fail "bench-many: dom0 profile of run $3 window $4" "perf report failed"
