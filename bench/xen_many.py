@@ -175,6 +175,7 @@ XPROF_DOMU = ["fio (user)", "fio's kernel side (syscalls, aio)", "blkfront",
 XPROF_PERF = "perf itself"
 XPROF_IDLE = "idle"
 XPROF_LINE = re.compile(r"PVBLK-XPROF dom0 (\S+) (\d+) (\d+) ([12]) (\d+)\|([^|]*)\|([^|]*)\|(.*?)\s*$")
+XPROF_HC = re.compile(r"PVBLK-XPROF-HC dom0 (\S+) (\d+) (\d+) ([12]) (\d+)\|([^|]*)\|(.*?)\s*$")
 XPROF_STAT = re.compile(r"PVBLK-XPROF-STAT dom0 (\S+) (\d+) (\d+) ([12]) (cpu .*?) \| (cpu .*?)\s*$")
 BLOCK_SYM = re.compile(r"^_*(blk|bio|blkdev|bdev|bd_|submit_bio|sbitmap|bvec|elv|rq_|req_|"
                        r"disk_|part_|wbt_|dd_|kyber_|bfq_|should_fail_bio)")
@@ -263,6 +264,12 @@ def read_xprof(d):
                     prof.setdefault(k, {"rows": [], "stat": None})["rows"].append(
                         (int(m[5]), m[6].strip(), m[7].strip(), m[8].strip()))
                     continue
+                m = XPROF_HC.search(line)
+                if m:
+                    k = ("dom0", m[1], int(m[2]), int(m[3]), int(m[4]))
+                    e = prof.setdefault(k, {"rows": [], "stat": None})
+                    e.setdefault("hc", []).append((int(m[5]), m[6], m[7]))
+                    continue
                 m = XPROF_STAT.search(line)
                 if m:
                     k = ("dom0", m[1], int(m[2]), int(m[3]), int(m[4]))
@@ -334,6 +341,13 @@ def xprof_summary(d, ic_runs, costs, period, top):
                 grp["ns_per_io"] = (grp["samples_w2"] - grp["samples_w1"]) * period / dios
                 grp["top"] = [{"ns_per_io": round(v * period / dios, 1), "what": k}
                               for k, v in sorted(grp["top"].items(), key=lambda x: -x[1])[:8]]
+            hcs = {}
+            for w, src in ((1, a[0]), (2, b[0])):
+                for smp, comm, callers in src.get("hc", []):
+                    key = f"{comm} {callers}"
+                    hcs[key] = hcs.get(key, 0) + (smp if w == 2 else -smp)
+            hcalls = [{"ns_per_io": round(v * period / dios, 1), "what": k_}
+                      for k_, v in sorted(hcs.items(), key=lambda x: -x[1])[:12]]
             busy = sum(v["ns_per_io"] for n, v in groups.items() if n != XPROF_IDLE)
             sa, sb = stat_delta(a[0]["stat"]), stat_delta(b[0]["stat"])
             st = None
@@ -341,36 +355,60 @@ def xprof_summary(d, ic_runs, costs, period, top):
                 # USER_HZ = 100: 1e7 ns a tick.
                 st = {k: (sb[k] - sa[k]) * 1e7 / dios for k in sa}
             sides[side] = {"invalid": None, "groups": groups, "busy_ns_per_io": busy,
+                           "hypercall_callers": hcalls,
                            "samples_w2": sum(v["samples_w2"] for v in groups.values()),
                            "proc_stat_ns_per_io": st}
         r = {"invalid": None, "cost_insn": c["insn_per_io"], "d_ios": dios, "sides": sides,
              "period_ns": period, "resolution_ns": period / dios}
-        good = [s_ for s_ in sides.values() if not s_["invalid"]]
-        if "dom0" in sides and not sides["dom0"]["invalid"] and len(good) == len(sides) >= 2:
-            b_all = sum(s_["busy_ns_per_io"] for s_ in good)
-            over = max(b_all - c["insn_per_io"], 0.0)
-            # Overlap model: beyond the machine's own cost, busy vCPU time
-            # is time two vCPUs ran at once, each at half the rate; with
-            # one 1-vCPU guest that is dom0 beside the guest: half of it
-            # is not instructions of either.
-            est = {}
-            for name, s_ in sides.items():
-                est[name] = max(s_["busy_ns_per_io"] - over / 2, 0.0) if g == 1 else None
-            r.update({"busy_all_ns_per_io": b_all, "overlap_ns_per_io": over,
-                      "rest_insn": max(c["insn_per_io"] - b_all, 0.0),
-                      "est_insn": est})
+        good = {k_: s_ for k_, s_ in sides.items() if not s_["invalid"]}
+        if "dom0" in good and len(good) == len(sides) >= 2:
+            xprof_estimate(r, good, c["insn_per_io"])
         out[(path, g)] = r
     return out
 
 
+def xprof_estimate(r, good, cost):
+    """Instructions per I/O per side and group (an estimate, see
+    bench/PERFORMANCE.md): a side ran for its /proc/stat busy time (steal
+    excluded); perf's busy time is more by the samples a vCPU took late,
+    when it got its pCPU back after waiting runnable (one sample for all
+    the periods it missed, at the point where it was descheduled: the
+    return of a hypercall), so that excess comes off the hypercall group
+    first.  While the sum of the sides' busy times stays below the
+    machine's cost the vCPUs ran one at a time and a ns of busy time is an
+    instruction; the rest of the cost is Xen's own (outside every domain's
+    running time: its idle-context interrupts, softirqs, scheduling).
+    Above it, all are scaled down to the cost."""
+    hc = "hypercalls (Xen, seen from the caller)"
+    run = {}
+    for k_, s_ in good.items():
+        st = s_["proc_stat_ns_per_io"]
+        run[k_] = st["busy"] if st else s_["busy_ns_per_io"]
+    tot = sum(run.values())
+    scale = min(1.0, cost / tot) if tot > 0 else 0.0
+    est = {}
+    for k_, s_ in good.items():
+        gr = {n: max(v["ns_per_io"], 0.0) for n, v in s_["groups"].items() if n != XPROF_IDLE}
+        excess = max(sum(gr.values()) - run[k_], 0.0)
+        take = min(excess, gr.get(hc, 0.0))
+        gr[hc] = gr.get(hc, 0.0) - take
+        left = sum(gr.values())
+        if excess > take and left > 0:
+            f_ = max(left - (excess - take), 0.0) / left
+            gr = {n: v * f_ for n, v in gr.items()}
+        est[k_] = {n: v * scale for n, v in gr.items()}
+    r["est"] = est
+    r["est_insn"] = {k_: sum(v.values()) for k_, v in est.items()}
+    r["run_ns_per_io"] = run
+    r["busy_all_ns_per_io"] = tot
+    r["rest_insn"] = max(cost - tot, 0.0)
+    r["scale"] = scale
+
+
+
 def xprof_scaled(r, side, grp):
-    """A group's estimated instructions per I/O: its vCPU ns scaled by its
-    side's estimate / busy time."""
-    s_ = r["sides"][side]
-    est = (r.get("est_insn") or {}).get(side)
-    if est is None or s_["busy_ns_per_io"] <= 0:
-        return None
-    return s_["groups"][grp]["ns_per_io"] * est / s_["busy_ns_per_io"]
+    """A group's estimated instructions per I/O (xprof_estimate), or None."""
+    return (r.get("est") or {}).get(side, {}).get(grp)
 
 
 def xprof_lines(xp):
@@ -384,8 +422,8 @@ def xprof_lines(xp):
     keys = sorted(ok_, key=lambda k: (PATHS.index(k[0]) if k[0] in PATHS else 9, k[1]))
     lines.append("Xen: where the time goes (icount boot; perf record -e cpu-clock -a in dom0 "
                  "and in the guest; vCPU ns per I/O = (samples(w2) - samples(w1)) x period / "
-                 "(ios(w2) - ios(w1)); in brackets: estimated instructions, see "
-                 "bench/PERFORMANCE.md)")
+                 "(ios(w2) - ios(w1)); in brackets: estimated instructions per I/O, see "
+                 "xprof_estimate(); busy rows: perf, [estimate], /proc/stat busy and steal)")
     hdr = ["side / group"] + [f"{p} g{g}" for p, g in keys]
     rows = []
     for side, names in (("dom0", XPROF_DOM0), ("domu", XPROF_DOMU)):
@@ -418,11 +456,10 @@ def xprof_lines(xp):
                          + (f" (/proc/stat busy {st['busy']:.0f}, steal {st['steal']:.0f})"
                             if st else ""))
         rows.append([f"{side}: busy, idle excluded"] + cells)
+    rows.append(["Xen outside the domains' running time [rest]"] +
+                [f"[{ok_[k]['rest_insn']:.0f}]" if "rest_insn" in ok_[k] else "-" for k in keys])
     rows.append(["whole machine, icount (insn/IO)"] +
                 [f"{ok_[k]['cost_insn']:.0f}" for k in keys])
-    rows.append(["busy vCPU time of all domains - machine"] +
-                [f"{ok_[k].get('busy_all_ns_per_io', 0) - ok_[k]['cost_insn']:+.0f}"
-                 for k in keys])
     w = [max(len(x) for x in col) for col in zip(hdr, *rows)]
     lines.append("  " + "  ".join(h.ljust(n) for h, n in zip(hdr, w)))
     lines.append("  " + "  ".join("-" * n for n in w))
@@ -435,6 +472,10 @@ def xprof_lines(xp):
                           if n != XPROF_IDLE for t in gv["top"]), reverse=True)[:10]
             lines.append(f"  {k[0]} {sk} top (vCPU ns/IO): " +
                          "; ".join(f"{w_} {x:.0f}" for x, w_ in top))
+            if s_.get("hypercall_callers"):
+                lines.append(f"  {k[0]} {sk} hypercalls by thread and caller<caller (vCPU "
+                             "ns/IO): " + "; ".join(f"{t['what']} {t['ns_per_io']:.0f}"
+                                                    for t in s_["hypercall_callers"][:8]))
     lines.append("")
     return lines
 
@@ -468,9 +509,15 @@ def plot_xprof(out, xp):
         f.write(gnuplot.preamble(png, 1300, 650, "rowstacked", fill=0.8, boxwidth=0.5))
         f.write('set title "Xen: whole-machine instructions per 4k read (icount), split by perf '
                 'in dom0 and the guest (estimate)"\nset ylabel "k instructions / I/O"\n')
-        titles = [f"{s_}: {n}" for s_, n in cols] + ["rest (no domain busy)"]
-        f.write("plot " + ", \\\n     ".join(f'"{dat}" using {2 + i}:xtic(1) title "{t}"'
-                                            for i, t in enumerate(titles)) + "\n")
+        titles = [f"{s_}: {n}" for s_, n in cols] + ["Xen outside the domains' running time"]
+        # dom0 in warm colours, the guest in cold ones, perf grey, Xen white.
+        colours = ["#d7191c", "#f46d43", "#fdae61", "#fee08b", "#ffff99", "#a6611a",
+                   "#dfc27d", "#8c510a", "#bbbbbb",
+                   "#2c7bb6", "#abd9e9", "#1a9641", "#a6d96a", "#d9f0d3", "#5e3c99",
+                   "#b2abd2", "#888888", "#ffffff"]
+        f.write("plot " + ", \\\n     ".join(
+            f'"{dat}" using {2 + i}:xtic(1) title "{t}" lc rgb "{colours[i % len(colours)]}"'
+            for i, t in enumerate(titles)) + "\n")
     return gnuplot.render(gp, png)
 
 
