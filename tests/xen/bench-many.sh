@@ -85,11 +85,18 @@ prof_report() {
 		# Who made the hypercalls: the samples that landed right after
 		# one (xen_hypercall_pv), counted by thread and their two callers.
 		# perf script: a line "comm", then one "<tab>address symbol"
-		# line per frame, leaf first.
+		# line per frame, leaf first.  The caller, and the first frame
+		# above it that is not Xen, lock or irq-flags code: a sample
+		# taken while event delivery was masked lands after the
+		# hypercall that re-enables it (check_events ->
+		# xen_force_evtchn_callback), and that frame is the code that ran
+		# masked.
 		perf script -i "$f.data" -S xen_hypercall_pv -F comm,ip,sym 2> /dev/null |
 			awk '
 			function flush() { if (n) cnt[comm "|" c1 "<" c2]++; n = 0 }
-			/^\t/ { n++; if (n == 2) c1 = $2; if (n == 3) c2 = $2; next }
+			/^\t/ { n++; if (n == 2) c1 = $2
+				if (n >= 3 && c2 == "-" && $2 !~ /^_*(raw_|_raw|xen_|check_events|spin_|local_irq|arch_local|native_|do_raw|pv_native|irq_exit|irqentry)/) c2 = $2
+				next }
 			NF > 0 { flush(); comm = $1; sub(/\/.*/, "", comm); c1 = c2 = "-" }
 			END { flush(); for (k in cnt) print cnt[k] "|" k }' |
 			sed "s/^/PVBLK-XPROF-HC dom0 $1 $2 $3 $4 /"
