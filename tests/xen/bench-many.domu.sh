@@ -39,7 +39,8 @@ wait_until() {
 # perf from /perf.tgz (the guest has 512 MiB then), every window under `perf record -e cpu-clock -a`,
 # /proc/stat's cpu line before and after it; after both windows the
 # reports (module symbols put back into their module, as in dom0) are
-# published as PATH__gG__SEQ__wK.prof and the stat lines as .stat.
+# published as PATH__gG__SEQ__wK.prof and the stat lines as .stat
+# ("stat": no perf, the stat lines only).
 PROF=${DOMU_BENCH_MANY_PROF:-}
 # perf's libraries stay under /perf (a tmpfs of its own: the initramfs
 # root is full with fio's closure; unpacked over /, they filled it and
@@ -47,7 +48,7 @@ PROF=${DOMU_BENCH_MANY_PROF:-}
 perf() {
 	LD_LIBRARY_PATH=/perf/usr/lib/x86_64-linux-gnu /perf/usr/bin/perf "$@"
 }
-if [ -n "$PROF" ]; then
+if [ -n "$PROF" ] && [ "$PROF" != stat ]; then
 	mkdir -p /perf
 	mount -t tmpfs -o size=96m tmpfs /perf
 	check "perf and its libraries (perf.tgz, in /perf)" tar -xzf /perf.tgz -C /perf
@@ -58,7 +59,9 @@ if [ -n "$PROF" ]; then
 fi
 # prof_report W NAME: publish window W's perf report as NAME.
 prof_report() {
-	if perf report -i "/tmp/prof$1.data" --stdio -q -t '|' --sort pid,dso,sym \
+	if [ "$PROF" = stat ]; then
+		:
+	elif perf report -i "/tmp/prof$1.data" --stdio -q -t '|' --sort pid,dso,sym \
 		-F sample,pid,dso,sym --percent-limit 0 > /tmp/prof.rep 2> /tmp/prof.err; then
 		awk '$4 ~ /^\[/ { print $3 "|" $4 }' /proc/kallsyms > /tmp/modsyms
 		sed -e 's/^ *//' -e 's/ *| */|/g' /tmp/prof.rep | grep -E '^[0-9]+\|' |
@@ -101,7 +104,7 @@ while :; do
 	for t in "$1" "$2"; do
 		wait_until "$t"
 		perf=
-		[ -n "$PROF" ] && perf="perf record -q -e cpu-clock -c $PROF -a -B -N -o /tmp/prof$w.data --"
+		[ -n "$PROF" ] && [ "$PROF" != stat ] && perf="perf record -q -e cpu-clock -c $PROF -a -B -N -o /tmp/prof$w.data --"
 		head -n 1 /proc/stat > "/tmp/stat$w.0"
 		# shellcheck disable=SC2086 # perf's words, or none
 		if $perf fio --name=bench --filename=/dev/xvdb --ioengine=libaio --direct=1 \

@@ -31,6 +31,8 @@
 #                      theirs (PATH__gG__SEQ__wK.prof / .stat); see
 #                      bench/xen_many.py.  The two windows are 6 s further
 #                      apart then (dom0's perf stops and starts between them).
+#                      "stat": no perf, only the /proc/stat lines (256 MiB
+#                      guests, as without a profile).
 #   ('+' separates words too: PVBLK_XEN_ENV is split at blanks.)
 # A path pvblk-alt-pgnt / pvblk-alt-nopgnt loads /scenario/pvblk-alt.ko
 # instead (a variant of pvblk.ko shipped with PVBLK_XEN_FILES=/path/
@@ -60,6 +62,11 @@ prof_window() {
 	d=$(($2 - 3 - now - ($(date +%s) - t0)))
 	[ $d -gt 0 ] && sleep $d
 	head -n 1 /proc/stat > "/tmp/prof-w$1.stat0"
+	if [ "$PROF" = stat ]; then
+		sleep $(($3 + 6))
+		head -n 1 /proc/stat > "/tmp/prof-w$1.stat1"
+		return 0
+	fi
 	perf record -q -e cpu-clock -c "$PROF" -a -g -B -N -o "/tmp/prof-w$1.data" \
 		-- sleep $(($3 + 6)) > "/tmp/prof-w$1.out" 2>&1 ||
 		{ echo "# dom0 perf record (window $1) failed:"; tail -n 5 "/tmp/prof-w$1.out" | sed 's/^/#   /'; }
@@ -74,6 +81,12 @@ prof_window() {
 # right after a hypercall (dom0 records call chains, -g).
 prof_report() {
 	local f=/tmp/prof-w$4
+	if [ "$PROF" = stat ]; then
+		echo "PVBLK-XPROF-STAT dom0 $1 $2 $3 $4 $(cat "$f.stat0") | $(cat "$f.stat1")"
+		ok "bench-many: dom0 /proc/stat of run $3 window $4"
+		rm -f "$f".*
+		return 0
+	fi
 	if perf report -i "$f.data" --stdio -q -t '|' --sort pid,dso,sym --no-children -g none \
 		-F sample,pid,dso,sym --percent-limit 0 > "$f.rep" 2> "$f.err"; then
 		awk '$4 ~ /^\[/ { print $3 "|" $4 }' /proc/kallsyms > /tmp/modsyms
@@ -112,7 +125,7 @@ prof_report() {
 perf() {
 	LD_LIBRARY_PATH=/perf/usr/lib/x86_64-linux-gnu /perf/usr/bin/perf "$@"
 }
-if [ -n "$PROF" ]; then
+if [ -n "$PROF" ] && [ "$PROF" != stat ]; then
 	mkdir -p /perf
 	check "perf and its libraries for the profile (/scenario/perf.tgz)" \
 		tar -xzf /scenario/perf.tgz -C /perf
@@ -120,11 +133,12 @@ if [ -n "$PROF" ]; then
 	echo 0 > /proc/sys/kernel/kptr_restrict
 	echo -1 > /proc/sys/kernel/perf_event_paranoid
 	# The guests get perf too (in their initramfs), and the period.
-	export DOMU_FILES=perf.tgz DOMU_BENCH_MANY_PROF=$PROF
+	export DOMU_FILES=perf.tgz
 fi
+[ -n "$PROF" ] && export DOMU_BENCH_MANY_PROF=$PROF
 
 mem=256
-[ -n "$PROF" ] && mem=512
+[ -n "$PROF" ] && [ "$PROF" != stat ] && mem=512
 for i in $(seq 1 "$maxg"); do
 	DOMU_MEMORY=$mem DOMU_VCPUS=1 domu_start "m$i" bench-many.domu.sh ||
 		{ fail "xl create m$i"; exit 1; }
