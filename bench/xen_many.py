@@ -368,42 +368,25 @@ def xprof_summary(d, ic_runs, costs, period, top):
 
 
 def xprof_estimate(r, good, cost):
-    """Instructions per I/O per side and group (an estimate, see
-    bench/PERFORMANCE.md): a side ran for its /proc/stat busy time (steal
-    excluded); perf's busy time is more by the samples a vCPU took late,
-    when it got its pCPU back after waiting runnable (one sample for all
-    the periods it missed, at the point where it was descheduled: the
-    return of a hypercall), so that excess comes off the hypercall group
-    first.  While the sum of the sides' busy times stays below the
-    machine's cost the vCPUs ran one at a time and a ns of busy time is an
-    instruction; the rest of the cost is Xen's own (outside every domain's
-    running time: its idle-context interrupts, softirqs, scheduling).
-    Above it, all are scaled down to the cost."""
-    hc = "hypercalls (Xen, seen from the caller)"
-    run = {}
-    for k_, s_ in good.items():
-        st = s_["proc_stat_ns_per_io"]
-        run[k_] = st["busy"] if st else s_["busy_ns_per_io"]
-    tot = sum(run.values())
+    """perf's split scaled to the machine's cost (bench/PERFORMANCE.md):
+    each group's vCPU ns per I/O, idle excluded, all scaled down by the
+    same factor when the sides' busy time adds up to more than the
+    machine's instructions per I/O (vCPUs that ran at once, samples a
+    vCPU took late after waiting runnable or after interrupts-off code);
+    what stays below it is Xen outside every domain's sampled time.  The
+    /proc/stat figures are shown, not used: they are tick samples, and a
+    dom0 that runs in bursts shorter than a tick between idle periods
+    (NOHZ) is mostly not sampled (blkback's dom0: 325 ns per I/O busy)."""
+    busy = {k_: s_["busy_ns_per_io"] for k_, s_ in good.items()}
+    tot = sum(busy.values())
     scale = min(1.0, cost / tot) if tot > 0 else 0.0
-    est = {}
-    for k_, s_ in good.items():
-        gr = {n: max(v["ns_per_io"], 0.0) for n, v in s_["groups"].items() if n != XPROF_IDLE}
-        excess = max(sum(gr.values()) - run[k_], 0.0)
-        take = min(excess, gr.get(hc, 0.0))
-        gr[hc] = gr.get(hc, 0.0) - take
-        left = sum(gr.values())
-        if excess > take and left > 0:
-            f_ = max(left - (excess - take), 0.0) / left
-            gr = {n: v * f_ for n, v in gr.items()}
-        est[k_] = {n: v * scale for n, v in gr.items()}
+    est = {k_: {n: max(v["ns_per_io"], 0.0) * scale for n, v in s_["groups"].items()
+                if n != XPROF_IDLE} for k_, s_ in good.items()}
     r["est"] = est
     r["est_insn"] = {k_: sum(v.values()) for k_, v in est.items()}
-    r["run_ns_per_io"] = run
     r["busy_all_ns_per_io"] = tot
     r["rest_insn"] = max(cost - tot, 0.0)
     r["scale"] = scale
-
 
 
 def xprof_scaled(r, side, grp):
@@ -422,8 +405,8 @@ def xprof_lines(xp):
     keys = sorted(ok_, key=lambda k: (PATHS.index(k[0]) if k[0] in PATHS else 9, k[1]))
     lines.append("Xen: where the time goes (icount boot; perf record -e cpu-clock -a in dom0 "
                  "and in the guest; vCPU ns per I/O = (samples(w2) - samples(w1)) x period / "
-                 "(ios(w2) - ios(w1)); in brackets: estimated instructions per I/O, see "
-                 "xprof_estimate(); busy rows: perf, [estimate], /proc/stat busy and steal)")
+                 "(ios(w2) - ios(w1)); in brackets: scaled to the machine's cost, see "
+                 "xprof_estimate(); busy rows: perf, [scaled], /proc/stat busy and steal)")
     hdr = ["side / group"] + [f"{p} g{g}" for p, g in keys]
     rows = []
     for side, names in (("dom0", XPROF_DOM0), ("domu", XPROF_DOMU)):
@@ -456,7 +439,7 @@ def xprof_lines(xp):
                          + (f" (/proc/stat busy {st['busy']:.0f}, steal {st['steal']:.0f})"
                             if st else ""))
         rows.append([f"{side}: busy, idle excluded"] + cells)
-    rows.append(["Xen outside the domains' running time [rest]"] +
+    rows.append(["Xen outside the domains' sampled time [rest]"] +
                 [f"[{ok_[k]['rest_insn']:.0f}]" if "rest_insn" in ok_[k] else "-" for k in keys])
     rows.append(["whole machine, icount (insn/IO)"] +
                 [f"{ok_[k]['cost_insn']:.0f}" for k in keys])
@@ -507,9 +490,9 @@ def plot_xprof(out, xp):
     gp = os.path.join(out, "plot-profile-xen.gp")
     with open(gp, "w") as f:
         f.write(gnuplot.preamble(png, 1300, 650, "rowstacked", fill=0.8, boxwidth=0.5))
-        f.write('set title "Xen: whole-machine instructions per 4k read (icount), split by perf '
-                'in dom0 and the guest (estimate)"\nset ylabel "k instructions / I/O"\n')
-        titles = [f"{s_}: {n}" for s_, n in cols] + ["Xen outside the domains' running time"]
+        f.write('set title "Xen: whole-machine instructions per 4k read (icount), split as perf '
+                'samples dom0 and the guest (scaled to the cost)"\nset ylabel "k instructions / I/O"\n')
+        titles = [f"{s_}: {n}" for s_, n in cols] + ["Xen outside the domains' sampled time"]
         # dom0 in warm colours, the guest in cold ones, perf grey, Xen white.
         colours = ["#d7191c", "#f46d43", "#fdae61", "#fee08b", "#ffff99", "#a6611a",
                    "#dfc27d", "#8c510a", "#bbbbbb",
