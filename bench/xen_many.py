@@ -74,7 +74,8 @@ def read_plan(d):
     except OSError:
         pass
     plan["guests"] = [int(g) for g in plan["guests"]]
-    plan["prof"] = int(plan["prof"][0]) if plan["prof"] else 0
+    # "stat" (bench-many.sh: /proc/stat only, no perf) has no profile.
+    plan["prof"] = int(plan["prof"][0]) if plan["prof"] and plan["prof"][0].isdigit() else 0
     return plan
 
 
