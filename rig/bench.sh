@@ -51,6 +51,9 @@
 #      the same in the icount boot, PVBLK_BENCH_SCALE_SMP its vCPUs;
 #      PVBLK_BENCH_PROFILE (paths; empty: none) the per-function profiles
 #      in the icount boot (perf, DIR/profile.png), see bench/kvm.test.
+#      PVBLK_BENCH_MANY_PROF (perf's period in ns; empty: none) the Xen
+#      many-guests icount boot under perf in dom0 and the guests
+#      (DIR/profile-xen.png, bench/xen_many.py).
 # Does not take /tmp/pvblk-heavy.lock (make check calls it); rig/xen-run.sh
 # takes it for the Xen boot unless PVBLK_HEAVY_LOCK_HELD=1 (set that when
 # wrapping this script in flock /tmp/pvblk-heavy.lock).
@@ -259,6 +262,22 @@ else
 fi
 [ -n "$xen_note" ] && step "xen: not run: $xen_note"
 
+# perf_bundle FILE: /usr/bin/perf and its ldd closure as a gzip'd tar of
+# real files at their usr-merged paths (usr/lib/..., usr/lib64/...), for
+# dom0 and the guests of the many-guests profile to unpack over their /.
+perf_bundle() {
+	local f rel list=()
+	command -v perf > /dev/null || return 1
+	for f in $(readlink -f "$(command -v perf)") \
+		$(ldd "$(command -v perf)" | awk '/=> \//{ print $3 } /^[ \t]*\//{ print $1 }'); do
+		rel=${f#/}
+		case $rel in usr/*) ;; *) rel=usr/$rel ;; esac
+		list+=("$rel")
+	done
+	# The bundle's perf is usr/bin/perf whatever the host calls it.
+	tar -C / -chzf "$1" --transform 's|^usr/bin/perf.*|usr/bin/perf|' "${list[@]}"
+}
+
 # xen_many_boot MODE: tests/xen/bench-many.sh in one Xen boot, MODE wall
 # (multi-threaded TCG, heavy lock) or icount (single-threaded TCG with
 # -icount shift=0,sleep=off, /tmp/pvblk-icount.lock); the guests' fio JSONs
@@ -276,16 +295,27 @@ xen_many_boot() {
 	if [ "$mode" = icount ]; then rt=${PVBLK_BENCH_MANY_ICOUNT_RT:-1}; else rt=${PVBLK_BENCH_MANY_RT:-2}; fi
 	runs=$(( $(echo "${paths//+/ }" | wc -w) * $(echo "${guests//+/ }" | wc -w) ))
 	t=$((150 + runs * (60 + 3 * rt + 8)))
+	env="BENCH_MANY_PATHS=$paths BENCH_MANY_GUESTS=$guests BENCH_MANY_RT=$rt"
+	# PVBLK_BENCH_MANY_PROF (perf's period in ns): the icount boot also
+	# profiles every window in dom0 and the guests (tests/xen/bench-many.sh);
+	# perf and its ldd closure go in as /scenario/perf.tgz.
+	local prof=${PVBLK_BENCH_MANY_PROF:-} files=()
+	if [ "$mode" = icount ] && [ -n "$prof" ]; then
+		perf_bundle "$d/perf.tgz" || { step "xen many ($mode): no perf bundle"; return 1; }
+		files=("PVBLK_XEN_FILES=${PVBLK_XEN_FILES-} $d/perf.tgz")
+		env="$env BENCH_MANY_PROF=$prof"
+		echo "prof=$prof" >> "$d/plan"
+		t=$((t + runs * 200))
+	fi
 	[ "$mode" = icount ] && t=$((3 * t))
 	t=${PVBLK_XEN_MANY_TIMEOUT:-$((2 * t))}
-	env="BENCH_MANY_PATHS=$paths BENCH_MANY_GUESTS=$guests BENCH_MANY_RT=$rt"
 	step "xen many ($mode): $runs runs, timeout ${t}s (rig/xen-run.sh tests/xen/bench-many.sh, $env)"
 	set +e
 	if [ "$mode" = icount ]; then
 		PVBLK_HEAVY_LOCK_HELD=1 PVBLK_XEN_TIMEOUT=$t PVBLK_XEN_ENV="$env" \
 		PVBLK_XEN_ACCEL=tcg,thread=single,tb-size=512 \
 		PVBLK_XEN_QEMU_ARGS="-icount shift=0,sleep=off" \
-			flock /tmp/pvblk-icount.lock bash rig/xen-run.sh tests/xen/bench-many.sh \
+			env "${files[@]}" flock /tmp/pvblk-icount.lock bash rig/xen-run.sh tests/xen/bench-many.sh \
 			> "$d/xen.run" 2>&1
 	else
 		PVBLK_XEN_TIMEOUT=$t PVBLK_XEN_ENV="$env" \

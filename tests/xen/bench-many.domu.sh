@@ -35,6 +35,50 @@ wait_until() {
 	done
 }
 
+# Profile mode (DOMU_BENCH_MANY_PROF, perf's period in ns; bench-many.sh):
+# perf from /perf.tgz (the guest has 512 MiB then), every window under `perf record -e cpu-clock -a`,
+# /proc/stat's cpu line before and after it; after both windows the
+# reports (module symbols put back into their module, as in dom0) are
+# published as PATH__gG__SEQ__wK.prof and the stat lines as .stat
+# ("stat": no perf, the stat lines only).
+PROF=${DOMU_BENCH_MANY_PROF:-}
+# perf's libraries stay under /perf (a tmpfs of its own: the initramfs
+# root is full with fio's closure; unpacked over /, they filled it and
+# left the guest's libraries truncated).
+perf() {
+	LD_LIBRARY_PATH=/perf/usr/lib/x86_64-linux-gnu /perf/usr/bin/perf "$@"
+}
+if [ -n "$PROF" ] && [ "$PROF" != stat ]; then
+	mkdir -p /perf
+	mount -t tmpfs -o size=96m tmpfs /perf
+	check "perf and its libraries (perf.tgz, in /perf)" tar -xzf /perf.tgz -C /perf
+	rm -f /perf.tgz
+	check "perf runs in the guest" perf --version
+	echo 0 > /proc/sys/kernel/kptr_restrict
+	echo -1 > /proc/sys/kernel/perf_event_paranoid
+fi
+# prof_report W NAME: publish window W's perf report as NAME.
+prof_report() {
+	if [ "$PROF" = stat ]; then
+		:
+	elif perf report -i "/tmp/prof$1.data" --stdio -q -t '|' --sort pid,dso,sym \
+		-F sample,pid,dso,sym --percent-limit 0 > /tmp/prof.rep 2> /tmp/prof.err; then
+		awk '$4 ~ /^\[/ { print $3 "|" $4 }' /proc/kallsyms > /tmp/modsyms
+		sed -e 's/^ *//' -e 's/ *| */|/g' /tmp/prof.rep | grep -E '^[0-9]+\|' |
+			awk -F'|' -v OFS='|' 'NR == FNR { mod[$1] = $2; next }
+				{ s = $4; sub(/^\[k\] /, "", s); if ($4 ~ /^\[k\]/ && (s in mod)) $3 = mod[s]; print }' \
+				/tmp/modsyms - > /tmp/prof.txt
+		ok "profile of window $1 ($(wc -l < /tmp/prof.txt) symbols)"
+		result "$2.prof" /tmp/prof.txt
+	else
+		fail "profile of window $1" "perf report failed"
+		tail -n 5 /tmp/prof.err | sed 's/^/#   /'
+	fi
+	{ cat "/tmp/stat$1.0"; cat "/tmp/stat$1.1"; } > /tmp/stat.txt
+	result "$2.stat" /tmp/stat.txt
+	rm -f "/tmp/prof$1.data" "/tmp/stat$1.0" "/tmp/stat$1.1"
+}
+
 # dom0 starts the first run once every guest has booted and is idle.
 phase idle
 while :; do
@@ -59,7 +103,11 @@ while :; do
 	w=1
 	for t in "$1" "$2"; do
 		wait_until "$t"
-		if fio --name=bench --filename=/dev/xvdb --ioengine=libaio --direct=1 \
+		perf=
+		[ -n "$PROF" ] && [ "$PROF" != stat ] && perf="perf record -q -e cpu-clock -c $PROF -a -B -N -o /tmp/prof$w.data --"
+		head -n 1 /proc/stat > "/tmp/stat$w.0"
+		# shellcheck disable=SC2086 # perf's words, or none
+		if $perf fio --name=bench --filename=/dev/xvdb --ioengine=libaio --direct=1 \
 			--bs=4k --rw=randread --iodepth="$qd" --numjobs=1 --norandommap \
 			--randrepeat=0 --time_based --runtime="$((rt * w))" \
 			--ramp_time="${ramp}s" --clat_percentiles=0 \
@@ -70,6 +118,7 @@ while :; do
 			tail -n 20 /tmp/fio.out | sed 's/^/#   /'
 			rm -f "/tmp/w$w.json"
 		fi
+		head -n 1 /proc/stat > "/tmp/stat$w.1"
 		w=$((w + 1))
 	done
 	for w in 1 2; do
@@ -80,6 +129,7 @@ while :; do
 			fail "$path $ng guest(s) run $seq window $w"
 		fi
 		rm -f "/tmp/w$w.json"
+		[ -n "$PROF" ] && prof_report "$w" "${path}__g${ng}__${seq}__w$w"
 	done
 	phase "done-$seq"
 	while [ -b /dev/xvdb ]; do
