@@ -30,6 +30,14 @@
 : "${STAMP_W:=4}"
 : "${STAMP_WATCHDOG:=90}"
 S=/tmp/stamp
+RPHASES=
+
+# rphase NAME: announce NAME after all earlier phases (data/phase keeps the
+# whole list, so dom0 cannot miss one the guest went past quickly).
+rphase() {
+	RPHASES="$RPHASES $1"
+	phase "${RPHASES# }"
+}
 
 # stamp_block BLK SEQ: write block BLK's content for write SEQ to stdout:
 # 64 times the same 64-byte line.
@@ -74,6 +82,8 @@ stamp_loop() {
 			_rc=0
 		else
 			_rc=1
+			read -r _m < "$S.err.$_k"
+			echo "$_m" >> "$S.errs.$_k"
 		fi
 		read -r _e1 < "$S.epoch"
 		echo "W $_blk $_it $_e0 $_e1 $_rc" >> "$S.log.$_k"
@@ -99,6 +109,8 @@ stamp_loop() {
 			else
 				_got=-1
 				_rc=1
+				read -r _m < "$S.err.$_k"
+				echo "$_m" >> "$S.errs.$_k"
 			fi
 			read -r _e1 < "$S.epoch"
 			echo "R $_prev $_got $_e0 $_e1 $_rc" >> "$S.log.$_k"
@@ -225,14 +237,23 @@ stamp_judge() {
 # field NAME: NAME's value in STAMP_SUM.
 field() { echo " $STAMP_SUM" | sed -n "s/.* $1=\\([0-9]*\\).*/\\1/p"; }
 
+# stamp_errs NAME: the failed operations' messages; every one must be EIO.
+stamp_errs() {
+	cat "$S".errs.* > "$S.errs" 2>/dev/null
+	sort "$S.errs" | uniq -c | sed 's/^/# dd: /'
+	[ -s "$S.errs" ] || return 0
+	expect_eq "$1: every failed operation failed with EIO (messages not 'Input/output error')" \
+		"$(grep -vc 'Input/output error' "$S.errs")" 0
+}
+
 # --- NVMe/TCP: the subsystem away from its port, then back -------------
 remote_nvme() {
 	_d=/dev/xvdc
-	stamp_start $_d || { phase nvme-done; return; }
-	phase nvme-ready
+	stamp_start $_d || { rphase nvme-done; return; }
+	rphase nvme-ready
 	wait_key nvme-away > /dev/null
 	epoch 1
-	phase nvme-away-seen
+	rphase nvme-away-seen
 	wait_key nvme-back > /dev/null
 	epoch 2
 	echo "# [$(date +%s)] xvdc: dom0 says the target is back"
@@ -263,18 +284,18 @@ remote_nvme() {
 	[ "$_f" = - ] ||
 		expect_eq "NVMe/TCP xvdc: every block holds its last good write or a failed one" \
 			"$(field verify_bad)/$(field verify_blocks)" "0/$STAMP_N"
-	sort "$S".err.* 2>/dev/null | uniq -c | sed 's/^/# dd stderr: /'
-	phase nvme-done
+	stamp_errs "NVMe/TCP xvdc"
+	rphase nvme-done
 }
 
 # --- NBD: nbd-server killed for good ----------------------------------
 remote_nbd() {
 	_d=/dev/xvdb
-	stamp_start $_d || { phase nbd-done; return; }
-	phase nbd-ready
+	stamp_start $_d || { rphase nbd-done; return; }
+	rphase nbd-ready
 	wait_key nbd-away > /dev/null
 	epoch 1
-	phase nbd-away-seen
+	rphase nbd-away-seen
 	wait_key nbd-stop > /dev/null
 	stamp_stop "NBD xvdb"
 	stamp_judge "NBD xvdb" -
@@ -285,13 +306,13 @@ remote_nbd() {
 		fail "NBD xvdb: the guest saw I/O errors (EIO) with the server gone"
 	fi
 	expect_eq "NBD xvdb: no read returned wrong data" "$(field bad)" 0
-	sort "$S".err.* 2>/dev/null | uniq -c | sed 's/^/# dd stderr: /'
-	phase nbd-done
+	stamp_errs "NBD xvdb"
+	rphase nbd-done
 }
 
 wait_dev xvdb
 wait_dev xvdc
-phase connected
+rphase connected
 remote_nvme
 remote_nbd
 # The other vbd keeps serving while dom0 detaches the dead one.
@@ -299,5 +320,5 @@ check "xvdc after both windows: fio randwrite 4k-64k + verify crc32c, 4M" \
 	fio --name=after --filename=/dev/xvdc --rw=randwrite --bsrange=4k-64k \
 	--ioengine=libaio --iodepth=8 --direct=1 --size=4M --offset=4M \
 	--verify=crc32c --verify_fatal=1 --do_verify=1
-phase io-done
+rphase io-done
 wait_key go > /dev/null
