@@ -228,11 +228,14 @@ errors_of() {
 # second until SECONDS have passed; prints the samples that were not 4
 # (Connected), or nothing.
 vbd_states() {
-	local i=0 b f end=$(($(date +%s) + $3))
+	local i=0 b f end=$(($(date +%s) + $3)) id dev
+	# xl is slow under TCG (seconds a call on a loaded host): paths once.
+	id=$(domid_of "$1")
+	dev=$(vbd_devid "$2")
 	while [ "$(date +%s)" -lt $end ]; do
 		i=$((i + 1))
-		b=$(xs_be "$1" "$2" state 2>/dev/null || echo gone)
-		f=$(xs_fe "$1" "$2" state 2>/dev/null || echo gone)
+		b=$(xenstore-read "/local/domain/0/backend/vbd/$id/$dev/state" 2>/dev/null || echo gone)
+		f=$(xenstore-read "/local/domain/$id/device/vbd/$dev/state" 2>/dev/null || echo gone)
 		[ "$b/$f" = 4/4 ] || printf ' %s:%s/%s' "$i" "$b" "$f"
 		sleep 1
 	done
