@@ -256,11 +256,15 @@ dev_readable() {
 }
 
 # nbd_server_pids: every nbd-server process (the daemon and the child
-# that serves the connection).
+# that serves the connection).  No fork per process: with one cat per
+# /proc entry (kernel threads included) the NBD step, from the guest's
+# nbd-away-seen to its nbd-stop, took 84 s on the debug dom0 for an 8 s
+# window (the cats' share was not timed alone).
 nbd_server_pids() {
-	local p
+	local p c
 	for p in /proc/[0-9]*; do
-		[ "$(cat "$p/comm" 2>/dev/null)" = nbd-server ] && echo "${p#/proc/}"
+		{ read -r c < "$p/comm"; } 2>/dev/null || continue
+		[ "$c" = nbd-server ] && echo "${p#/proc/}"
 	done
 }
 
