@@ -19,6 +19,18 @@
 # unmap waits (debugfs qN_unmap_waits) of tg's NVMe/TCP vbd > 0, each
 # guest gone without a "(null)" domain (every grant released), xenstore
 # clean, rmmod pvblk; dom0's log without kernel report (rig/xen-run.sh).
+# A third guest, "rm" (nbd-remote.domu.sh), after netem is off: the remote
+# side goes away under guest I/O (stamped 4 KiB blocks written and read by
+# shell loops with dd O_DIRECT).  NVMe/TCP with fast_io_fail_tmo=2,
+# reconnect_delay=1, ctrl_loss_tmo=-1: the subsystem unlinked from its
+# port for REMOTE_WIN s (8), then linked again: errors (EIO) in the guest
+# only while it was away, and some there; pvblk's errors counter grew; no
+# I/O loop hangs (90 s watchdog in the guest, deadlines here); the vbd
+# stayed Connected; once the controller reconnected the region reads back
+# with every block holding its last good write or a failed one.  NBD
+# (reconnected with -t REMOTE_NBD_TMO, 10): nbd-server killed for good:
+# EIO, no hang, no wrong data; then xvdb is detached (xl block-detach) while
+# fio verify runs on xvdc, the vbd that kept its disk.
 # PVBLK_XEN_ENV="NETEM_DELAY=50ms NETEM_LOSS=10%" changes the netem.
 # tg writes TG_NVME_SIZE per fio job (default 2M) on its NVMe/TCP vbd,
 # 8M elsewhere: every unmap that waits there stalls its ring for as long
@@ -184,6 +196,181 @@ tc -s qdisc show dev lo | sed 's/^/# /'
 dmesg | grep -E 'nbd|nvme' | tail -n 30 | sed 's/^/# dom0 dmesg: /'
 echo Y > /sys/module/pvblk/parameters/xen_persistent
 
+# --- Guest "rm": the remote side goes away under I/O ------------------------
+# Its guest script is nbd-remote.domu.sh (stamped blocks, a shell loop: what
+# pvblk-stamp does on KVM).  netem off first: the windows are about the
+# target going away, not about a lossy link.
+
+# phase_within GUEST PHASE SECONDS: domu_wait_phase with a deadline.
+phase_within() {
+	local id p n=0
+	step "waiting for $1 to reach phase $2 (at most $3 s)"
+	while [ $n -lt $(($3 * 2)) ]; do
+		id=$(domid_of "$1") || { fail "$1 ended before phase $2"; return 1; }
+		p=$(xenstore-read "/local/domain/$id/data/phase" 2>/dev/null || true)
+		case " $p " in *" $2 "*) return 0 ;; esac
+		guest_broken "$1" && return 1
+		sleep 0.5
+		n=$((n + 1))
+	done
+	fail "$1 reached phase $2 within $3 s (no hang)" "phase '$p'"
+	return 1
+}
+
+# errors_of GUEST XVD: the vbd's errors counter (requests answered with an
+# error status, BLKIF_RSP_ERROR).
+errors_of() {
+	awk '$1 == "errors" { print $2 }' \
+		"/sys/kernel/debug/pvblk/xen-$(domid_of "$1")-$(vbd_devid "$2")/stats"
+}
+
+# vbd_states GUEST XVD SECONDS: sample both ends' state about once a
+# second until SECONDS have passed; prints the samples that were not 4
+# (Connected), or nothing.
+vbd_states() {
+	local i=0 b f end=$(($(date +%s) + $3)) id dev
+	# xl is slow under TCG (seconds a call on a loaded host): paths once.
+	id=$(domid_of "$1")
+	dev=$(vbd_devid "$2")
+	while [ "$(date +%s)" -lt $end ]; do
+		i=$((i + 1))
+		b=$(xenstore-read "/local/domain/0/backend/vbd/$id/$dev/state" 2>/dev/null || echo gone)
+		f=$(xenstore-read "/local/domain/$id/device/vbd/$dev/state" 2>/dev/null || echo gone)
+		[ "$b/$f" = 4/4 ] || printf ' %s:%s/%s' "$i" "$b" "$f"
+		sleep 1
+	done
+}
+
+# dev_readable DEV SECONDS: until DEV reads again in dom0; prints the
+# seconds it took.
+dev_readable() {
+	local i
+	for i in $(seq 0 "$2"); do
+		if dd if="$1" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then
+			echo "$i"
+			return 0
+		fi
+		sleep 1
+	done
+	return 1
+}
+
+# nbd_server_pids: every nbd-server process (the daemon and the child
+# that serves the connection).  No fork per process: with one cat per
+# /proc entry (kernel threads included) the NBD step, from the guest's
+# nbd-away-seen to its nbd-stop, took 84 s on the debug dom0 for an 8 s
+# window (the cats' share was not timed alone).
+nbd_server_pids() {
+	local p c
+	for p in /proc/[0-9]*; do
+		{ read -r c < "$p/comm"; } 2>/dev/null || continue
+		[ "$c" = nbd-server ] && echo "${p#/proc/}"
+	done
+}
+
+# remote_guest: guest "rm" on both disks; NVMe/TCP target away for
+# REMOTE_WIN s and back, then nbd-server killed for good; then xvdb (NBD)
+# detached while xvdc keeps serving.
+remote_guest() {
+	local g=rm e0 e1 t0 t s
+	step "nbd: guest $g: the remote side goes away under I/O"
+	check "netem off (tc qdisc del dev lo root)" tc qdisc del dev lo root
+	# What fast_io_fail_tmo=2,reconnect_delay=1,ctrl_loss_tmo=-1 on the
+	# connect line would give (the controller's sysfs knobs).
+	check "$nvme_ctrl: reconnect_delay=1 ctrl_loss_tmo=-1 fast_io_fail_tmo=2" bash -c "
+		cd /sys/class/nvme/$nvme_ctrl && echo 1 > reconnect_delay &&
+		echo -1 > ctrl_loss_tmo && echo 2 > fast_io_fail_tmo"
+	# A short NBD timeout: a request in flight when the server dies waits
+	# that long at most.
+	check "nbd-client -d /dev/nbd0; reconnect with -t $REMOTE_NBD_TMO" bash -c "
+		nbd-client -d /dev/nbd0 && sleep 1 &&
+		nbd-client -N pvblk -t $REMOTE_NBD_TMO 127.0.0.1 10809 /dev/nbd0"
+	echo Y > /sys/module/pvblk/parameters/xen_persistent
+	domu_start "$g" nbd-remote.domu.sh \
+		'phy:/dev/nbd0,xvdb,w' "phy:$NVME_DEV,xvdc,w" || { fail "xl create $g"; return 1; }
+	vbd_wait_connected "$g" xvdb && vbd_wait_connected "$g" xvdc || return 1
+	ok "$g xvdb (NBD) and xvdc (NVMe/TCP) connected"
+
+	# NVMe/TCP: the subsystem away from its port for REMOTE_WIN s.
+	phase_within "$g" nvme-ready 300 || { xl destroy "$g"; return 1; }
+	e0=$(errors_of "$g" xvdc)
+	domu_signal "$g" nvme-away 1
+	phase_within "$g" nvme-away-seen 60 || { xl destroy "$g"; return 1; }
+	t0=$(date +%s)
+	check "NVMe/TCP: subsystem unlinked from its port under guest I/O" \
+		rm "$NVT/ports/1/subsystems/$NQN"
+	s=$(vbd_states "$g" xvdc "$REMOTE_WIN")
+	check "NVMe/TCP: subsystem linked again after $(($(date +%s) - t0)) s" \
+		ln -s "$NVT/subsystems/$NQN" "$NVT/ports/1/subsystems/$NQN"
+	if t=$(dev_readable "$NVME_DEV" 60); then
+		ok "NVMe/TCP: $nvme_ctrl reconnected, $NVME_DEV reads again in dom0 ${t} s after the link"
+	else
+		fail "NVMe/TCP: $nvme_ctrl reconnected, $NVME_DEV reads again in dom0 within 60 s"
+	fi
+	info "NVMe/TCP: $nvme_ctrl state $(cat "/sys/class/nvme/$nvme_ctrl/state" 2>&1), target away $(($(date +%s) - t0)) s in all"
+	domu_signal "$g" nvme-back 1
+	expect_eq "NVMe/TCP: xvdc stayed Connected (4/4) on both ends while the target was away" "${s:-none}" none
+	phase_within "$g" nvme-done 200 || { xl destroy "$g"; return 1; }
+	e1=$(errors_of "$g" xvdc)
+	if [ "$((e1 - e0))" -gt 0 ]; then
+		ok "NVMe/TCP: pvblk answered $((e1 - e0)) request(s) with an error status while the target was away"
+	else
+		fail "NVMe/TCP: pvblk answered requests with an error status while the target was away" "$e0 -> $e1"
+	fi
+	expect_eq "NVMe/TCP: xvdc still Connected after the window (backend/frontend)" \
+		"$(xs_be "$g" xvdc state)/$(xs_fe "$g" xvdc state)" 4/4
+
+	# NBD: nbd-server killed for good.
+	phase_within "$g" nbd-ready 200 || { xl destroy "$g"; return 1; }
+	e0=$(errors_of "$g" xvdb)
+	domu_signal "$g" nbd-away 1
+	phase_within "$g" nbd-away-seen 60 || { xl destroy "$g"; return 1; }
+	# shellcheck disable=SC2046 # a list of pids
+	check "NBD: nbd-server (daemon and connection) killed under guest I/O" \
+		kill -KILL $(nbd_server_pids)
+	s=$(vbd_states "$g" xvdb "$REMOTE_WIN")
+	domu_signal "$g" nbd-stop 1
+	phase_within "$g" nbd-done 200 || { xl destroy "$g"; return 1; }
+	e1=$(errors_of "$g" xvdb)
+	if [ "$((e1 - e0))" -gt 0 ]; then
+		ok "NBD: pvblk answered $((e1 - e0)) request(s) with an error status with the server gone"
+	else
+		fail "NBD: pvblk answered requests with an error status with the server gone" "$e0 -> $e1"
+	fi
+	expect_eq "NBD: xvdb stayed Connected (4/4) on both ends with the server gone" "${s:-none}" none
+	rm -f /run/nbd-server.pid
+	check "NBD: nbd-server back (for the teardown)" \
+		nbd-server -C /run/nbd-server.conf -p /run/nbd-server.pid
+
+	# xvdb's disk is dead: detach it while the guest uses xvdc.
+	t0=$(date +%s)
+	check "xl block-detach $g xvdb (its NBD disk dead)" timeout 120 xl block-detach "$g" xvdb
+	s=/sys/kernel/debug/pvblk/xen-$(domid_of "$g")-$(vbd_devid xvdb)
+	for t in $(seq 30); do
+		[ -e "$s" ] || break
+		sleep 1
+	done
+	check "xvdb's pvblk device gone $(($(date +%s) - t0)) s after the detach" test ! -e "$s"
+	check "xvdb's backend entry gone from xenstore" \
+		bash -c "! xenstore-read /local/domain/0/backend/vbd/$(domid_of "$g")/$(vbd_devid xvdb)/state"
+	phase_within "$g" io-done 200 || { xl destroy "$g"; return 1; }
+	grep -E '^(write_reqs|read_reqs|errors) ' \
+		"/sys/kernel/debug/pvblk/xen-$(domid_of "$g")-$(vbd_devid xvdc)/stats" |
+		sed "s/^/# $g xvdc stats: /"
+	domu_signal "$g" go 1
+	gone_within "$g" 120
+	guest_verdict "$g"
+	for t in $(seq 30); do
+		[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ] && break
+		sleep 1
+	done
+}
+: "${REMOTE_WIN:=8}"
+: "${REMOTE_NBD_TMO:=10}"
+remote_guest
+dmesg | grep -E 'nbd|nvme|pvblk' | grep -v 'I/O error' | tail -n 25 | sed 's/^/# dom0 dmesg: /'
+info "dom0 kernel I/O errors logged: nbd0 $(dmesg | grep -c 'I/O error, dev nbd0'), ${NVME_DEV#/dev/} $(dmesg | grep -c "I/O error, dev ${NVME_DEV#/dev/}")"
+
 left=$(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c . || true)
 expect_eq "backend/vbd entries left in xenstore" "$left" 0
 # shellcheck disable=SC2016 # expanded by the inner bash
@@ -191,8 +378,7 @@ check "pvblk debugfs devices gone" bash -c '[ -z "$(ls /sys/kernel/debug/pvblk 2
 check "rmmod pvblk" rmmod pvblk
 check "pvblk unloaded" bash -c '! test -d /sys/module/pvblk'
 
-step "nbd: tear down netem, NVMe/TCP, NBD"
-check "tc qdisc del dev lo root" tc qdisc del dev lo root
+step "nbd: tear down NVMe/TCP, NBD (netem went before guest rm)"
 if [ -w "/sys/class/nvme/$nvme_ctrl/delete_controller" ]; then
 	check "nvme-tcp: delete $nvme_ctrl" \
 		bash -c "echo 1 > /sys/class/nvme/$nvme_ctrl/delete_controller"
