@@ -874,3 +874,4 @@ void pvblk_xen_ring_free(struct pvblk_xen_ring *ring)
 	ring->sring = NULL;
 	gnttab_page_cache_shrink(&ring->page_cache, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_free);
