@@ -12,7 +12,6 @@
  * the KUnit suite pvblk_xen_ring runs them with fake mappings.
  */
 #include <linux/kernel.h>
-#include <linux/delay.h>
 #include <linux/mm.h>
 #include <linux/string.h>
 #include <kunit/visibility.h>
@@ -260,48 +259,6 @@ void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_write_rsp);
 
 /**
- * pvblk_xen_gnt_unmap() - unmap @n mapped entries once their pages are free.
- * @ring: the ring (ring->gops unmaps).
- * @ents: the entries.
- * @n: how many.
- *
- * The page of a finished request may still be referenced: network-backed
- * storage can hold it past the end of the bio (a retransmission, a
- * zero-copy send).  Unmapped, it would go back to the page cache and to
- * the next mapping while still read or written, so wait until nobody but
- * us holds it (page_count() 1), backing off as gnttab_unmap_refs_async()
- * does for xen-blkback.  Every unmap (transient, indirect, persistent)
- * goes through here.  A call that had to wait is counted in
- * ring->unmap_waits and its time in ring->unmap_wait_us (nothing is
- * counted when no page was held).
- * Process context: sleeps.
- */
-void pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
-			 struct pvblk_mentry **ents, unsigned int n)
-{
-	unsigned int i, delay = 100;	/* microseconds */
-	ktime_t start = 0;
-
-	might_sleep();
-	for (i = 0; i < n; i++) {
-		while (ents[i]->page && page_count(ents[i]->page) > 1) {
-			if (!start)
-				start = ktime_get();
-			fsleep(delay);
-			delay = min(2 * delay, 100000U);
-		}
-	}
-	if (start) {
-		atomic_long_inc(&ring->unmap_waits);
-		atomic_long_add(ktime_us_delta(ktime_get(), start),
-				&ring->unmap_wait_us);
-	}
-	if (n)
-		ring->gops->unmap(ring, ents, n);
-}
-EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_gnt_unmap);
-
-/**
  * map_grants() - map @n grants for one request.
  * @ring: the ring (its mapping cache when persistent grants are on, else
  *	transient mappings through ring->gops).
@@ -341,19 +298,29 @@ static int map_grants(struct pvblk_xen_ring *ring, const u64 *keys,
 	}
 	if (!ret)
 		return 0;
-	pvblk_xen_gnt_unmap(ring, ents, ok);
+	/* Pages nobody else saw yet: unmapped at once (never parked). */
+	pvblk_xen_gnt_unmap(ring, ents, ok, NULL);
 	return ret < 0 ? ret : -EFAULT;
 }
 
-static void unmap_grants(struct pvblk_xen_ring *ring,
-			 struct pvblk_mentry **ents, unsigned int n, bool cached)
+/*
+ * Drop @n mappings.  Transient ones whose page is still referenced are
+ * parked, with @rsp if given (see pvblk_xen_gnt_unmap()); cached ones go
+ * back to the cache (whose own unmaps park without a response: the
+ * frontend keeps reusing a persistent grant's page anyway).
+ * Return: true if @rsp was parked (the caller must not answer).
+ */
+static bool unmap_grants(struct pvblk_xen_ring *ring,
+			 struct pvblk_mentry **ents, unsigned int n, bool cached,
+			 const struct pvblk_xen_rsp *rsp)
 {
 	if (!n)
-		return;
-	if (cached)
+		return false;
+	if (cached) {
 		pvblk_mcache_put(ring->mcache, ents, n);
-	else
-		pvblk_xen_gnt_unmap(ring, ents, n);
+		return false;
+	}
+	return pvblk_xen_gnt_unmap(ring, ents, n, rsp);
 }
 
 static int read_indirect(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
@@ -372,7 +339,8 @@ static int read_indirect(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 	for (i = 0; i < n; i++)
 		addr[i] = page_address(xr->ients[i]->page);
 	copy_indirect(addr, r->nr_segs, xr->isegs);
-	unmap_grants(ring, xr->ients, n, ring->mcache);
+	/* Only read here: nothing else can hold these pages. */
+	unmap_grants(ring, xr->ients, n, ring->mcache, NULL);
 	return 0;
 }
 
@@ -441,10 +409,30 @@ int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_prepare);
 
-/* Drop the mappings a prepared request holds. */
-void pvblk_xen_release(struct pvblk_xen_req *xr)
+/**
+ * pvblk_xen_release() - drop the mappings a prepared request holds.
+ * @xr: the request, finished.
+ * @status: BLKIF_RSP_* it is to be answered with.
+ *
+ * When a transient grant's page is still referenced (the backing device
+ * holds it past the request's end), the response is parked with that
+ * grant and written by pvblk_xen_unpark() once it is unmapped; @xr itself
+ * is free for reuse either way.  Process context.
+ *
+ * Return: true if the response was parked (do not answer now).
+ */
+bool pvblk_xen_release(struct pvblk_xen_req *xr, int status)
 {
-	unmap_grants(xr->ring, xr->ents, xr->nr_ents, xr->cached);
+	struct pvblk_xen_rsp rsp = {
+		.id = xr->id,
+		.operation = xr->operation,
+		.status = status,
+	};
+	bool parked;
+
+	parked = unmap_grants(xr->ring, xr->ents, xr->nr_ents, xr->cached,
+			      &rsp);
 	xr->nr_ents = 0;
+	return parked;
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_release);

@@ -13,6 +13,7 @@
  * a frontend storming events is throttled by Xen instead of hanging dom0.
  */
 #include <linux/kernel.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
@@ -156,10 +157,11 @@ static int mcache_map(void *priv, struct pvblk_mentry **ents, unsigned int n)
 	return ring->gops->map(ring, ents, n, false);
 }
 
+/* Evictions, purges, over-cap transients: a held page is parked. */
 static void mcache_unmap(void *priv, struct pvblk_mentry **ents,
 			 unsigned int n)
 {
-	pvblk_xen_gnt_unmap(priv, ents, n);
+	pvblk_xen_gnt_unmap(priv, ents, n, NULL);
 }
 
 const struct pvblk_mcache_ops pvblk_xen_mcache_ops = {
@@ -216,6 +218,257 @@ static void ring_kick(struct pvblk_xen_ring *ring)
 	spin_unlock_irqrestore(&ring->lock, flags);
 }
 
+/* ---- unmapping grant pages that may still be referenced ---- */
+
+/*
+ * The page of a finished request may still be referenced: network-backed
+ * storage can hold it past the end of the bio (an skb queued for
+ * retransmission, a zero-copy send).  Unmapped, it would go back to the
+ * page cache and to the next mapping while still read or written, and
+ * the guest, once answered, would reuse a grant the holder still reads.
+ * So a grant is unmapped only once nobody but us holds its page
+ * (page_count() 1).  The ring does not wait for that: the held pages are
+ * parked (struct pvblk_xen_parked) together with their request's
+ * response, the ring serves on, and its work item retries them
+ * (pvblk_xen_unpark()), kicked by @unpark_work with a backoff, the idea
+ * of gnttab_unmap_refs_async() in xen-blkback.  Only teardown waits.
+ */
+
+/* Retry delays of parked unmaps: PVBLK_XEN_PARK_MS x (retries + 1). */
+#define PVBLK_XEN_PARK_MS	5U
+#define PVBLK_XEN_PARK_MAX_MS	100U
+/* Entries unmapped per gops->unmap() call from a parked set (stack). */
+#define PVBLK_XEN_PARK_BATCH	8
+
+/**
+ * struct pvblk_xen_parked - grant mappings whose pages were still held.
+ * @node: in ring->parked.
+ * @since: when they were first found held.
+ * @respond: write @rsp once every one is unmapped.
+ * @rsp: the response of their request.
+ * @n: entries in @held.
+ * @held: the mappings (what gops->unmap() needs of an entry).
+ */
+struct pvblk_xen_parked {
+	struct list_head node;
+	ktime_t since;
+	bool respond;
+	struct pvblk_xen_rsp rsp;
+	unsigned int n;
+	struct {
+		struct page *page;
+		u64 handle;
+		u64 key;
+	} held[] __counted_by(n);
+};
+
+static bool page_held(const struct page *page)
+{
+	return page && page_count(page) > 1;
+}
+
+/* Kick the ring's work in @ms, unless it was stopped for good. */
+static void unpark_later(struct pvblk_xen_ring *ring, unsigned int ms)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ring->lock, flags);
+	/* No workqueue: the KUnit suite off Xen retries by hand. */
+	if (!ring->stopped && pvblk_xen_wq)
+		queue_delayed_work(pvblk_xen_wq, &ring->unpark_work,
+				   msecs_to_jiffies(ms));
+	spin_unlock_irqrestore(&ring->lock, flags);
+}
+
+static void unpark_work(struct work_struct *work)
+{
+	struct pvblk_xen_ring *ring = container_of(to_delayed_work(work),
+						   struct pvblk_xen_ring,
+						   unpark_work);
+
+	ring_kick(ring);
+}
+
+/* Wait in place until none of @n entries' pages is held.  Sleeps. */
+static void wait_unheld(struct pvblk_mentry **ents, unsigned int n)
+{
+	unsigned int i, delay = 100;	/* microseconds */
+
+	for (i = 0; i < n; i++) {
+		while (page_held(ents[i]->page)) {
+			fsleep(delay);
+			delay = min(2 * delay, 100000U);
+		}
+	}
+}
+
+static void count_wait(struct pvblk_xen_ring *ring, ktime_t since)
+{
+	atomic_long_add(ktime_us_delta(ktime_get(), since),
+			&ring->unmap_wait_us);
+}
+
+/**
+ * pvblk_xen_gnt_unmap() - unmap @n mapped entries, parking held ones.
+ * @ring: the ring (ring->gops unmaps).
+ * @ents: the entries; reordered, and the pages of those parked are
+ *	cleared from them (the caller owns none of them afterwards).
+ * @n: how many.
+ * @rsp: the response to write once all are unmapped, or NULL.
+ *
+ * Entries whose page nobody else holds are unmapped now.  The others are
+ * parked for pvblk_xen_unpark() (counted once in ring->unmap_waits), with
+ * @rsp, which is then written only after them.  Without memory for that,
+ * it waits for them in place, as it did before parking existed.  Every
+ * unmap (transient, indirect, persistent) goes through here.  Process
+ * context.
+ *
+ * Return: true if @rsp was parked: the caller must not answer.
+ */
+bool pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
+			 struct pvblk_mentry **ents, unsigned int n,
+			 const struct pvblk_xen_rsp *rsp)
+{
+	struct pvblk_xen_parked *p;
+	unsigned int i, nr_free = 0, nr_held = 0;
+	ktime_t now;
+
+	might_sleep();
+	for (i = 0; i < n; i++)
+		nr_held += page_held(ents[i]->page);
+	if (!nr_held) {
+		if (n)
+			ring->gops->unmap(ring, ents, n);
+		return false;
+	}
+	now = ktime_get();
+	atomic_long_inc(&ring->unmap_waits);
+	p = kmalloc(struct_size(p, held, nr_held), GFP_NOIO | __GFP_NOWARN);
+	if (unlikely(!p)) {
+		wait_unheld(ents, n);
+		count_wait(ring, now);
+		ring->gops->unmap(ring, ents, n);
+		return false;
+	}
+	p->n = nr_held;
+	p->since = now;
+	p->respond = !!rsp;
+	if (rsp)
+		p->rsp = *rsp;
+	/* Free ones to the front (unmapped now), held ones into @p. */
+	for (i = 0, nr_held = 0; i < n; i++) {
+		struct pvblk_mentry *e = ents[i];
+
+		if (!page_held(e->page)) {
+			ents[nr_free++] = e;
+			continue;
+		}
+		p->held[nr_held].page = e->page;
+		p->held[nr_held].handle = e->handle;
+		p->held[nr_held].key = e->key;
+		nr_held++;
+		e->page = NULL;
+	}
+	if (nr_free)
+		ring->gops->unmap(ring, ents, nr_free);
+
+	spin_lock(&ring->park_lock);
+	list_add_tail(&p->node, &ring->parked);
+	WRITE_ONCE(ring->nr_parked, ring->nr_parked + 1);
+	if (rsp)
+		WRITE_ONCE(ring->nr_parked_rsp, ring->nr_parked_rsp + 1);
+	ring->park_age = 0;
+	spin_unlock(&ring->park_lock);
+	unpark_later(ring, PVBLK_XEN_PARK_MS);
+	return !!rsp;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_gnt_unmap);
+
+static bool parked_held(const struct pvblk_xen_parked *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->n; i++)
+		if (page_held(p->held[i].page))
+			return true;
+	return false;
+}
+
+/* Unmap every mapping of @p (none held any more) and free it. */
+static void parked_unmap(struct pvblk_xen_ring *ring,
+			 struct pvblk_xen_parked *p)
+{
+	struct pvblk_mentry ents[PVBLK_XEN_PARK_BATCH];
+	struct pvblk_mentry *batch[PVBLK_XEN_PARK_BATCH];
+	unsigned int i, k;
+
+	for (i = 0; i < p->n; i += k) {
+		for (k = 0; k < PVBLK_XEN_PARK_BATCH && i + k < p->n; k++) {
+			memset(&ents[k], 0, sizeof(ents[k]));
+			ents[k].page = p->held[i + k].page;
+			ents[k].handle = p->held[i + k].handle;
+			ents[k].key = p->held[i + k].key;
+			batch[k] = &ents[k];
+		}
+		ring->gops->unmap(ring, batch, k);
+	}
+	count_wait(ring, p->since);
+	if (p->respond)
+		make_response(ring, p->rsp.id, p->rsp.operation, p->rsp.status);
+	kfree(p);
+}
+
+/**
+ * pvblk_xen_unpark() - unmap the parked mappings no longer held.
+ * @ring: the ring.
+ * @wait: wait for every parked page to be free (teardown: the ring's
+ *	work is cancelled for good, nothing else to serve); else retry the
+ *	ones still held later (ring_kick() after a backoff).
+ *
+ * Writes the parked responses whose grants are all unmapped; the caller
+ * pushes them.  Only the single writer of responses may call it: the
+ * ring's work item, or whoever stopped it.  Process context, sleeps.
+ */
+void pvblk_xen_unpark(struct pvblk_xen_ring *ring, bool wait)
+{
+	struct pvblk_xen_parked *p, *tmp;
+	unsigned int done = 0, done_rsp = 0, delay = 100;
+	LIST_HEAD(list);
+
+	spin_lock(&ring->park_lock);
+	list_splice_init(&ring->parked, &list);
+	spin_unlock(&ring->park_lock);
+	if (list_empty(&list))
+		return;
+
+	list_for_each_entry_safe(p, tmp, &list, node) {
+		while (wait && parked_held(p)) {
+			fsleep(delay);
+			delay = min(2 * delay, 100000U);
+		}
+		if (parked_held(p))
+			continue;
+		list_del(&p->node);
+		done_rsp += p->respond;
+		parked_unmap(ring, p);
+		done++;
+	}
+
+	spin_lock(&ring->park_lock);
+	list_splice(&list, &ring->parked);	/* still held, oldest first */
+	WRITE_ONCE(ring->nr_parked, ring->nr_parked - done);
+	WRITE_ONCE(ring->nr_parked_rsp, ring->nr_parked_rsp - done_rsp);
+	if (done)
+		ring->park_age = 0;
+	else if (ring->park_age < PVBLK_XEN_PARK_MAX_MS / PVBLK_XEN_PARK_MS)
+		ring->park_age++;
+	delay = PVBLK_XEN_PARK_MS * (ring->park_age + 1);
+	spin_unlock(&ring->park_lock);
+	if (READ_ONCE(ring->nr_parked))
+		unpark_later(ring, delay);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_unpark);
+
 /* ---- requests of the core's pool ---- */
 
 /* Bytes of a request with the per-segment arrays of @max_segs segments. */
@@ -254,10 +507,13 @@ static void xen_complete(struct pvblk_req *preq)
 	struct pvblk_xen_req *xr = container_of(preq, struct pvblk_xen_req,
 						preq);
 	struct pvblk_xen_ring *ring = xr->ring;
+	int status = pvblk_xen_rsp_status(preq->status);
 
-	pvblk_xen_release(xr);
-	make_response(ring, xr->id, xr->operation,
-		      pvblk_xen_rsp_status(preq->status));
+	if (pvblk_xen_release(xr, status))
+		return;		/* answered by pvblk_xen_unpark() */
+	if (READ_ONCE(ring->nr_parked_rsp))
+		atomic_long_inc(&ring->answered_while_parked);
+	make_response(ring, xr->id, xr->operation, status);
 }
 
 static void xen_notify(struct pvblk_queue *q)
@@ -358,6 +614,8 @@ static void ring_work(struct work_struct *work)
 
 	if (ring->q)
 		pvblk_queue_drain(ring->q, PVBLK_XEN_DRAIN_BUDGET);
+	if (READ_ONCE(ring->nr_parked))
+		pvblk_xen_unpark(ring, false);
 	if (READ_ONCE(ring->active) && !ring->broken)
 		more = fetch_requests(ring);
 	push_responses(ring);
@@ -420,6 +678,9 @@ void pvblk_xen_ring_init(struct pvblk_xen_ring *ring,
 	INIT_WORK(&ring->work, ring_work);
 	spin_lock_init(&ring->lock);
 	INIT_DELAYED_WORK(&ring->purge_work, purge_work);
+	spin_lock_init(&ring->park_lock);
+	INIT_LIST_HEAD(&ring->parked);
+	INIT_DELAYED_WORK(&ring->unpark_work, unpark_work);
 	gnttab_page_cache_init(&ring->page_cache);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_init);
@@ -518,9 +779,11 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_quiesce);
 /*
  * pvblk_xen_ring_stop() - once the device is drained: stop the work items
  * for good, before pvblk_dev_destroy() drains the queue itself (a late
- * ops->queue_work() is ignored from here on).  The grant cache and the
- * shared ring stay: destroy's last completions use them
- * (pvblk_xen_ring_free()).
+ * ops->queue_work() is ignored from here on), then answer the parked
+ * requests, waiting for the pages still held (pvblk_xen_unpark()): their
+ * frontend waits for them, and nothing else is served any more.  The
+ * grant cache and the shared ring stay: destroy's last completions use
+ * them (pvblk_xen_ring_free()).  Sleeps.
  */
 void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
 {
@@ -529,6 +792,10 @@ void pvblk_xen_ring_stop(struct pvblk_xen_ring *ring)
 	spin_unlock_irq(&ring->lock);
 	cancel_work_sync(&ring->work);
 	cancel_delayed_work_sync(&ring->purge_work);
+	cancel_delayed_work_sync(&ring->unpark_work);
+	/* Single writer of responses from here on. */
+	pvblk_xen_unpark(ring, true);
+	push_responses(ring);
 }
 EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_stop);
 
@@ -541,8 +808,9 @@ EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_stop);
  * emptied mapping cache and the ring itself stay until
  * pvblk_xen_ring_free() (debugfs reads the cache while the device
  * exists); a completion that would still arrive releases its grants and
- * writes no response (make_response()).  Sleeps: an unmap waits for a page
- * the backing device still references (pvblk_xen_gnt_unmap()).
+ * writes no response (make_response()).  Sleeps: what it unmaps and the
+ * backing device still references is parked and waited for here
+ * (pvblk_xen_unpark()), before the ring goes.
  */
 void pvblk_xen_ring_release(struct pvblk_xen_ring *ring)
 {
@@ -551,6 +819,8 @@ void pvblk_xen_ring_release(struct pvblk_xen_ring *ring)
 		pvblk_queue_drain(ring->q, 0);
 	if (ring->mcache)
 		pvblk_mcache_purge(ring->mcache, 0);
+	pvblk_xen_unpark(ring, true);
+	push_responses(ring);
 	if (ring->sring)
 		xenbus_unmap_ring_vfree(ring->xdev, ring->sring);
 	ring->sring = NULL;
@@ -567,10 +837,14 @@ void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
 		struct pvblk_xen_ring *ring = pvblk_dev_queue(dev, i)->priv;
 		struct pvblk_mcache *c = ring ? READ_ONCE(ring->mcache) : NULL;
 
-		if (ring)
+		if (ring) {
 			seq_printf(m, "q%u_unmap_waits %lu\nq%u_unmap_wait_us %lu\n",
 				   i, atomic_long_read(&ring->unmap_waits), i,
 				   atomic_long_read(&ring->unmap_wait_us));
+			seq_printf(m, "q%u_unmap_parked %u\nq%u_answered_while_parked %lu\n",
+				   i, READ_ONCE(ring->nr_parked), i,
+				   atomic_long_read(&ring->answered_while_parked));
+		}
 		if (!c)
 			continue;
 		pvblk_mcache_get_stats(c, &ms);
@@ -589,10 +863,15 @@ void pvblk_xen_show(struct seq_file *m, struct pvblk_dev *dev)
  */
 void pvblk_xen_ring_free(struct pvblk_xen_ring *ring)
 {
+	/* Parked by destroy's last completions, then by the cache's end. */
+	pvblk_xen_unpark(ring, true);
 	pvblk_mcache_destroy(ring->mcache);
 	ring->mcache = NULL;
+	pvblk_xen_unpark(ring, true);
+	push_responses(ring);
 	if (ring->sring)
 		xenbus_unmap_ring_vfree(ring->xdev, ring->sring);
 	ring->sring = NULL;
 	gnttab_page_cache_shrink(&ring->page_cache, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvblk_xen_ring_free);

@@ -176,7 +176,8 @@ struct pvblk_xen_ring;
  *	batch as a whole failed (entries with ->err == 0 are still mapped and
  *	must be unmapped by the caller).
  * @unmap: unmap @n mapped entries and give their pages back; called only
- *	through pvblk_xen_gnt_unmap(), once nothing else holds the pages.
+ *	through pvblk_xen_gnt_unmap() and pvblk_xen_unpark(), once nothing
+ *	else holds the pages.
  * @eoi: xen_irq_lateeoi().
  * @notify: notify_remote_via_irq().
  * @unbind: unbind_from_irqhandler().
@@ -239,10 +240,26 @@ struct pvblk_xen_req {
  * written from then on (the single consumer of the queue has stopped, so
  * nothing races with that).  @mcache is set at start and freed only by
  * pvblk_xen_ring_free(), after the device (debugfs reads it); release
- * only empties it.  @unmap_waits counts the pvblk_xen_gnt_unmap() calls
- * that had to wait for a page still referenced (debugfs qN_unmap_waits),
- * @unmap_wait_us the microseconds they waited in all (qN_unmap_wait_us);
- * atomic because the purge work unmaps too, touched only after a wait.
+ * only empties it.
+ *
+ * Parked unmaps: a grant page still referenced by someone else when it
+ * is to be unmapped (network-backed storage holding a bio's page past its
+ * end) is not waited for: pvblk_xen_gnt_unmap() moves it to a struct
+ * pvblk_xen_parked on @parked, with the response of its request when
+ * that was the request's last grant to go (the guest must not see the
+ * answer, and reuse the grant, before it is unmapped).  @park_lock (any
+ * process context: ring work, purge work, xenbus, teardown) protects
+ * @parked, @nr_parked, @nr_parked_rsp and @park_age.  @work retries them
+ * (pvblk_xen_unpark()), kicked by @unpark_work with a backoff; once the
+ * ring is stopped (@work cancelled), pvblk_xen_ring_stop(),
+ * pvblk_xen_ring_release() and pvblk_xen_ring_free() finish them,
+ * waiting.  @nr_parked and @nr_parked_rsp are read without the lock
+ * (debugfs, conn_idle(), counters).  @unmap_waits counts the unmaps that
+ * found a page still referenced (parked, or waited for in place)
+ * (debugfs qN_unmap_waits), @unmap_wait_us the microseconds from then
+ * until they were unmapped, in all (qN_unmap_wait_us);
+ * @answered_while_parked the requests answered while another one's
+ * response was parked (qN_answered_while_parked): the ring kept serving.
  */
 struct pvblk_xen_ring {
 	struct xenbus_device *xdev;
@@ -272,8 +289,28 @@ struct pvblk_xen_ring {
 	struct gnttab_page_cache page_cache;
 	const struct pvblk_xen_gnt_ops *gops;
 	domid_t domid;
+
+	spinlock_t park_lock;		/* see above */
+	struct list_head parked;	/* struct pvblk_xen_parked */
+	unsigned int nr_parked;
+	unsigned int nr_parked_rsp;	/* of those, with a response owed */
+	unsigned int park_age;		/* retries that freed nothing */
+	struct delayed_work unpark_work;
 	atomic_long_t unmap_waits;
 	atomic_long_t unmap_wait_us;
+	atomic_long_t answered_while_parked;
+};
+
+/**
+ * struct pvblk_xen_rsp - the response a parked unmap writes once done.
+ * @id: guest cookie.
+ * @operation: operation echoed.
+ * @status: BLKIF_RSP_*.
+ */
+struct pvblk_xen_rsp {
+	u64 id;
+	u8 operation;
+	int status;
 };
 
 /* ---- parse.c: pure functions ---- */
@@ -289,11 +326,9 @@ void pvblk_xen_write_rsp(enum pvblk_xen_proto proto,
 			 void *slot, u64 id, u8 operation,
 			 int status);
 
-void pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
-			 struct pvblk_mentry **ents, unsigned int n);
 int pvblk_xen_prepare(struct pvblk_xen_ring *ring, struct pvblk_xen_req *xr,
 		      const struct pvblk_xen_breq *r);
-void pvblk_xen_release(struct pvblk_xen_req *xr);
+bool pvblk_xen_release(struct pvblk_xen_req *xr, int status);
 
 /* ---- ring.c ---- */
 
@@ -305,6 +340,10 @@ extern unsigned int pvblk_xen_max_pgrants;
 extern unsigned int pvblk_xen_pgrant_idle_ms;
 
 size_t pvblk_xen_req_size(unsigned int max_segs);
+bool pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
+			 struct pvblk_mentry **ents, unsigned int n,
+			 const struct pvblk_xen_rsp *rsp);
+void pvblk_xen_unpark(struct pvblk_xen_ring *ring, bool wait);
 int pvblk_xen_ring_map(struct pvblk_xen_ring *ring, grant_ref_t *grefs,
 		       unsigned int nr_grefs, unsigned int evtchn);
 int pvblk_xen_ring_start(struct pvblk_xen_ring *ring, struct pvblk_queue *q,

@@ -157,7 +157,9 @@ static void blkif_release(struct kref *ref)
 
 /*
  * Let everything in flight complete and be answered (for as long as the
- * backing device takes), stop the rings' work items, destroy the device
+ * backing device takes), stop the rings' work items (answering the
+ * requests whose unmaps are parked, for as long as the backing device
+ * holds their pages: pvblk_xen_ring_stop()), destroy the device
  * (it completes what is left, flushes and closes the backend: this too
  * may wait for the device), then unmap and free the rings.  After an idle
  * disconnect() the drain and the stop find nothing left to do and the
@@ -187,15 +189,21 @@ static void teardown_work(struct work_struct *work)
 }
 
 /*
- * True when no request of @c is in flight.  Called with every ring
- * quiesced: nothing is fetched any more, so a queue's count only falls,
- * and a request it no longer counts is past everything that can wait for
- * the device (what is left of pvblk_req_complete() runs on that CPU).
+ * True when no request of @c is in flight and no grant unmap is parked
+ * (a page the backing device still holds: pvblk_xen_gnt_unmap()).  Called
+ * with every ring quiesced: nothing is fetched any more, so a queue's
+ * count only falls, and a request it no longer counts is past everything
+ * that can wait for the device (what is left of pvblk_req_complete() runs
+ * on that CPU).  A parked unmap can wait as long as the network keeps the
+ * page: teardown_work() waits for it, not the xenwatch thread.
  */
 static bool conn_idle(struct pvblk_xen_conn *c)
 {
 	unsigned int i;
 
+	for (i = 0; i < c->nr_rings; i++)
+		if (READ_ONCE(c->rings[i].nr_parked))
+			return false;
 	if (!c->pdev)
 		return true;
 	for (i = 0; i < c->nr_rings; i++)
@@ -209,7 +217,8 @@ static bool conn_idle(struct pvblk_xen_conn *c)
  * in flight, stop the rings and unmap every grant now, as xen-blkback
  * does before it reports Closed: a frontend that sees Closed may free or
  * reuse its pages.  The rest (the device, whose destruction flushes the
- * backing device) and, with requests in flight, everything goes to
+ * backing device) and, with requests in flight or unmaps parked
+ * (conn_idle()), everything goes to
  * teardown_work(): the xenwatch thread (every xenbus device of the host)
  * must not hang on a backing device whose I/O never completes.
  */

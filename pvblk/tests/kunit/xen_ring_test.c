@@ -139,10 +139,15 @@ static const struct pvblk_xen_gnt_ops fake_gops = {
 static struct fake_ring *fake_ring_new(struct kunit *test)
 {
 	struct fake_ring *f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	struct xenbus_device *xdev = kunit_kzalloc(test, sizeof(*xdev),
+						   GFP_KERNEL);
 	struct pvblk_xen_req *xr;
 	unsigned int i, m = FAKE_MAX_SEGS;
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_NOT_NULL(test, xdev);
+	/* Locks, work items and the parked list (no Xen is touched). */
+	pvblk_xen_ring_init(&f->ring, xdev, 0);
 	f->ring.gops = &fake_gops;
 	init_completion(&f->eoi_entered);
 	init_completion(&f->eoi_release);
@@ -191,9 +196,13 @@ static void xen_ring_exit(struct kunit *test)
 
 	if (!f)
 		return;
-	fake_cur = NULL;
+	/* A case that failed may leave unmaps parked: nothing leaks. */
+	cancel_delayed_work_sync(&f->ring.unpark_work);
+	pvblk_xen_unpark(&f->ring, true);
 	if (f->ring.mcache)
 		pvblk_mcache_destroy(f->ring.mcache);
+	pvblk_xen_unpark(&f->ring, true);
+	fake_cur = NULL;
 	for (i = 0; i < FAKE_NR_IPAGES; i++)
 		if (f->ipages[i])
 			__free_page(f->ipages[i]);
@@ -473,7 +482,7 @@ static void xen_ring_prepare_read(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->map_calls, 1);	/* one batch */
 	KUNIT_EXPECT_FALSE(test, f->last_ro);
 	KUNIT_EXPECT_EQ(test, f->xr.id, 0x77);
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 }
 
@@ -488,7 +497,7 @@ static void xen_ring_prepare_write_ro_map(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->xr.preq.op, PVBLK_OP_WRITE);
 	KUNIT_EXPECT_TRUE(test, f->last_ro);	/* host only reads the data */
 	KUNIT_EXPECT_EQ(test, f->live, 11);
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 }
 
@@ -508,7 +517,7 @@ static void xen_ring_prepare_flush_barrier(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_WRITE);
 	KUNIT_EXPECT_EQ(test, p->flags, PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA);
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 
 	rw_req(&r, BLKIF_OP_WRITE_BARRIER, 0, 0);
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
@@ -520,7 +529,7 @@ static void xen_ring_prepare_flush_barrier(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, p->op, PVBLK_OP_WRITE);
 	KUNIT_EXPECT_EQ(test, p->flags, PVBLK_REQ_BARRIER |
 			PVBLK_REQ_PREFLUSH | PVBLK_REQ_FUA);
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 }
 
@@ -607,7 +616,7 @@ static void xen_ring_indirect(struct kunit *test)
 	/* the indirect page is unmapped once its descriptors are copied */
 	KUNIT_EXPECT_EQ(test, f->live, 100);
 	KUNIT_EXPECT_EQ(test, f->map_calls, 2);
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 }
 
@@ -651,7 +660,7 @@ static void xen_ring_persistent(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	KUNIT_EXPECT_TRUE(test, f->xr.cached);
 	KUNIT_EXPECT_FALSE(test, f->last_ro);	/* persistent: always rw */
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 	KUNIT_EXPECT_EQ(test, f->live, 3);		/* still cached */
 
 	rw_req(&r, BLKIF_OP_READ, 0, 4);		/* 100..103: one new */
@@ -660,7 +669,7 @@ static void xen_ring_persistent(struct kunit *test)
 	pvblk_mcache_get_stats(f->ring.mcache, &st);
 	KUNIT_EXPECT_EQ(test, st.hits, 3);
 	KUNIT_EXPECT_EQ(test, st.in_use, 4);
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 	pvblk_mcache_get_stats(f->ring.mcache, &st);
 	KUNIT_EXPECT_EQ(test, st.in_use, 0);
 
@@ -703,32 +712,207 @@ static void hold_page(struct page_holder *h, struct page *page,
 	schedule_delayed_work(&h->work, msecs_to_jiffies(ms));
 }
 
-/* A transient grant is unmapped only once its page is free again. */
+/* A response slot of the fake ring (native ABI). */
+static struct blkif_response *rsp_slot(struct fake_ring *f, RING_IDX i)
+{
+	return (struct blkif_response *)((u8 *)f->ring.rings.sring->ring +
+					 (i % f->ring.nr_ents) *
+					 f->ring.slot_size);
+}
+
+/* A shared ring of our own so that responses can be written and read. */
+static void fake_sring(struct kunit *test, struct fake_ring *f)
+{
+	void *page = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	f->ring.proto = PVBLK_XEN_PROTO_NATIVE;
+	f->ring.sring = page;
+	BACK_RING_INIT(&f->ring.rings, (struct blkif_sring *)page, PAGE_SIZE);
+	f->ring.nr_ents = RING_SIZE(&f->ring.rings);
+	f->ring.slot_size = sizeof(union blkif_sring_entry);
+	f->ring.req_size = sizeof(struct blkif_request);
+}
+
+/* Prepare request @id (2 segments) and complete it with @status. */
+static void run_req(struct kunit *test, struct fake_ring *f, u64 id,
+		    blk_status_t status, struct page **held)
+{
+	struct pvblk_xen_breq r;
+
+	rw_req(&r, BLKIF_OP_WRITE, 0, 2);
+	r.id = id;
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	if (held) {
+		*held = f->xr.preq.segs[1].page;
+		get_page(*held);	/* the network still sends it */
+	}
+	f->xr.preq.status = status;
+	pvblk_xen_transport_ops.complete(&f->xr.preq);
+}
+
+/*
+ * A transient grant is unmapped only once its page is free again, and
+ * nobody waits for that: the unmap is parked and retried.
+ */
 static void xen_ring_unmap_waits_transient(struct kunit *test)
 {
 	struct fake_ring *f = fake_ring_new(test);
-	struct page_holder h;
 	struct pvblk_xen_breq r;
+	struct page *page;
 
-	/* nobody holds the pages: no wait counted */
+	/* nobody holds the pages: nothing parked, no wait counted */
 	rw_req(&r, BLKIF_OP_READ, 0, 2);
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
-	pvblk_xen_release(&f->xr);
+	KUNIT_EXPECT_FALSE(test, pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY));
+	KUNIT_EXPECT_EQ(test, f->live, 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_wait_us), 0);
 
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
-	hold_page(&h, f->xr.preq.segs[1].page, 100);
-	pvblk_xen_release(&f->xr);	/* the request completed */
-	flush_delayed_work(&h.work);
+	page = f->xr.preq.segs[1].page;
+	get_page(page);
+	/* The release returns at once: the free page unmapped, one parked. */
+	KUNIT_EXPECT_TRUE(test, pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY));
+	KUNIT_EXPECT_EQ(test, f->xr.nr_ents, 0);
+	KUNIT_EXPECT_EQ(test, f->live, 1);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 1);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked_rsp, 1);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
+
+	/* A retry while it is still held unmaps nothing. */
+	pvblk_xen_unpark(&f->ring, false);
+	KUNIT_EXPECT_EQ(test, f->live, 1);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 1);
+
+	msleep(20);
+	put_page(page);			/* the network let it go */
+	pvblk_xen_unpark(&f->ring, false);
 	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked_rsp, 0);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
-	/* held for 100 ms from just before the release: time counted */
-	KUNIT_EXPECT_GE(test, atomic_long_read(&f->ring.unmap_wait_us), 50000);
+	/* parked for 20 ms at least: the time is counted */
+	KUNIT_EXPECT_GE(test, atomic_long_read(&f->ring.unmap_wait_us), 20000);
 }
 
-/* The same for a persistent grant purged from the cache. */
+/*
+ * A held page does not block the ring: the next request (here the same
+ * request of the pool, reused at once) is answered while the first one's
+ * response stays parked; that one is answered, with its own status, only
+ * once its grant is unmapped.
+ */
+static void xen_ring_park_serves_next(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct blkif_response *rsp;
+	struct page *page;
+
+	fake_sring(test, f);
+	run_req(test, f, 0xa, BLK_STS_IOERR, &page);
+	KUNIT_EXPECT_EQ(test, f->ring.rings.rsp_prod_pvt, 0);	/* parked */
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked_rsp, 1);
+
+	run_req(test, f, 0xb, BLK_STS_OK, NULL);
+	KUNIT_ASSERT_EQ(test, f->ring.rings.rsp_prod_pvt, 1);
+	rsp = rsp_slot(f, 0);
+	KUNIT_EXPECT_EQ(test, rsp->id, 0xb);
+	KUNIT_EXPECT_EQ(test, rsp->status, BLKIF_RSP_OKAY);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.answered_while_parked),
+			1);
+	KUNIT_EXPECT_EQ(test, f->live, 1);	/* only the held page */
+
+	put_page(page);
+	pvblk_xen_unpark(&f->ring, false);	/* what the ring's work does */
+	KUNIT_ASSERT_EQ(test, f->ring.rings.rsp_prod_pvt, 2);
+	rsp = rsp_slot(f, 1);
+	KUNIT_EXPECT_EQ(test, rsp->id, 0xa);
+	KUNIT_EXPECT_EQ(test, rsp->operation, BLKIF_OP_WRITE);
+	KUNIT_EXPECT_EQ(test, rsp->status, BLKIF_RSP_ERROR);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked_rsp, 0);
+}
+
+/* Nobody retries by hand: the delayed work kicks the ring's work. */
+static void xen_ring_park_retried(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct workqueue_struct *wq = NULL;
+	struct page_holder h;
+	struct page *page;
+	unsigned int i;
+
+	if (!pvblk_xen_wq) {	/* not a Xen dom0: the module made none */
+		wq = alloc_workqueue("pvblk_xen_kunit", WQ_UNBOUND, 0);
+		KUNIT_ASSERT_NOT_NULL(test, wq);
+		pvblk_xen_wq = wq;
+	}
+	fake_sring(test, f);
+	run_req(test, f, 0xc, BLK_STS_OK, &page);
+	hold_page(&h, page, 50);
+	put_page(page);		/* the holder's reference stays */
+	KUNIT_EXPECT_EQ(test, f->ring.rings.rsp_prod_pvt, 0);
+	/* 10 s at most: a bound for a stuck retry, not a speed. */
+	for (i = 0; i < 500 && READ_ONCE(f->ring.nr_parked); i++)
+		msleep(20);
+	flush_delayed_work(&h.work);
+	flush_work(&f->ring.work);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.rings.rsp_prod_pvt, 1);
+	KUNIT_EXPECT_EQ(test, rsp_slot(f, 0)->id, 0xc);
+	/* pushed to the frontend by the work */
+	KUNIT_EXPECT_EQ(test, f->ring.rings.sring->rsp_prod, 1);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
+	pvblk_xen_ring_stop(&f->ring);
+	if (wq) {
+		pvblk_xen_wq = NULL;
+		destroy_workqueue(wq);
+	}
+}
+
+/*
+ * Teardown with a request parked: stopping the ring waits for the page,
+ * unmaps it, answers the request and pushes the response.
+ */
+static void xen_ring_park_teardown(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct page_holder h;
+	struct page *page;
+
+	fake_sring(test, f);
+	run_req(test, f, 0xd, BLK_STS_OK, &page);
+	hold_page(&h, page, 100);
+	put_page(page);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 1);
+	pvblk_xen_ring_stop(&f->ring);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 0);
+	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.rings.sring->rsp_prod, 1);
+	KUNIT_EXPECT_EQ(test, rsp_slot(f, 0)->id, 0xd);
+	flush_delayed_work(&h.work);
+	/* A completion after the stop parks; freeing the ring finishes it. */
+	run_req(test, f, 0xe, BLK_STS_OK, &page);
+	hold_page(&h, page, 50);
+	put_page(page);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 1);
+	f->ring.sring = NULL;	/* ours, not a mapped ring */
+	pvblk_xen_ring_free(&f->ring);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 0);
+	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	flush_delayed_work(&h.work);
+}
+
+/*
+ * The same for a persistent grant purged from the cache: the purge does
+ * not wait (no response hangs on it), the final release does.
+ */
 static void xen_ring_unmap_waits_persistent(struct kunit *test)
 {
 	struct fake_ring *f = fake_ring_cached(test);
@@ -738,12 +922,17 @@ static void xen_ring_unmap_waits_persistent(struct kunit *test)
 	rw_req(&r, BLKIF_OP_WRITE, 0, 1);
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
 	hold_page(&h, f->xr.preq.segs[0].page, 100);
-	pvblk_xen_release(&f->xr);	/* idle in the cache, still held */
+	/* idle in the cache, still held */
+	KUNIT_EXPECT_FALSE(test, pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY));
 	KUNIT_EXPECT_EQ(test, pvblk_mcache_purge(f->ring.mcache, 0), 1);
-	flush_delayed_work(&h.work);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 1);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked_rsp, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
+	pvblk_xen_ring_release(&f->ring);	/* waits: the ring goes */
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 0);
 	KUNIT_EXPECT_EQ(test, f->busy_unmaps, 0);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
+	flush_delayed_work(&h.work);
 }
 
 /*
@@ -761,7 +950,7 @@ static void xen_ring_release_unmaps_idle(struct kunit *test)
 
 	rw_req(&r, BLKIF_OP_WRITE, 0, 4);
 	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
-	pvblk_xen_release(&f->xr);	/* answered: idle in the cache */
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);	/* answered: idle in the cache */
 	KUNIT_EXPECT_EQ(test, f->live, 4);
 
 	pvblk_xen_ring_release(&f->ring);
@@ -1118,7 +1307,7 @@ static void xen_ring_hostile(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, p->nr_segs, r.nr_segs);
 		KUNIT_EXPECT_EQ(test, f->live, r.nr_segs);
 	}
-	pvblk_xen_release(&f->xr);
+	pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY);
 	KUNIT_EXPECT_EQ(test, f->live, 0);
 }
 
@@ -1141,6 +1330,9 @@ static struct kunit_case xen_ring_cases[] = {
 	KUNIT_CASE(xen_ring_indirect_garbage),
 	KUNIT_CASE(xen_ring_persistent),
 	KUNIT_CASE(xen_ring_unmap_waits_transient),
+	KUNIT_CASE(xen_ring_park_serves_next),
+	KUNIT_CASE(xen_ring_park_retried),
+	KUNIT_CASE(xen_ring_park_teardown),
 	KUNIT_CASE(xen_ring_unmap_waits_persistent),
 	KUNIT_CASE(xen_ring_release_unmaps_idle),
 	KUNIT_CASE(xen_ring_quiesce_flushes_before_unbind),
