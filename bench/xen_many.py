@@ -395,6 +395,15 @@ def xprof_scaled(r, side, grp):
     return (r.get("est") or {}).get(side, {}).get(grp)
 
 
+def xprof_side(r, side):
+    """The key and figures of SIDE ("dom0", or "domu": the guest's) in the
+    profile R; the figures are None when missing or invalid."""
+    sk = side if side == "dom0" else next((x for x in r["sides"] if
+                                           x.startswith("domu")), None)
+    s_ = r["sides"].get(sk) if sk else None
+    return sk, (s_ if s_ and not s_["invalid"] else None)
+
+
 def xprof_lines(xp):
     lines = []
     ok_ = {k: v for k, v in xp.items() if not v.get("invalid")}
@@ -415,10 +424,8 @@ def xprof_lines(xp):
             cells = []
             for k in keys:
                 r = ok_[k]
-                sk = side if side == "dom0" else next((x for x in r["sides"] if
-                                                       x.startswith("domu")), None)
-                s_ = r["sides"].get(sk) if sk else None
-                if not s_ or s_["invalid"]:
+                sk, s_ = xprof_side(r, side)
+                if not s_:
                     cells.append("-")
                     continue
                 v = s_["groups"][n]["ns_per_io"]
@@ -428,10 +435,8 @@ def xprof_lines(xp):
         cells = []
         for k in keys:
             r = ok_[k]
-            sk = side if side == "dom0" else next((x for x in r["sides"] if
-                                                   x.startswith("domu")), None)
-            s_ = r["sides"].get(sk) if sk else None
-            if not s_ or s_["invalid"]:
+            sk, s_ = xprof_side(r, side)
+            if not s_:
                 cells.append("-")
                 continue
             e = (r.get("est_insn") or {}).get(sk)
@@ -482,7 +487,7 @@ def plot_xprof(out, xp):
             r = ok_[k]
             vals = []
             for s_, n in cols:
-                sk = s_ if s_ == "dom0" else next(x for x in r["sides"] if x.startswith("domu"))
+                sk, _ = xprof_side(r, s_)
                 v = xprof_scaled(r, sk, n)
                 vals.append(f"{max(v or 0, 0) / 1000:.3f}")
             vals.append(f"{r['rest_insn'] / 1000:.3f}")

@@ -246,14 +246,20 @@ stamp_errs() {
 		"$(grep -vc 'Input/output error' "$S.errs")" 0
 }
 
+# window_open DEV KEY: the stamp loops on DEV, then through the window's
+# start: dom0 takes the remote side away (KEY-away) once they run.
+window_open() {
+	stamp_start "$1" || return 1
+	rphase "$2-ready"
+	wait_key "$2-away" > /dev/null
+	epoch 1
+	rphase "$2-away-seen"
+}
+
 # --- NVMe/TCP: the subsystem away from its port, then back -------------
 remote_nvme() {
 	_d=/dev/xvdc
-	stamp_start $_d || { rphase nvme-done; return; }
-	rphase nvme-ready
-	wait_key nvme-away > /dev/null
-	epoch 1
-	rphase nvme-away-seen
+	window_open $_d nvme || { rphase nvme-done; return; }
 	wait_key nvme-back > /dev/null
 	epoch 2
 	echo "# [$(date +%s)] xvdc: dom0 says the target is back"
@@ -291,11 +297,7 @@ remote_nvme() {
 # --- NBD: nbd-server killed for good ----------------------------------
 remote_nbd() {
 	_d=/dev/xvdb
-	stamp_start $_d || { rphase nbd-done; return; }
-	rphase nbd-ready
-	wait_key nbd-away > /dev/null
-	epoch 1
-	rphase nbd-away-seen
+	window_open $_d nbd || { rphase nbd-done; return; }
 	wait_key nbd-stop > /dev/null
 	stamp_stop "NBD xvdb"
 	stamp_judge "NBD xvdb" -

@@ -158,6 +158,21 @@ info "dom0 TCP before the guests: $(tcp_counters)"
 # prints the unmap waits of each vbd and leaves them in WAITS_xvdb /
 # WAITS_xvdc, its qN_answered_while_parked sums in ANSWERED_xvdb /
 # ANSWERED_xvdc.
+# guest_done GUEST: let it end, judge it, and wait until its vbds finished
+# their teardown (their debugfs entries go last): the next guest opens the
+# same disks.
+guest_done() {
+	local t
+
+	domu_signal "$1" go 1
+	gone_within "$1" 120
+	guest_verdict "$1"
+	for t in $(seq 30); do
+		[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ] && break
+		sleep 1
+	done
+}
+
 run_guest() {
 	local g=$1 x st w ms
 	echo "$2" > /sys/module/pvblk/parameters/xen_persistent
@@ -183,15 +198,7 @@ run_guest() {
 		printf -v "ANSWERED_$x" %s "$(answered_of "$g" "$x")"
 	done
 	info "dom0 TCP after $g: $(tcp_counters)"
-	domu_signal "$g" go 1
-	gone_within "$g" 120
-	guest_verdict "$g"
-	# The next guest opens the same disks: let this one's vbds finish
-	# their teardown (their debugfs entries go last).
-	for w in $(seq 30); do
-		[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ] && break
-		sleep 1
-	done
+	guest_done "$g"
 }
 
 run_guest pg Y persistent
@@ -375,13 +382,7 @@ remote_guest() {
 	grep -E '^(write_reqs|read_reqs|errors) ' \
 		"/sys/kernel/debug/pvblk/xen-$(domid_of "$g")-$(vbd_devid xvdc)/stats" |
 		sed "s/^/# $g xvdc stats: /"
-	domu_signal "$g" go 1
-	gone_within "$g" 120
-	guest_verdict "$g"
-	for t in $(seq 30); do
-		[ -z "$(ls /sys/kernel/debug/pvblk 2>/dev/null)" ] && break
-		sleep 1
-	done
+	guest_done "$g"
 }
 : "${REMOTE_WIN:=8}"
 : "${REMOTE_NBD_TMO:=10}"
