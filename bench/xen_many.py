@@ -419,32 +419,30 @@ def xprof_lines(xp):
                  "xprof_estimate(); busy rows: perf, [scaled], /proc/stat busy and steal)")
     hdr = ["side / group"] + [f"{p} g{g}" for p, g in keys]
     rows = []
+    def side_cells(side, cell):
+        """A row's cells: cell(r, sk, s_) of each profile, "-" without that side."""
+        out_ = []
+        for k in keys:
+            sk, s_ = xprof_side(ok_[k], side)
+            out_.append(cell(ok_[k], sk, s_) if s_ else "-")
+        return out_
+
+    def group_cell(n):
+        def cell(r, sk, s_):
+            e = xprof_scaled(r, sk, n) if n not in (XPROF_IDLE,) else None
+            return f"{s_['groups'][n]['ns_per_io']:.0f}" + (f" [{e:.0f}]" if e is not None else "")
+        return cell
+
+    def busy_cell(r, sk, s_):
+        e = (r.get("est_insn") or {}).get(sk)
+        st = s_["proc_stat_ns_per_io"]
+        return (f"{s_['busy_ns_per_io']:.0f}" + (f" [{e:.0f}]" if e is not None else "")
+                + (f" (/proc/stat busy {st['busy']:.0f}, steal {st['steal']:.0f})" if st else ""))
+
     for side, names in (("dom0", XPROF_DOM0), ("domu", XPROF_DOMU)):
         for n in names + [XPROF_PERF, XPROF_IDLE]:
-            cells = []
-            for k in keys:
-                r = ok_[k]
-                sk, s_ = xprof_side(r, side)
-                if not s_:
-                    cells.append("-")
-                    continue
-                v = s_["groups"][n]["ns_per_io"]
-                e = xprof_scaled(r, sk, n) if n not in (XPROF_IDLE,) else None
-                cells.append(f"{v:.0f}" + (f" [{e:.0f}]" if e is not None else ""))
-            rows.append([f"{side}: {n}"] + cells)
-        cells = []
-        for k in keys:
-            r = ok_[k]
-            sk, s_ = xprof_side(r, side)
-            if not s_:
-                cells.append("-")
-                continue
-            e = (r.get("est_insn") or {}).get(sk)
-            st = s_["proc_stat_ns_per_io"]
-            cells.append(f"{s_['busy_ns_per_io']:.0f}" + (f" [{e:.0f}]" if e is not None else "")
-                         + (f" (/proc/stat busy {st['busy']:.0f}, steal {st['steal']:.0f})"
-                            if st else ""))
-        rows.append([f"{side}: busy, idle excluded"] + cells)
+            rows.append([f"{side}: {n}"] + side_cells(side, group_cell(n)))
+        rows.append([f"{side}: busy, idle excluded"] + side_cells(side, busy_cell))
     rows.append(["Xen outside the domains' sampled time [rest]"] +
                 [f"[{ok_[k]['rest_insn']:.0f}]" if "rest_insn" in ok_[k] else "-" for k in keys])
     rows.append(["whole machine, icount (insn/IO)"] +

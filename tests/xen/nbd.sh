@@ -249,6 +249,19 @@ errors_of() {
 		"/sys/kernel/debug/pvblk/xen-$(domid_of "$1")-$(vbd_devid "$2")/stats"
 }
 
+# errors_grew GUEST XVD BEFORE WHAT WHEN: pvblk's errors counter of the
+# vbd grew from BEFORE (requests answered with an error status).
+errors_grew() {
+	local e1
+
+	e1=$(errors_of "$1" "$2")
+	if [ "$((e1 - $3))" -gt 0 ]; then
+		ok "$4: pvblk answered $((e1 - $3)) request(s) with an error status $5"
+	else
+		fail "$4: pvblk answered requests with an error status $5" "$3 -> $e1"
+	fi
+}
+
 # vbd_states GUEST XVD SECONDS: sample both ends' state about once a
 # second until SECONDS have passed; prints the samples that were not 4
 # (Connected), or nothing.
@@ -297,7 +310,7 @@ nbd_server_pids() {
 # REMOTE_WIN s and back, then nbd-server killed for good; then xvdb (NBD)
 # detached while xvdc keeps serving.
 remote_guest() {
-	local g=rm e0 e1 t0 t s
+	local g=rm e0 t0 t s
 	step "nbd: guest $g: the remote side goes away under I/O"
 	check "netem off (tc qdisc del dev lo root)" tc qdisc del dev lo root
 	# What fast_io_fail_tmo=2,reconnect_delay=1,ctrl_loss_tmo=-1 on the
@@ -336,12 +349,7 @@ remote_guest() {
 	domu_signal "$g" nvme-back 1
 	expect_eq "NVMe/TCP: xvdc stayed Connected (4/4) on both ends while the target was away" "${s:-none}" none
 	phase_within "$g" nvme-done 200 || { xl destroy "$g"; return 1; }
-	e1=$(errors_of "$g" xvdc)
-	if [ "$((e1 - e0))" -gt 0 ]; then
-		ok "NVMe/TCP: pvblk answered $((e1 - e0)) request(s) with an error status while the target was away"
-	else
-		fail "NVMe/TCP: pvblk answered requests with an error status while the target was away" "$e0 -> $e1"
-	fi
+	errors_grew "$g" xvdc "$e0" "NVMe/TCP" "while the target was away"
 	expect_eq "NVMe/TCP: xvdc still Connected after the window (backend/frontend)" \
 		"$(xs_be "$g" xvdc state)/$(xs_fe "$g" xvdc state)" 4/4
 
@@ -356,12 +364,7 @@ remote_guest() {
 	s=$(vbd_states "$g" xvdb "$REMOTE_WIN")
 	domu_signal "$g" nbd-stop 1
 	phase_within "$g" nbd-done 200 || { xl destroy "$g"; return 1; }
-	e1=$(errors_of "$g" xvdb)
-	if [ "$((e1 - e0))" -gt 0 ]; then
-		ok "NBD: pvblk answered $((e1 - e0)) request(s) with an error status with the server gone"
-	else
-		fail "NBD: pvblk answered requests with an error status with the server gone" "$e0 -> $e1"
-	fi
+	errors_grew "$g" xvdb "$e0" "NBD" "with the server gone"
 	expect_eq "NBD: xvdb stayed Connected (4/4) on both ends with the server gone" "${s:-none}" none
 	rm -f /run/nbd-server.pid
 	check "NBD: nbd-server back (for the teardown)" \
