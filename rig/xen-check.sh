@@ -25,9 +25,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # too (no event tracing on the debug one).  reference tests Linux's own
 # xen-blkback, not pvblk: it runs on the stock dom0 only.  The debug list
 # goes longest first (the debug dom0 seconds of the CI run of 2026-12-07):
-# make check's xen-pull step (PVBLK_CHECK_PULL=1) takes what is left of it once the VM steps
-# are done (PVBLK_XEN_QUEUE in rig/xen-run.sh), and short ones last keep
-# the two ends close.
+# make check's xen-pull step (with PVBLK_CHECK_PULL=1) takes what is left
+# of it once the VM steps are done (PVBLK_XEN_QUEUE in rig/xen-run.sh),
+# and short ones last keep the two ends close.
 STOCK_SCENARIOS="
 reference
 pvblk
