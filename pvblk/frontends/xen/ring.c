@@ -330,12 +330,19 @@ bool pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
 			 const struct pvblk_xen_rsp *rsp)
 {
 	struct pvblk_xen_parked *p;
-	unsigned int i, nr_free = 0, nr_held = 0;
+	unsigned int i, nr_free = 0, nr_held;
 	ktime_t now;
 
 	might_sleep();
+	/*
+	 * Look at each page once: free ones to the front, held ones to the
+	 * back.  The holder drops its references meanwhile, so a second
+	 * look could count differently (and leave parked slots unset).
+	 */
 	for (i = 0; i < n; i++)
-		nr_held += page_held(ents[i]->page);
+		if (!page_held(ents[i]->page))
+			swap(ents[nr_free++], ents[i]);
+	nr_held = n - nr_free;
 	if (!nr_held) {
 		if (n)
 			ring->gops->unmap(ring, ents, n);
@@ -345,7 +352,7 @@ bool pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
 	atomic_long_inc(&ring->unmap_waits);
 	p = kmalloc(struct_size(p, held, nr_held), GFP_NOIO | __GFP_NOWARN);
 	if (unlikely(!p)) {
-		wait_unheld(ents, n);
+		wait_unheld(ents + nr_free, nr_held);
 		count_wait(ring, now);
 		ring->gops->unmap(ring, ents, n);
 		return false;
@@ -355,18 +362,12 @@ bool pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
 	p->respond = !!rsp;
 	if (rsp)
 		p->rsp = *rsp;
-	/* Free ones to the front (unmapped now), held ones into @p. */
-	for (i = 0, nr_held = 0; i < n; i++) {
-		struct pvblk_mentry *e = ents[i];
+	for (i = 0; i < nr_held; i++) {
+		struct pvblk_mentry *e = ents[nr_free + i];
 
-		if (!page_held(e->page)) {
-			ents[nr_free++] = e;
-			continue;
-		}
-		p->held[nr_held].page = e->page;
-		p->held[nr_held].handle = e->handle;
-		p->held[nr_held].key = e->key;
-		nr_held++;
+		p->held[i].page = e->page;
+		p->held[i].handle = e->handle;
+		p->held[i].key = e->key;
 		e->page = NULL;
 	}
 	if (nr_free)
