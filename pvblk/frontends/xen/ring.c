@@ -339,9 +339,12 @@ bool pvblk_xen_gnt_unmap(struct pvblk_xen_ring *ring,
 	 * back.  The holder drops its references meanwhile, so a second
 	 * look could count differently (and leave parked slots unset).
 	 */
-	for (i = 0; i < n; i++)
-		if (!page_held(ents[i]->page))
-			swap(ents[nr_free++], ents[i]);
+	for (i = 0; i < n; i++) {
+		if (page_held(ents[i]->page))
+			continue;
+		swap(ents[nr_free], ents[i]);
+		nr_free++;
+	}
 	nr_held = n - nr_free;
 	if (!nr_held) {
 		if (n)

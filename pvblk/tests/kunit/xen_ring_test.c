@@ -798,6 +798,39 @@ static void xen_ring_unmap_waits_transient(struct kunit *test)
 }
 
 /*
+ * Held and free pages mixed in one request: each page is looked at once,
+ * the free ones are unmapped at once, exactly the held ones are parked.
+ */
+static void xen_ring_park_mixed(struct kunit *test)
+{
+	struct fake_ring *f = fake_ring_new(test);
+	struct pvblk_xen_breq r;
+	struct page *held[2];
+
+	rw_req(&r, BLKIF_OP_WRITE, 0, 4);
+	KUNIT_ASSERT_EQ(test, pvblk_xen_prepare(&f->ring, &f->xr, &r), 0);
+	KUNIT_ASSERT_EQ(test, f->live, 4);
+	held[0] = f->xr.preq.segs[0].page;
+	held[1] = f->xr.preq.segs[2].page;
+	get_page(held[0]);
+	get_page(held[1]);
+	KUNIT_EXPECT_TRUE(test, pvblk_xen_release(&f->xr, BLKIF_RSP_OKAY));
+	KUNIT_EXPECT_EQ(test, f->live, 2);		/* segments 1 and 3 */
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 1);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&f->ring.unmap_waits), 1);
+
+	put_page(held[0]);
+	pvblk_xen_unpark(&f->ring, false);	/* one still held: stays */
+	KUNIT_EXPECT_EQ(test, f->live, 2);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 1);
+	put_page(held[1]);
+	pvblk_xen_unpark(&f->ring, false);
+	KUNIT_EXPECT_EQ(test, f->live, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked, 0);
+	KUNIT_EXPECT_EQ(test, f->ring.nr_parked_rsp, 0);
+}
+
+/*
  * A held page does not block the ring: the next request (here the same
  * request of the pool, reused at once) is answered while the first one's
  * response stays parked; that one is answered, with its own status, only
@@ -1330,6 +1363,7 @@ static struct kunit_case xen_ring_cases[] = {
 	KUNIT_CASE(xen_ring_indirect_garbage),
 	KUNIT_CASE(xen_ring_persistent),
 	KUNIT_CASE(xen_ring_unmap_waits_transient),
+	KUNIT_CASE(xen_ring_park_mixed),
 	KUNIT_CASE(xen_ring_park_serves_next),
 	KUNIT_CASE(xen_ring_park_retried),
 	KUNIT_CASE(xen_ring_park_teardown),
