@@ -128,9 +128,12 @@ CFG
 # the scripts of a guest's disks, which run one after another under the
 # script's lock, did not finish in time: `xl create` failed and left no
 # domain.  A failed attempt is reported (# lines) and its leftovers
-# removed before the next one; only the last failure counts.
+# removed before the next one; only the last failure counts.  A failed
+# block-attach leaves its device in xenstore ("device already exists in
+# xenstore" at every later attempt, CI of 2026-12-07): it is detached
+# with --force first.
 xl_retry() {
-	local desc=$1 n=1 tries=${XL_TRIES:-3}
+	local desc=$1 n=1 tries=${XL_TRIES:-3} vdev
 	shift
 	until "$@"; do
 		if [ $n -ge "$tries" ]; then
@@ -138,9 +141,17 @@ xl_retry() {
 			return 1
 		fi
 		info "$desc: attempt $n failed (load: $(cut -d' ' -f1-3 /proc/loadavg)); again in 5 s"
-		# A create that failed may leave its domain behind, dying.
 		case "$1 $2" in
+		# A create that failed may leave its domain behind, dying.
 		"xl create") xl destroy "$(sed -n 's/^name = "\(.*\)"$/\1/p' "$3")" 2>/dev/null ;;
+		"xl block-attach")
+			# The spec's vdev: "vdev=xvdd,..." or "phy:/dev/x,xvdd,w".
+			case $4 in
+			*vdev=*) vdev=${4#*vdev=} ;;
+			*) vdev=${4#*,} ;;
+			esac
+			vdev=${vdev%%,*}
+			timeout 60 xl block-detach --force "$3" "$vdev" 2>/dev/null ;;
 		esac
 		sleep 5
 		n=$((n + 1))
