@@ -23,9 +23,11 @@
 #     whole region reads back, every block holding its last good write or
 #     a failed one.
 # Then fio verify on xvdc (the vbd that kept its disk) while dom0 detaches
-# xvdb.  Phases for dom0: nvme-ready, nvme-away-seen, nvme-done, nbd-ready,
-# nbd-away-seen, nbd-done, io-done; keys from dom0: nvme-away, nvme-back,
-# nbd-away, nbd-stop, go.
+# xvdb; then dom0 brings NBD back and attaches xvdb again: the region
+# holds every block's last good write or a failed one, fio verify passes.
+# Phases for dom0: nvme-ready, nvme-away-seen, nvme-done, nbd-ready,
+# nbd-away-seen, nbd-done, io-done, nbd-back-done; keys from dom0:
+# nvme-away, nvme-back, nbd-away, nbd-stop, nbd-back, go.
 : "${STAMP_N:=256}"
 : "${STAMP_W:=4}"
 : "${STAMP_WATCHDOG:=90}"
@@ -312,6 +314,31 @@ remote_nbd() {
 	rphase nbd-done
 }
 
+# --- NBD: the server back, the disk attached again ---------------------
+# dom0 reconnected /dev/nbd0 to a new nbd-server and attached it as xvdb
+# again (what an admin does once the storage is back): the region holds
+# what the loops wrote before the server died, and the disk serves.
+remote_nbd_back() {
+	wait_key nbd-back > /dev/null
+	wait_dev xvdb
+	_f=-
+	if dd if=/dev/xvdb of="$S.region" bs=4096 count="$STAMP_N" iflag=direct 2>/dev/null; then
+		ok "NBD xvdb attached again: the whole region reads back"
+		_f=$S.region
+	else
+		fail "NBD xvdb attached again: the whole region reads back"
+	fi
+	stamp_judge "NBD xvdb attached again" "$_f"
+	[ "$_f" = - ] ||
+		expect_eq "NBD xvdb attached again: every block holds its last good write or a failed one" \
+			"$(field verify_bad)/$(field verify_blocks)" "0/$STAMP_N"
+	check "NBD xvdb attached again: fio randwrite 4k-64k + verify crc32c, 4M" \
+		fio --name=back --filename=/dev/xvdb --rw=randwrite --bsrange=4k-64k \
+		--ioengine=libaio --iodepth=8 --direct=1 --size=4M --offset=4M \
+		--verify=crc32c --verify_fatal=1 --do_verify=1
+	rphase nbd-back-done
+}
+
 wait_dev xvdb
 wait_dev xvdc
 rphase connected
@@ -323,4 +350,5 @@ check "xvdc after both windows: fio randwrite 4k-64k + verify crc32c, 4M" \
 	--ioengine=libaio --iodepth=8 --direct=1 --size=4M --offset=4M \
 	--verify=crc32c --verify_fatal=1 --do_verify=1
 rphase io-done
+remote_nbd_back
 wait_key go > /dev/null

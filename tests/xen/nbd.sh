@@ -33,7 +33,10 @@
 # with every block holding its last good write or a failed one.  NBD
 # (reconnected with -t REMOTE_NBD_TMO, 10): nbd-server killed for good:
 # EIO, no hang, no wrong data; then xvdb is detached (xl block-detach) while
-# fio verify runs on xvdc, the vbd that kept its disk.
+# fio verify runs on xvdc, the vbd that kept its disk; then recovery:
+# nbd-client reconnects /dev/nbd0 to the restarted server, xl block-attach
+# gives it back to the guest, which reads the region (every block its last
+# good write or a failed one) and runs fio verify on it.
 # PVBLK_XEN_ENV="NETEM_DELAY=50ms NETEM_LOSS=10%" changes the netem.
 # tg writes TG_NVME_SIZE per fio job (default 8M, as elsewhere) on its
 # NVMe/TCP vbd.  Until unmaps were parked, every unmap that waited there
@@ -367,7 +370,7 @@ remote_guest() {
 	errors_grew "$g" xvdb "$e0" "NBD" "with the server gone"
 	expect_eq "NBD: xvdb stayed Connected (4/4) on both ends with the server gone" "${s:-none}" none
 	rm -f /run/nbd-server.pid
-	check "NBD: nbd-server back (for the teardown)" \
+	check "NBD: nbd-server started again" \
 		nbd-server -C /run/nbd-server.conf -p /run/nbd-server.pid
 
 	# xvdb's disk is dead: detach it while the guest uses xvdc.
@@ -385,6 +388,23 @@ remote_guest() {
 	grep -E '^(write_reqs|read_reqs|errors) ' \
 		"/sys/kernel/debug/pvblk/xen-$(domid_of "$g")-$(vbd_devid xvdc)/stats" |
 		sed "s/^/# $g xvdc stats: /"
+
+	# NBD back: the dead connection dropped, a new one to the restarted
+	# server, the disk attached to the guest again.
+	check "NBD: nbd-client -d /dev/nbd0 (dead connection), connect again" bash -c "
+		nbd-client -d /dev/nbd0 && sleep 1 &&
+		nbd-client -N pvblk -t $REMOTE_NBD_TMO 127.0.0.1 10809 /dev/nbd0"
+	expect_eq "NBD: /dev/nbd0 size after the reconnect" \
+		"$(blockdev --getsize64 /dev/nbd0 2>&1)" 134217728
+	if block_attach "$g" 'phy:/dev/nbd0,xvdb,w' && vbd_wait_connected "$g" xvdb; then
+		ok "NBD: xvdb attached to $g again and connected"
+		domu_signal "$g" nbd-back 1
+		phase_within "$g" nbd-back-done 300 || { xl destroy "$g"; return 1; }
+	else
+		fail "NBD: xvdb attached to $g again and connected"
+		xl destroy "$g"
+		return 1
+	fi
 	guest_done "$g"
 }
 : "${REMOTE_WIN:=8}"
