@@ -24,6 +24,13 @@ PVBLK_DIR=${PVBLK_DIR:-/pvblk}
 PVBLK_KO=${PVBLK_KO:-$PVBLK_DIR/pvblk.ko}
 PVBLK_KUNIT_KO=${PVBLK_KUNIT_KO:-$PVBLK_DIR/pvblk_kunit.ko}
 export PVBLK_EXTRA=$PVBLK_DIR/extra
+# The CPU of an inner guest (QEMU TCG inside the TCG rig VM): -cpu max
+# without CMPXCHG16B.  Its emulation inside TCG broke the inner kernel's
+# SLUB fast path (this_cpu_cmpxchg128) now and then: 3 early-boot oopses
+# in __kmalloc*_noprof right after a cmpxchg16b, EFLAGS garbage
+# (qemu-libvirt x2, qemu-vhost-user x1, 2026-12-07).  Without it the
+# kernel takes SLUB's fallback.
+export INNER_CPU=max,cx16=off
 TAP_NAME=${PVBLK_TEST:-${0##*/}}
 # shellcheck source=rig/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
