@@ -48,11 +48,11 @@ xen		tally	-	xen	xen_tests
 dom0-kernel	exit	-	xen	bash rig/debug-kernel.sh --dom0
 dom0-modules	exit	-	xen	bash rig/build-debug-modules.sh --dom0
 xen-debug	tally	-	xen	xen_tests --kernel debug
-vm-stock	tally	-	main	vm_tests stock
-dkms		tally	retry	main	bash rig/dkms.sh
 debug-kernel	exit	-	main	bash rig/debug-kernel.sh
 debug-modules	exit	-	main	bash rig/build-debug-modules.sh
-vm-debug	tally	-	main	vm_tests debug
+vm-stock	tally	-	main	vm_tests stock
+dkms		tally	retry	main	bash rig/dkms.sh
+vm-debug	tally	-	xen	vm_tests debug
 xen-pull	tally	-	main	xen_tests --pull --kernel debug
 bench-smoke	tally	retry	join	bash rig/bench.sh --smoke
 coverage	tally	-	main	bash rig/coverage.sh
@@ -124,6 +124,10 @@ vm_tests() {
 		echo "not ok - no tests/vm/*.test for the $want_k kernel"
 		return 1
 	fi
+	# vm-debug runs in the xen lane; the main lane builds its kernel and
+	# modules first thing (seconds when cached, the whole xen-debug step
+	# ahead when not).
+	[ "$want_k" = debug ] && wait_step debug-modules
 	echo "rig/vm-run.sh --kernel $want_k ${tests[*]}"
 	out=$(mktemp)
 	bash rig/vm-run.sh --kernel "$want_k" "${tests[@]}" | tee "$out"
@@ -203,6 +207,7 @@ logs=$PVBLK_CACHE/logs
 mkdir -p "$logs"
 results=$(mktemp -d)
 lane_pid=
+main_pid=$$
 t0=$(date +%s)
 
 want() {
@@ -275,6 +280,19 @@ run_shown() {
 	return "${PIPESTATUS[0]}"
 }
 
+# wait_step NAME: in the background lane, wait until the main lane ran
+# step NAME (its result file), unless it will not run or the main lane
+# is gone.
+wait_step() {
+	# CHECK_QUIET: this is the background lane.
+	if [ -z "${CHECK_QUIET:-}" ] || ! want "$1"; then
+		return 0
+	fi
+	while [ ! -f "$results/$1" ] && kill -0 "$main_pid" 2>/dev/null; do
+		sleep 5
+	done
+}
+
 # run_lane LANE: the steps of LANE in table order, one after the other.
 run_lane() {
 	local lane=$1 row name counts retry rl cmd
@@ -289,11 +307,15 @@ run_lane() {
 }
 
 # lane_first: the main lane's next steps yield the CPU to the xen lane
-# (nice PVBLK_CHECK_NICE, default 5; 0 turns it off).  The xen lane is
-# the longer one, and libxl kills a block hotplug script after 40 s (a
-# constant compiled into libxl): on 2 cores shared with a VM step, the
-# debug dom0's scripts missed it (CI of 2026-12-07: 4 Xen scenarios
-# failed and ran again, 800 s).  The VM tests' timeouts are minutes.
+# (nice PVBLK_CHECK_NICE, default 5; 0 turns it off).  libxl kills a
+# block hotplug script after 40 s (a constant compiled into libxl): on 2
+# cores shared with a VM step, the debug dom0's scripts missed it (CI of
+# 2026-12-07, nice 0: 3 Xen scenarios failed and ran again, ~800 s; the
+# xen lane took 4422 s, the main one ~3300).  At nice 5 (clean clone,
+# 21:25) every Xen scenario passed at once and the xen lane took 2604 s,
+# but the VM steps took about twice as long (qemu-resize 535 s against
+# 257) and the main lane became the longer one: so vm-debug (~650 s)
+# moved to the xen lane.
 lane_first() {
 	local n=${PVBLK_CHECK_NICE:-5}
 
@@ -324,17 +346,15 @@ for row in "${rows[@]}"; do
 	esac
 	[ "$lane" = join ] && wait_lane
 	want "$name" || continue
-	if [ "$lane" = xen ]; then
+	# Serial: a xen step runs where the table has it (vm-debug after the
+	# main lane's debug-kernel and debug-modules).
+	if [ "$lane" = xen ] && [ "$serial" != 1 ]; then
 		[ -f "$results/.lane-xen" ] && continue
 		touch "$results/.lane-xen"
-		if [ "$serial" = 1 ]; then
-			run_lane xen
-		else
-			echo "=== the xen lane runs in the background from here on"
-			(CHECK_QUIET=1 run_lane xen) &
-			lane_pid=$!
-			lane_first
-		fi
+		echo "=== the xen lane runs in the background from here on"
+		(CHECK_QUIET=1 run_lane xen) &
+		lane_pid=$!
+		lane_first
 		continue
 	fi
 	# shellcheck disable=SC2086 # a table command is split into its words
