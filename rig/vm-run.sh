@@ -82,6 +82,7 @@ REPORT_RE='Oops|BUG:|WARNING:|KASAN|UBSAN|possible circular locking|possible rec
 
 built_stock=0
 built_debug=0
+built_guest=0
 ensure_modules() {
 	local kind=$1
 
@@ -181,6 +182,17 @@ for t in "${tests[@]}"; do
 	cp "$RIG_DIR/tap.sh" "$stage/pvblk/tests/tap.sh"
 	cp "$t" "$stage/pvblk/tests/$name"
 	for f in $(header "$t" vm-files); do
+		# The inner guest's files are built from tests/vm/qemu-guest:
+		# one left from an older tree ran the old /init and its checks
+		# (2026-12-07).  mkinner.sh is keyed by content: seconds when
+		# nothing changed.
+		if [ "$f" = tools/build/qemu-guest ] && [ $build = 1 ] &&
+		   [ $built_guest = 0 ]; then
+			flock /tmp/pvblk-modbuild.lock make -C "$REPO/tools" -s \
+				vhost-user-guest >/dev/null ||
+				die "$name: make -C tools vhost-user-guest failed"
+			built_guest=1
+		fi
 		[ -e "$REPO/$f" ] || die "$name: vm-files: no $REPO/$f"
 		cp -a "$REPO/$f" "$stage/pvblk/extra/"
 	done
