@@ -133,7 +133,7 @@ CFG
 # xenstore" at every later attempt, CI of 2026-12-07): it is detached
 # with --force first.
 xl_retry() {
-	local desc=$1 n=1 tries=${XL_TRIES:-3} vdev
+	local desc=$1 n=1 tries=${XL_TRIES:-3}
 	shift
 	until "$@"; do
 		if [ $n -ge "$tries" ]; then
@@ -144,19 +144,24 @@ xl_retry() {
 		case "$1 $2" in
 		# A create that failed may leave its domain behind, dying.
 		"xl create") xl destroy "$(sed -n 's/^name = "\(.*\)"$/\1/p' "$3")" 2>/dev/null ;;
-		"xl block-attach")
-			# The spec's vdev: "vdev=xvdd,..." or "phy:/dev/x,xvdd,w".
-			case $4 in
-			*vdev=*) vdev=${4#*vdev=} ;;
-			*) vdev=${4#*,} ;;
-			esac
-			vdev=${vdev%%,*}
-			timeout 60 xl block-detach --force "$3" "$vdev" 2>/dev/null ;;
+		"xl block-attach") xl_attach_undo "$3" "$4" ;;
 		esac
 		sleep 5
 		n=$((n + 1))
 	done
 	[ $n = 1 ] || info "$desc: succeeded at attempt $n"
+}
+
+# xl_attach_undo NAME SPEC: remove what a failed `xl block-attach NAME
+# SPEC` left in xenstore (the vdev of "vdev=xvdd,..." or "phy:/dev/x,xvdd,w").
+xl_attach_undo() {
+	local vdev
+
+	case $2 in
+	*vdev=*) vdev=${2#*vdev=} ;;
+	*) vdev=${2#*,} ;;
+	esac
+	timeout 60 xl block-detach --force "$1" "${vdev%%,*}" 2>/dev/null
 }
 
 # block_attach NAME DISK...: hot-plug each xl disk spec into guest NAME,

@@ -134,6 +134,7 @@ xvdc_cycle() {
 		[ $rc = 0 ] && break
 		grep -q 'block add because of timeout' <<<"$out" || break
 		info "xl block-attach $G xvdc: hotplug script timed out (attempt $try, load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+		xl_attach_undo $G "phy:/dev/mapper/fy,xvdc,w" >&2
 		sleep 5
 	done
 	if [ $rc != 0 ]; then
