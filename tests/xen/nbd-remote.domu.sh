@@ -239,6 +239,37 @@ stamp_judge() {
 # field NAME: NAME's value in STAMP_SUM.
 field() { echo " $STAMP_SUM" | sed -n "s/.* $1=\\([0-9]*\\).*/\\1/p"; }
 
+# region_judge NAME DEV WHEN: DEV's whole region read back ("NAME: WHENthe
+# whole region reads back"), then the loops' logs judged with it
+# (stamp_judge; _f: the region's file, or "-" if it did not read).
+region_judge() {
+	_f=-
+	if dd if="$2" of="$S.region" bs=4096 count="$STAMP_N" iflag=direct 2>/dev/null; then
+		ok "$1: $3the whole region reads back"
+		_f=$S.region
+	else
+		fail "$1: $3the whole region reads back"
+	fi
+	stamp_judge "$1" "$_f"
+}
+
+# region_verified NAME: after region_judge, every block of the region
+# holds its last good write or a failed one.
+region_verified() {
+	[ "$_f" = - ] ||
+		expect_eq "$1: every block holds its last good write or a failed one" \
+			"$(field verify_bad)/$(field verify_blocks)" "0/$STAMP_N"
+}
+
+# fio_verify LABEL JOB DEV: fio random writes with crc32c verify on 4 MiB
+# of DEV past the stamped region.
+fio_verify() {
+	check "$1: fio randwrite 4k-64k + verify crc32c, 4M" \
+		fio --name="$2" --filename="$3" --rw=randwrite --bsrange=4k-64k \
+		--ioengine=libaio --iodepth=8 --direct=1 --size=4M --offset=4M \
+		--verify=crc32c --verify_fatal=1 --do_verify=1
+}
+
 # stamp_errs NAME: the failed operations' messages; every one must be EIO.
 stamp_errs() {
 	cat "$S".errs.* > "$S.errs" 2>/dev/null
@@ -268,14 +299,7 @@ remote_nvme() {
 	# Let the loops run on for a while with the target back.
 	sleep 4
 	stamp_stop "NVMe/TCP xvdc"
-	_f=-
-	if dd if=$_d of="$S.region" bs=4096 count="$STAMP_N" iflag=direct 2>/dev/null; then
-		ok "NVMe/TCP xvdc: after the target returned the whole region reads back"
-		_f=$S.region
-	else
-		fail "NVMe/TCP xvdc: after the target returned the whole region reads back"
-	fi
-	stamp_judge "NVMe/TCP xvdc" "$_f"
+	region_judge "NVMe/TCP xvdc" $_d "after the target returned "
 	expect_eq "NVMe/TCP xvdc: errors only while the target was away" "$(field outside)" 0
 	if [ $(($(field wfail) + $(field rfail))) -gt 0 ]; then
 		ok "NVMe/TCP xvdc: the guest saw I/O errors (EIO) while the target was away"
@@ -289,9 +313,7 @@ remote_nvme() {
 		fail "NVMe/TCP xvdc: writes succeed again once the target is back"
 	fi
 	expect_eq "NVMe/TCP xvdc: no read returned wrong data" "$(field bad)" 0
-	[ "$_f" = - ] ||
-		expect_eq "NVMe/TCP xvdc: every block holds its last good write or a failed one" \
-			"$(field verify_bad)/$(field verify_blocks)" "0/$STAMP_N"
+	region_verified "NVMe/TCP xvdc"
 	stamp_errs "NVMe/TCP xvdc"
 	rphase nvme-done
 }
@@ -321,21 +343,9 @@ remote_nbd() {
 remote_nbd_back() {
 	wait_key nbd-back > /dev/null
 	wait_dev xvdb
-	_f=-
-	if dd if=/dev/xvdb of="$S.region" bs=4096 count="$STAMP_N" iflag=direct 2>/dev/null; then
-		ok "NBD xvdb attached again: the whole region reads back"
-		_f=$S.region
-	else
-		fail "NBD xvdb attached again: the whole region reads back"
-	fi
-	stamp_judge "NBD xvdb attached again" "$_f"
-	[ "$_f" = - ] ||
-		expect_eq "NBD xvdb attached again: every block holds its last good write or a failed one" \
-			"$(field verify_bad)/$(field verify_blocks)" "0/$STAMP_N"
-	check "NBD xvdb attached again: fio randwrite 4k-64k + verify crc32c, 4M" \
-		fio --name=back --filename=/dev/xvdb --rw=randwrite --bsrange=4k-64k \
-		--ioengine=libaio --iodepth=8 --direct=1 --size=4M --offset=4M \
-		--verify=crc32c --verify_fatal=1 --do_verify=1
+	region_judge "NBD xvdb attached again" /dev/xvdb ""
+	region_verified "NBD xvdb attached again"
+	fio_verify "NBD xvdb attached again" back /dev/xvdb
 	rphase nbd-back-done
 }
 
@@ -345,10 +355,7 @@ rphase connected
 remote_nvme
 remote_nbd
 # The other vbd keeps serving while dom0 detaches the dead one.
-check "xvdc after both windows: fio randwrite 4k-64k + verify crc32c, 4M" \
-	fio --name=after --filename=/dev/xvdc --rw=randwrite --bsrange=4k-64k \
-	--ioengine=libaio --iodepth=8 --direct=1 --size=4M --offset=4M \
-	--verify=crc32c --verify_fatal=1 --do_verify=1
+fio_verify "xvdc after both windows" after /dev/xvdc
 rphase io-done
 remote_nbd_back
 wait_key go > /dev/null

@@ -309,6 +309,13 @@ nbd_server_pids() {
 	done
 }
 
+# nbd_reconnect: /dev/nbd0's connection dropped and made again, with a
+# REMOTE_NBD_TMO s timeout.
+nbd_reconnect() {
+	nbd-client -d /dev/nbd0 && sleep 1 &&
+		nbd-client -N pvblk -t "$REMOTE_NBD_TMO" 127.0.0.1 10809 /dev/nbd0
+}
+
 # remote_guest: guest "rm" on both disks; NVMe/TCP target away for
 # REMOTE_WIN s and back, then nbd-server killed for good; then xvdb (NBD)
 # detached while xvdc keeps serving.
@@ -323,9 +330,7 @@ remote_guest() {
 		echo -1 > ctrl_loss_tmo && echo 2 > fast_io_fail_tmo"
 	# A short NBD timeout: a request in flight when the server dies waits
 	# that long at most.
-	check "nbd-client -d /dev/nbd0; reconnect with -t $REMOTE_NBD_TMO" bash -c "
-		nbd-client -d /dev/nbd0 && sleep 1 &&
-		nbd-client -N pvblk -t $REMOTE_NBD_TMO 127.0.0.1 10809 /dev/nbd0"
+	check "nbd-client -d /dev/nbd0; reconnect with -t $REMOTE_NBD_TMO" nbd_reconnect
 	echo Y > /sys/module/pvblk/parameters/xen_persistent
 	domu_start "$g" nbd-remote.domu.sh \
 		'phy:/dev/nbd0,xvdb,w' "phy:$NVME_DEV,xvdc,w" || { fail "xl create $g"; return 1; }
@@ -391,9 +396,7 @@ remote_guest() {
 
 	# NBD back: the dead connection dropped, a new one to the restarted
 	# server, the disk attached to the guest again.
-	check "NBD: nbd-client -d /dev/nbd0 (dead connection), connect again" bash -c "
-		nbd-client -d /dev/nbd0 && sleep 1 &&
-		nbd-client -N pvblk -t $REMOTE_NBD_TMO 127.0.0.1 10809 /dev/nbd0"
+	check "NBD: nbd-client -d /dev/nbd0 (dead connection), connect again" nbd_reconnect
 	expect_eq "NBD: /dev/nbd0 size after the reconnect" \
 		"$(blockdev --getsize64 /dev/nbd0 2>&1)" 134217728
 	if block_attach "$g" 'phy:/dev/nbd0,xvdb,w' && vbd_wait_connected "$g" xvdb; then
